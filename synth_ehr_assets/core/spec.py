@@ -1,0 +1,188 @@
+"""Release specs: `data/releases/<release_id>.yaml`, validated by pydantic before anything runs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from synth_ehr_assets.core.narratives.config import NarrativeConfig
+from synth_ehr_assets.core.synth.config import SynthesizerConfig
+
+RELEASE_ID_PATTERN = re.compile(r"^[a-z0-9_-]{1,64}$")
+
+
+class SpecError(ValueError):
+    """A release spec that cannot be used; the message names the file and the field."""
+
+
+def check_release_id(release_id: str) -> str:
+    if not RELEASE_ID_PATTERN.match(release_id or ""):
+        raise SpecError(
+            f"release id {release_id!r} is invalid: use 1-64 characters from [a-z0-9_-] (it reaches SQL and paths)"
+        )
+    return release_id
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReferenceSource(_Strict):
+    """The built-in design-driven reference population (no input file needed)."""
+
+    kind: Literal["reference"] = "reference"
+    claims: int = Field(20_000, ge=10, le=50_000_000, description="claims to generate as the source table")
+
+
+class FileSource(_Strict):
+    """A CSV or Parquet file in the canonical schema, or mapped onto it with `column_map`."""
+
+    kind: Literal["file"] = "file"
+    path: str = Field(description="CSV or Parquet path; relative paths resolve against the spec file's folder")
+    format: Literal["auto", "csv", "parquet"] = "auto"
+    column_map: dict[str, str] = Field(default_factory=dict, description="canonical column -> column in the file")
+
+
+class MimicIVSource(_Strict):
+    """The MIMIC-IV `hosp` tables (patients, admissions, diagnoses_icd, procedures_icd, drgcodes)."""
+
+    kind: Literal["mimic_iv"] = "mimic_iv"
+    path: str = Field(description="folder holding hosp/*.csv.gz (or the hosp folder itself)")
+
+
+SourceSpec = Annotated[Union[ReferenceSource, FileSource, MimicIVSource], Field(discriminator="kind")]
+
+
+class CoverageTarget(_Strict):
+    """At least `min_claims` synthetic claims whose principal diagnosis is `code` or starts with `category`."""
+
+    code: str | None = None
+    category: str | None = None
+    min_claims: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "CoverageTarget":
+        if (self.code is None) == (self.category is None):
+            raise ValueError("give exactly one of 'code' or 'category'")
+        return self
+
+
+class CodesConfig(_Strict):
+    """Which codes get embedded and which codes synthetic rows may carry."""
+
+    embed: Literal["all", "used"] = Field(
+        "all", description="'all' embeds every FY2026 billable code; 'used' only source codes + chapter R symptoms"
+    )
+    widen_to_catalog: bool = Field(False, description="let inverse mapping pick codes never seen in training")
+
+
+class PrivacyConfig(_Strict):
+    """Privacy filters and generalisation applied to synthetic rows before release."""
+
+    age_band_years: int = Field(0, ge=0, le=20, description="0 keeps exact ages; e.g. 5 releases 5-year bands (lower bound)")
+    date_granularity: Literal["day", "month"] = Field("day", description="'month' shifts service dates to the 1st")
+    drop_exact_matches: bool = Field(True, description="drop synthetic rows equal to a source row on QIs + codes")
+    near_duplicate_distance: float = Field(0.0, ge=0, description="drop rows closer than this to a train row (0 = off)")
+    dp_epsilon: float | None = Field(None, gt=0, description="train the GAN with DP-SGD to this epsilon (None = off)")
+
+
+class GateThresholds(_Strict):
+    """Thresholds of the blocking asset checks; defaults are the documented ones (DESIGN §2)."""
+
+    max_quarantine_share: float = Field(0.05, ge=0, le=1)
+    min_valid_code_share: float = Field(1.0, ge=0, le=1)
+    max_age_sex_violations: int = Field(0, ge=0)
+    max_exact_matches: int = Field(0, ge=0)
+    min_dcr_overfitting_protection: float = Field(0.9, ge=0, le=1)
+    max_membership_inference_auc: float = Field(0.60, ge=0.5, le=1)
+    min_quality_score: float = Field(0.80, ge=0, le=1)
+    min_judge_relevance: float | None = Field(None, ge=1, le=5, description="mean relevance (1-5); None = report only")
+    max_low_note_share: float | None = Field(None, ge=0, le=1, description="share of notes scoring below 3")
+    max_phi_hits: int = Field(0, ge=0)
+
+
+class ReleaseSpec(_Strict):
+    """One release: where the source comes from, how much to synthesize, and the gates it must pass."""
+
+    release_id: str
+    description: str = ""
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    rows: int = Field(1_000, ge=1, le=50_000_000, description="synthetic claims in the release")
+    source: SourceSpec = Field(default_factory=ReferenceSource)
+    coverage: list[CoverageTarget] = Field(default_factory=list)
+    codes: CodesConfig = Field(default_factory=CodesConfig)
+    synthesizer: SynthesizerConfig = Field(default_factory=SynthesizerConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    narratives: NarrativeConfig = Field(default_factory=NarrativeConfig)
+    gates: GateThresholds = Field(default_factory=GateThresholds)
+    spec_dir: str | None = Field(None, exclude=True, description="folder of the spec file (set by the loader)")
+
+    @field_validator("release_id")
+    @classmethod
+    def _valid_id(cls, value: str) -> str:
+        check_release_id(value)
+        return value
+
+    @model_validator(mode="after")
+    def _coverage_fits(self) -> "ReleaseSpec":
+        wanted = sum(t.min_claims for t in self.coverage)
+        if wanted > self.rows:
+            raise ValueError(f"coverage targets ask for {wanted} claims but rows is {self.rows}")
+        return self
+
+    def fingerprint(self) -> str:
+        """Stable hash of the validated content: a changed spec gets a new fingerprint."""
+        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def resolve_path(self, path: str) -> Path:
+        candidate = Path(path).expanduser()
+        if not candidate.is_absolute() and self.spec_dir:
+            candidate = Path(self.spec_dir) / candidate
+        return candidate
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        parts.append(f"field '{where}': {item['msg']}")
+    return "; ".join(parts)
+
+
+def parse_spec(data: dict, release_id: str, origin: str = "<memory>", spec_dir: str | None = None) -> ReleaseSpec:
+    """Validate a spec mapping; `release_id` comes from the file name unless the mapping repeats it."""
+    if not isinstance(data, dict):
+        raise SpecError(f"{origin}: expected a mapping at the top level, got {type(data).__name__}")
+    check_release_id(release_id)
+    data = dict(data)
+    given = data.setdefault("release_id", release_id)
+    if given != release_id:
+        raise SpecError(f"{origin}: field 'release_id' is {given!r} but the file name says {release_id!r}")
+    try:
+        return ReleaseSpec(**data, spec_dir=spec_dir)
+    except ValidationError as error:
+        raise SpecError(f"{origin}: {_describe(error)}") from None
+
+
+def load_spec(path: str | Path) -> ReleaseSpec:
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"release spec {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise SpecError(f"{path}: not valid YAML ({error})") from None
+    return parse_spec(data, path.stem, origin=str(path), spec_dir=str(path.parent.resolve()))
+
+
+def list_specs(folder: str | Path) -> dict[str, Path]:
+    """Spec files in a folder by release id (ids that break the pattern are still listed so they fail loudly)."""
+    folder = Path(folder)
+    return {p.stem: p for p in sorted(folder.glob("*.yaml"))} if folder.is_dir() else {}

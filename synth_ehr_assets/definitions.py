@@ -1,0 +1,41 @@
+"""The synth-ehr code location: assets, checks, jobs, sensors, schedules and resources in one place."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from synth_ehr_assets.defs import codes, source
+from synth_ehr_assets.defs.jobs import release_job
+from synth_ehr_assets.defs.resources import ArtifactStore, ReleaseSpecs, mlflow_resource
+from synth_ehr_assets.defs.sensors import release_spec_sensor
+from synth_ehr_assets.defs.settings import store_setting
+from synth_ehr_assets.io.duckdb_io import duckdb_io_manager
+from synth_ehr_assets.io.lancedb_io import LanceDBIOManager
+
+ASSET_MODULES = [source, codes]
+
+
+def build_resources() -> dict:
+    return {
+        "io_manager": duckdb_io_manager(store_setting("SYNTH_EHR_DUCKDB_PATH")),
+        "lancedb_io_manager": LanceDBIOManager(uri=store_setting("SYNTH_EHR_LANCEDB_URI")),
+        "release_specs": ReleaseSpecs(spec_dir=store_setting("SYNTH_EHR_RELEASE_DIR")),
+        "artifacts": ArtifactStore(root=store_setting("SYNTH_EHR_ARTIFACT_DIR")),
+        "mlflow": mlflow_resource(),
+    }
+
+
+def build_definitions() -> dg.Definitions:
+    """Assemble the code location; store locations are read from the environment at this moment."""
+    assets = dg.load_assets_from_modules(ASSET_MODULES)
+    checks = dg.load_asset_checks_from_modules(ASSET_MODULES)
+    return dg.Definitions(
+        assets=assets,
+        asset_checks=checks,
+        jobs=[release_job],
+        sensors=[release_spec_sensor],
+        resources=build_resources(),
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,42 @@
+"""Shared fixtures: every test gets its own stores under a temp dir, never the user's `data/`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+STORE_VARIABLES = {
+    "SYNTH_EHR_DUCKDB_PATH": "warehouse.duckdb",
+    "SYNTH_EHR_LANCEDB_URI": "lancedb",
+    "SYNTH_EHR_ARTIFACT_DIR": "artifacts",
+    "SYNTH_EHR_RELEASE_DIR": "releases",
+}
+
+
+@pytest.fixture
+def stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point every store at a fresh temp folder; returns that folder."""
+    for name, relative in STORE_VARIABLES.items():
+        monkeypatch.setenv(name, str(tmp_path / relative))
+    monkeypatch.setenv("SYNTH_EHR_MLFLOW_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (tmp_path / "releases").mkdir()
+    return tmp_path
+
+
+@pytest.fixture
+def write_spec(stores: Path):
+    """Write `releases/<release_id>.yaml` into the temp stores and return its path."""
+
+    def _write(release_id: str, content: dict) -> Path:
+        path = stores / "releases" / f"{release_id}.yaml"
+        path.write_text(yaml.safe_dump(content, sort_keys=False))
+        return path
+
+    return _write
