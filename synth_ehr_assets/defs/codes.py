@@ -1,7 +1,5 @@
 """Code catalog (source group) and code embeddings (features group)."""
 
-from __future__ import annotations
-
 import time
 
 import dagster as dg

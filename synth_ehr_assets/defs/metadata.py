@@ -1,7 +1,5 @@
 """Small helpers that turn frames and figures into Dagster UI metadata."""
 
-from __future__ import annotations
-
 import dagster as dg
 import polars as pl
 

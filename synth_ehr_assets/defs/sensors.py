@@ -1,8 +1,8 @@
 """Release-spec sensor: new or changed `data/releases/*.yaml` become partitions and runs."""
 
-from __future__ import annotations
-
+import hashlib
 import json
+from pathlib import Path
 
 import dagster as dg
 
@@ -52,3 +52,39 @@ def release_spec_sensor(context: dg.SensorEvaluationContext, release_specs: Rele
         dynamic_partitions_requests=[release_partitions.build_add_request(new_partitions)] if new_partitions else [],
         cursor=json.dumps(seen, sort_keys=True),
     )
+
+
+def source_file_signature(path: Path) -> str:
+    """Size and modification time of a file, or of every file under a folder (MIMIC-IV tables)."""
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    return ";".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files if p.exists())
+
+
+@dg.sensor(job=release_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
+def source_file_sensor(context: dg.SensorEvaluationContext, release_specs: ReleaseSpecs) -> dg.SensorResult:
+    """Re-runs a `file` or `mimic_iv` release when its source file(s) change on disk."""
+    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+    partitions = set(context.instance.get_dynamic_partitions(release_partitions.name))
+    requests = []
+    for release_id, path in list_specs(release_specs.spec_dir).items():
+        try:
+            spec = load_spec(path)
+        except SpecError:
+            continue  # the spec sensor reports invalid specs
+        if spec.source.kind == "reference" or release_id not in partitions:
+            continue
+        source_path = spec.resolve_path(spec.source.path)
+        if not source_path.exists():
+            context.log.warning(f"{release_id}: source {source_path} does not exist")
+            continue
+        signature = hashlib.sha256(source_file_signature(source_path).encode()).hexdigest()[:16]
+        if seen.get(release_id) not in (None, signature):
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"{release_id}:source:{signature}",
+                    partition_key=release_id,
+                    tags={SPEC_FINGERPRINT_TAG: spec.fingerprint(), "synth_ehr/source_signature": signature},
+                )
+            )
+        seen[release_id] = signature
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(seen, sort_keys=True))

@@ -1,7 +1,5 @@
 """Where the stores live. Each path is a `dg.EnvVar` when its variable is set, else a default under `data/`."""
 
-from __future__ import annotations
-
 import os
 from pathlib import Path
 
@@ -17,6 +15,7 @@ STORE_DEFAULTS: dict[str, str] = {
     "SYNTH_EHR_MLFLOW_URI": f"sqlite:///{DATA_DIR / 'mlflow.db'}",
     "SYNTH_EHR_ARTIFACT_DIR": str(DATA_DIR / "artifacts"),
     "SYNTH_EHR_RELEASE_DIR": str(DATA_DIR / "releases"),
+    "SYNTH_EHR_WEEKLY_RELEASE": "demo",
 }
 
 

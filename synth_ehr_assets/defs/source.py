@@ -1,7 +1,5 @@
 """Source group: validated source claims, their quarantine, and the code catalog."""
 
-from __future__ import annotations
-
 import time
 
 import dagster as dg

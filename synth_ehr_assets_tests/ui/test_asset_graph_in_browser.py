@@ -1,0 +1,109 @@
+"""The Dagster UI, served from this project, shows our groups, assets and checks in a real browser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+BROWSER_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+EXPECTED_GROUPS = ["source", "features"]
+EXPECTED_ASSETS = ["source_claims", "source_quarantine", "code_catalog", "code_embeddings"]
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_serving(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"dagster-webserver exited early with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/server_info", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"dagster-webserver did not answer at {url} within {timeout}s")
+
+
+@pytest.fixture
+def webserver(stores: Path, tmp_path: Path):
+    port = _free_port()
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    command = [
+        str(Path(sys.executable).parent / "dagster-webserver"),
+        "-h", "127.0.0.1", "-p", str(port), "-w", str(PROJECT_ROOT / "workspace.yaml"),
+    ]
+    log = open(tmp_path / "webserver.log", "w")
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_serving(url, process)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it with apt)")
+def test_asset_graph_shows_groups_assets_and_checks(webserver: str, tmp_path: Path):
+    from playwright.sync_api import sync_playwright
+
+    started = time.perf_counter()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.goto(f"{webserver}/assets", wait_until="domcontentloaded")
+            for name in EXPECTED_ASSETS:
+                page.get_by_text(name, exact=True).first.wait_for(timeout=60_000)
+            for group in EXPECTED_GROUPS:
+                assert page.get_by_text(group, exact=True).count() > 0, f"group {group} not shown"
+            page.screenshot(path=str(tmp_path / "assets.png"), full_page=True)
+
+            page.goto(f"{webserver}/assets/source_claims?view=checks", wait_until="domcontentloaded")
+            page.get_by_text("source_schema_valid").first.wait_for(timeout=60_000)
+            page.screenshot(path=str(tmp_path / "checks.png"), full_page=True)
+
+            page.goto(f"{webserver}/asset-groups/source", wait_until="domcontentloaded")
+            page.get_by_text("source_claims").first.wait_for(timeout=60_000)
+            page.screenshot(path=str(tmp_path / "graph.png"), full_page=True)
+        finally:
+            browser.close()
+    assert (tmp_path / "graph.png").stat().st_size > 10_000
+    print(f"browser test took {time.perf_counter() - started:.1f}s; screenshots in {tmp_path}")
