@@ -5,9 +5,11 @@ from __future__ import annotations
 import dagster as dg
 
 from synth_ehr_assets.defs import codes, source
+from synth_ehr_assets.defs.executors import selected_executor
 from synth_ehr_assets.defs.jobs import release_job
 from synth_ehr_assets.defs.resources import ArtifactStore, ReleaseSpecs, mlflow_resource
-from synth_ehr_assets.defs.sensors import release_spec_sensor
+from synth_ehr_assets.defs.schedules import weekly_release_refresh
+from synth_ehr_assets.defs.sensors import release_spec_sensor, source_file_sensor
 from synth_ehr_assets.defs.settings import store_setting
 from synth_ehr_assets.io.duckdb_io import duckdb_io_manager
 from synth_ehr_assets.io.lancedb_io import LanceDBIOManager
@@ -33,7 +35,9 @@ def build_definitions() -> dg.Definitions:
         assets=assets,
         asset_checks=checks,
         jobs=[release_job],
-        sensors=[release_spec_sensor],
+        sensors=[release_spec_sensor, source_file_sensor],
+        schedules=[weekly_release_refresh],
+        executor=selected_executor(),
         resources=build_resources(),
     )
 
