@@ -5,8 +5,10 @@ from __future__ import annotations
 import dagster as dg
 
 from synth_ehr_assets.defs import codes, source
+from synth_ehr_assets.defs.automation import release_automation_sensor, with_release_automation
 from synth_ehr_assets.defs.executors import selected_executor
 from synth_ehr_assets.defs.jobs import release_job
+from synth_ehr_assets.defs.monitoring import drift_checks, drift_monitor_job, nightly_drift_monitor
 from synth_ehr_assets.defs.resources import ArtifactStore, ReleaseSpecs, mlflow_resource
 from synth_ehr_assets.defs.schedules import weekly_release_refresh
 from synth_ehr_assets.defs.sensors import release_spec_sensor, source_file_sensor
@@ -29,14 +31,17 @@ def build_resources() -> dict:
 
 def build_definitions() -> dg.Definitions:
     """Assemble the code location; store locations are read from the environment at this moment."""
-    assets = dg.load_assets_from_modules(ASSET_MODULES)
+    assets = with_release_automation(dg.load_assets_from_modules(ASSET_MODULES))
     checks = dg.load_asset_checks_from_modules(ASSET_MODULES)
+    # TEMPORARY until the evaluation assets land
+    monitoring = {"fidelity_report", "privacy_report"} <= {key.path[-1] for a in assets for key in a.keys}
+    checks += drift_checks if monitoring else []
     return dg.Definitions(
         assets=assets,
         asset_checks=checks,
-        jobs=[release_job],
-        sensors=[release_spec_sensor, source_file_sensor],
-        schedules=[weekly_release_refresh],
+        jobs=[release_job, drift_monitor_job] if monitoring else [release_job],
+        sensors=[release_spec_sensor, source_file_sensor, release_automation_sensor],
+        schedules=[weekly_release_refresh, nightly_drift_monitor] if monitoring else [weekly_release_refresh],
         executor=selected_executor(),
         resources=build_resources(),
     )

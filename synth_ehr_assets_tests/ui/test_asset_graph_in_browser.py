@@ -26,8 +26,17 @@ BROWSER_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-EXPECTED_GROUPS = ["source", "features"]
-EXPECTED_ASSETS = ["source_claims", "source_quarantine", "code_catalog", "code_embeddings"]
+
+
+def _expected_graph() -> tuple[list[str], list[str], list[tuple[str, str]]]:
+    """(groups, assets, (asset, check)) as the code location defines them."""
+    from synth_ehr_assets.definitions import build_definitions
+
+    graph = build_definitions().resolve_asset_graph()
+    assets = sorted(key.path[-1] for key in graph.get_all_asset_keys())
+    groups = sorted({graph.get(key).group_name for key in graph.get_all_asset_keys()})
+    checks = sorted((key.asset_key.path[-1], key.name) for key in graph.asset_check_keys)
+    return groups, assets, checks
 
 pytestmark = pytest.mark.browser
 
@@ -85,19 +94,22 @@ def test_asset_graph_shows_groups_assets_and_checks(webserver: str, tmp_path: Pa
     from playwright.sync_api import sync_playwright
 
     started = time.perf_counter()
+    groups, assets, checks = _expected_graph()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             page.goto(f"{webserver}/assets", wait_until="domcontentloaded")
-            for name in EXPECTED_ASSETS:
+            for name in assets:
                 page.get_by_text(name, exact=True).first.wait_for(timeout=60_000)
-            for group in EXPECTED_GROUPS:
+            for group in groups:
                 assert page.get_by_text(group, exact=True).count() > 0, f"group {group} not shown"
             page.screenshot(path=str(tmp_path / "assets.png"), full_page=True)
 
-            page.goto(f"{webserver}/assets/source_claims?view=checks", wait_until="domcontentloaded")
-            page.get_by_text("source_schema_valid").first.wait_for(timeout=60_000)
+            for asset in sorted({asset for asset, _ in checks}):
+                page.goto(f"{webserver}/assets/{asset}?view=checks", wait_until="domcontentloaded")
+                for check in (name for owner, name in checks if owner == asset):
+                    page.get_by_text(check).first.wait_for(timeout=60_000)
             page.screenshot(path=str(tmp_path / "checks.png"), full_page=True)
 
             page.goto(f"{webserver}/asset-groups/source", wait_until="domcontentloaded")
