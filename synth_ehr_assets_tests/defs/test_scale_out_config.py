@@ -20,12 +20,14 @@ def _definitions_with_executor(monkeypatch: pytest.MonkeyPatch, executor: str) -
 
 @pytest.mark.parametrize("executor", ["k8s", "celery"])
 def test_run_config_example_validates_against_release_job(monkeypatch, stores, executor):
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://broker:6379/0")
+    monkeypatch.setenv("CELERY_RESULT_BACKEND", "redis://broker:6379/1")
     defs = _definitions_with_executor(monkeypatch, executor)
     run_config = yaml.safe_load((DEPLOY / executor / "run_config.yaml").read_text())
-    job = defs.get_job_def("release_job")
-    assert job.executor_def.name == {"k8s": "k8s", "celery": "celery"}[executor]
+    job = defs.resolve_job_def("release_job")
+    assert job.executor_def.name == executor
     result = dg.validate_run_config(job, run_config)
-    assert result["execution"]["config"]
+    assert result["execution"][executor]["max_concurrent" if executor == "k8s" else "broker"]
     if "resources" in run_config:
         assert set(run_config["resources"]) <= set(job.resource_defs)
 
@@ -33,7 +35,7 @@ def test_run_config_example_validates_against_release_job(monkeypatch, stores, e
 def test_broken_run_config_is_refused(monkeypatch, stores):
     defs = _definitions_with_executor(monkeypatch, "k8s")
     with pytest.raises(dg.DagsterInvalidConfigError):
-        dg.validate_run_config(defs.get_job_def("release_job"), {"execution": {"config": {"max_concurrent": "many"}}})
+        dg.validate_run_config(defs.resolve_job_def("release_job"), {"execution": {"config": {"max_concurrent": "many"}}})
 
 
 def test_kubernetes_instance_config_loads(monkeypatch):
@@ -41,7 +43,7 @@ def test_kubernetes_instance_config_loads(monkeypatch):
 
     for name in ("DAGSTER_PG_HOST", "DAGSTER_PG_USER", "DAGSTER_PG_PASSWORD"):
         monkeypatch.setenv(name, "example")
-    config = dagster_instance_config(DEPLOY / "k8s")
+    config, _ = dagster_instance_config(str(DEPLOY / "k8s"))
     assert config["run_launcher"]["class"] == "K8sRunLauncher"
     assert config["concurrency"]["pools"]["default_limit"] == 1
 
@@ -57,5 +59,5 @@ def test_unknown_executor_names_the_choices(monkeypatch):
 def test_local_instance_config_sets_duckdb_pool():
     from dagster._core.instance.config import dagster_instance_config
 
-    config = dagster_instance_config(Path(PROJECT_ROOT))
+    config, _ = dagster_instance_config(str(PROJECT_ROOT))
     assert config["concurrency"]["pools"]["default_limit"] == 1

@@ -1,0 +1,143 @@
+"""`generate_reference_claims`: the design-driven reference population as a canonical claims table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import polars as pl
+
+from synth_ehr_assets.core import schema
+from synth_ehr_assets.core.reference import encounters as enc
+from synth_ehr_assets.core.reference.amounts import claim_amounts
+from synth_ehr_assets.core.reference.claims import NEW_PATIENT_SHARE, Claims, Schedule, general_claims, schedule
+from synth_ehr_assets.core.reference.maternity import maternity_claims
+from synth_ehr_assets.core.reference.population import Patients, draw_patients
+from synth_ehr_assets.core.reference.tables import SPECIALTIES, Tables, reference_tables
+
+# Bump when the design or the generator changes what a (n_claims, seed) pair produces (cache keys use it).
+REFERENCE_VERSION = "1"
+CHUNK_PATIENTS = 10_000
+WINDOW_START_EPOCH_DAY = 19_723  # 2024-01-01 as days since 1970-01-01
+OFFICE_LEVELS = (.6, 1.7, 2.8)  # complexity score cut points for E/M levels 2|3|4|5
+ED_LEVELS = (0.0, .8, 1.6, 2.4)  # ... for ED levels 1|2|3|4|5
+PREVENTIVE_AGES = (1, 5, 12, 18, 40, 65)  # preventive E/M age bands (9938x/9939x, digits 1-7)
+
+Progress = Callable[[int, int], None]
+
+
+def generate_reference_claims(n_claims: int, seed: int, release_id: str, progress: Progress | None = None) -> pl.DataFrame:
+    """`n_claims` claims of the reference population in `schema.CLAIM_SCHEMA`; same (n, seed) → same table.
+
+    `progress(done, total)` is called after each chunk of ~70,000 claims.
+    """
+    if not isinstance(n_claims, (int, np.integer)) or n_claims < 0:
+        raise ValueError(f"n_claims must be a non-negative integer, got {n_claims!r}")
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    tables = reference_tables()
+    parts, done, chunk = [], 0, 0
+    while done < n_claims:
+        part = _chunk(np.random.default_rng([seed, chunk]), tables, chunk)
+        take = min(part.height, n_claims - done)
+        parts.append(part.head(take))
+        done, chunk = done + take, chunk + 1
+        if progress is not None:
+            progress(done, n_claims)
+    if not parts:
+        return schema.empty_claims()
+    return _finish(pl.concat(parts), tables, seed, release_id)
+
+
+def _chunk(rng: np.random.Generator, T: Tables, chunk: int) -> pl.DataFrame:
+    P = draw_patients(rng, CHUNK_PATIENTS, T.index, rare_floor=chunk == 0)
+    S = schedule(rng, P)
+    C = Claims(len(S.pid))
+    general_claims(rng, T, P, S, C)
+    maternity_claims(rng, T, P, S, C)
+    primary = _primary_care(rng, S.age)
+    C.specialty = np.where(C.specialty < 0, primary, C.specialty)
+    dx = _diagnoses(P, S, C)
+    px = _procedures(rng, T, P, S, C)
+    base = np.where(C.los > 0, C.base_charge, (T.charge[np.maximum(px, 0)] * (px >= 0)).sum(axis=1))
+    charge, allowed, paid = claim_amounts(rng, base, C.claim_type, P.region[S.pid], P.payer[S.pid])
+    columns = {
+        "patient": (S.pid + chunk * CHUNK_PATIENTS).astype(np.int64), "day": S.day.astype(np.int32),
+        "claim_type": C.claim_type, "los_days": C.los, "age": S.age, "female": P.female[S.pid],
+        "region": P.region[S.pid].astype(np.int8), "payer": P.payer[S.pid].astype(np.int8), "drg": C.drg,
+        "charge_amount": charge, "allowed_amount": allowed, "paid_amount": paid, "specialty": C.specialty,
+    }
+    columns |= {name: dx[:, j] for j, name in enumerate(schema.DX_COLUMNS)}
+    columns |= {name: px[:, j] for j, name in enumerate(schema.PX_COLUMNS)}
+    return pl.DataFrame(columns)
+
+
+def _primary_care(rng: np.random.Generator, age: np.ndarray) -> np.ndarray:
+    adult = np.where(rng.random(len(age)) < .6, SPECIALTIES.index("family_medicine"), SPECIALTIES.index("internal_medicine"))
+    return np.where(age < 18, SPECIALTIES.index("pediatrics"), adult).astype(np.int16)
+
+
+def compact(codes: np.ndarray, width: int) -> np.ndarray:
+    """Move the filled (>= 0) entries of each row to the left, keep `width` columns, pad with -1."""
+    order = np.argsort(codes < 0, axis=1, kind="stable")
+    packed = np.take_along_axis(codes, order, axis=1)[:, :width]
+    if packed.shape[1] < width:
+        packed = np.pad(packed, ((0, 0), (0, width - packed.shape[1])), constant_values=-1)
+    return packed
+
+
+def _diagnoses(P: Patients, S: Schedule, C: Claims) -> np.ndarray:
+    """Principal, reason-specific secondaries, then the patient's chronic conditions in priority order."""
+    chronic = P.condition_codes[S.pid]
+    replaced = C.replaced >= 0
+    chronic[np.flatnonzero(replaced), C.replaced[replaced]] = -1
+    chronic[chronic == C.principal[:, None]] = -1
+    return compact(np.concatenate([C.principal[:, None], C.extra_dx, chronic], axis=1), schema.DX_SLOTS)
+
+
+def _procedures(rng: np.random.Generator, T: Tables, P: Patients, S: Schedule, C: Claims) -> np.ndarray:
+    """E/M code (office level by complexity, preventive by age, ED level) first, then the reason's procedures."""
+    n = len(S.pid)
+    burden = np.minimum(P.burden[S.pid], 6)
+    new = rng.random(n) < NEW_PATIENT_SHARE
+    score = C.acuity + .35 * burden + rng.normal(0, .6, n)
+    level = np.digitize(score, OFFICE_LEVELS)
+    office = np.where(new, _idx(T, "9920{}", range(2, 6))[level], _idx(T, "9921{}", range(2, 6))[level])
+    band = np.digitize(S.age, PREVENTIVE_AGES)
+    preventive = np.where(new, _idx(T, "9938{}", range(1, 8))[band], _idx(T, "9939{}", range(1, 8))[band])
+    ed = _idx(T, "9928{}", range(1, 6))[np.digitize(C.acuity + .3 * burden + rng.normal(0, .7, n), ED_LEVELS)]
+    evaluation = np.select(
+        [C.evaluation == enc.EVALUATIONS.index(name) for name in ("office", "preventive", "ed")], [office, preventive, ed], -1
+    )
+    return compact(np.concatenate([evaluation[:, None], C.px], axis=1), schema.PX_SLOTS)
+
+
+def _idx(T: Tables, pattern: str, digits) -> np.ndarray:
+    return np.array([T.index[pattern.format(d)] for d in digits], np.int32)
+
+
+def _finish(df: pl.DataFrame, T: Tables, seed: int, release_id: str) -> pl.DataFrame:
+    vocab = pl.Series("vocab", T.vocab, dtype=pl.String)
+
+    def lookup(values, column: str) -> pl.Expr:
+        return pl.lit(pl.Series(values, dtype=pl.String)).gather(pl.col(column)).alias(column)
+
+    def code(column: str) -> pl.Expr:
+        return pl.lit(vocab).gather(pl.when(pl.col(column) >= 0).then(pl.col(column))).alias(column)
+
+    row = pl.int_range(pl.len(), dtype=pl.Int64).cast(pl.String).str.zfill(9)
+    out = df.select(
+        pl.lit(release_id, dtype=pl.String).alias("release_id"),
+        pl.format("RC{}-{}", pl.lit(seed), row).alias("claim_id"),
+        pl.format("RP{}-{}", pl.lit(seed), pl.col("patient").cast(pl.String).str.zfill(8)).alias("patient_id"),
+        lookup(schema.CLAIM_TYPES, "claim_type"),
+        (pl.col("day") + WINDOW_START_EPOCH_DAY).cast(pl.Date).alias("service_date"),
+        "los_days", "age",
+        pl.when(pl.col("female")).then(pl.lit("F")).otherwise(pl.lit("M")).alias("sex"),
+        lookup(schema.REGIONS, "region"), lookup(schema.PAYERS, "payer"),
+        *(code(c) for c in schema.DX_COLUMNS), *(code(c) for c in schema.PX_COLUMNS),
+        pl.when(pl.col("drg") != "").then(pl.col("drg")).alias("drg"),
+        "charge_amount", "allowed_amount", "paid_amount",
+        lookup(SPECIALTIES, "specialty").alias("provider_specialty"),
+    )
+    return schema.conform(out)
