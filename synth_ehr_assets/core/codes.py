@@ -187,5 +187,20 @@ def icd9_to_icd10(code: str, kind: str = "dx") -> list[str]:
     """
     if kind != "dx":
         return []
-    targets = _gems().get(normalize(code), [])
-    return [target for target, _ in targets if is_billable(target)]
+    found: list[str] = []
+    for target, _ in _gems().get(normalize(code), []):
+        billable = target if is_billable(target) else _billable_unspecified_child(target)
+        if billable and billable not in found:
+            found.append(billable)
+    return found
+
+
+@lru_cache(maxsize=20_000)
+def _billable_unspecified_child(code: str) -> str | None:
+    """A GEM target split into children after the GEMs were published (K859 → K8590): its 'unspecified' child."""
+    icd = _tabular()
+    if not icd.is_valid_item(code):
+        return None
+    children = sorted(c.replace(".", "") for c in icd.get_descendants(code) if is_billable(c))
+    unspecified = [c for c in children if "unspecified" in (icd.get_description(c) or "").lower()]
+    return (unspecified or children or [None])[0]

@@ -72,3 +72,8 @@ def test_describe_and_category():
     assert codes.describe("I10") == "Essential (primary) hypertension"
     assert codes.describe("NOPE") is None
     assert codes.category("E11.9") == "E11"
+
+
+def test_gem_targets_split_after_publication_fall_back_to_their_unspecified_child():
+    # ICD-9 577.0 maps to K85.9, which FY2018 split into K85.90-K85.92.
+    assert codes.icd9_to_icd10("5770") == ["K8590"]
