@@ -22,12 +22,14 @@ def _file_release(write_spec, stores, release_id: str, corrupt_rows: int) -> Non
     write_spec(release_id, {"rows": 50, "source": {"kind": "file", "path": str(path)}, "codes": {"embed": "used"}})
 
 
-def _requested(defs: dg.Definitions, instance: dg.DagsterInstance) -> dict[str, set[str]]:
-    result = dg.evaluate_automation_conditions(defs=defs, instance=instance)
-    return {
+def _evaluate(defs: dg.Definitions, instance: dg.DagsterInstance, cursor=None):
+    """One automation tick: (requested partitions per asset, cursor for the next tick)."""
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+    requested = {
         key.path[-1]: set(result.get_requested_partitions(key))
         for key in (dg.AssetKey(name) for name in ("code_catalog", "code_embeddings", "source_claims"))
     }
+    return requested, result.cursor
 
 
 def test_every_downstream_asset_carries_the_release_condition():
@@ -50,11 +52,12 @@ def test_source_materialization_pulls_downstream_only_when_gate_passes(
     _file_release(write_spec, stores, release_id, corrupt_rows)
     defs = build_definitions()
     with release_instance(release_id) as instance:
-        _requested(defs, instance)  # first evaluation: nothing upstream exists, so nothing is requested
+        requested, cursor = _evaluate(defs, instance)
+        assert requested["code_catalog"] == set()  # nothing upstream exists yet
         result = materialize(SOURCE, release_id, instance, raise_on_error=False)
         check = next(e for e in result.get_asset_check_evaluations() if e.check_name == "source_schema_valid")
         assert check.passed is pulled_through
-        requested = _requested(defs, instance)
+        requested, _ = _evaluate(defs, instance, cursor)
     assert (release_id in requested["code_catalog"]) is pulled_through
     assert requested["source_claims"] == set()  # roots are never automated
     # the whole chain is requested in one tick: a dependency that will be requested does not count as missing
