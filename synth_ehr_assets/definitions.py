@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dagster as dg
 
-from synth_ehr_assets.defs import codes, source
+from synth_ehr_assets.defs import codes, model, narratives, source, synthesis
 from synth_ehr_assets.defs.automation import release_automation_sensor, with_release_automation
 from synth_ehr_assets.defs.executors import selected_executor
 from synth_ehr_assets.defs.jobs import release_job
+from synth_ehr_assets.defs.llm import llm_endpoint_from_env
 from synth_ehr_assets.defs.monitoring import drift_checks, drift_monitor_job, nightly_drift_monitor
 from synth_ehr_assets.defs.resources import ArtifactStore, ReleaseSpecs, mlflow_resource
 from synth_ehr_assets.defs.schedules import weekly_release_refresh
@@ -16,7 +17,7 @@ from synth_ehr_assets.defs.settings import store_setting
 from synth_ehr_assets.io.duckdb_io import duckdb_io_manager
 from synth_ehr_assets.io.lancedb_io import LanceDBIOManager
 
-ASSET_MODULES = [source, codes]
+ASSET_MODULES = [source, codes, model, synthesis, narratives]
 
 
 def build_resources() -> dict:
@@ -26,6 +27,7 @@ def build_resources() -> dict:
         "release_specs": ReleaseSpecs(spec_dir=store_setting("SYNTH_EHR_RELEASE_DIR")),
         "artifacts": ArtifactStore(root=store_setting("SYNTH_EHR_ARTIFACT_DIR")),
         "mlflow": mlflow_resource(),
+        "llm": llm_endpoint_from_env(),
     }
 
 
