@@ -12,7 +12,59 @@ class SynthesizerConfig(BaseModel):
 
     code_dims: int = Field(16, ge=2, le=384, description="PCA dimensions kept per code slot embedding")
     latent_dim: int = Field(32, ge=4, le=512, description="autoencoder latent size the GAN learns")
-    autoencoder_epochs: int = Field(30, ge=1, description="autoencoder training epochs")
+    autoencoder_epochs: int = Field(60, ge=1, description="autoencoder training epochs")
     gan_epochs: int = Field(200, ge=1, description="maximum GAN epochs (early stopping may end sooner)")
     batch_size: int = Field(512, ge=16, description="training batch size")
     holdout_fraction: float = Field(0.2, gt=0, lt=0.9, description="share of source rows held out")
+    autoencoder_hidden: list[int] = Field(
+        default_factory=lambda: [256, 128],
+        description="hidden layer widths of the autoencoder encoder (decoder mirrors)",
+    )
+    autoencoder_learning_rate: float = Field(3e-3, gt=0, description="Adam learning rate of the autoencoder")
+    latent_noise: float = Field(
+        0.1,
+        ge=0,
+        description="std of Gaussian noise added to latents while training the decoder (robust to GAN output)",
+    )
+    gan_hidden: list[int] = Field(
+        default_factory=lambda: [256, 256], description="hidden layer widths of the GAN generator and critic"
+    )
+    gan_noise_dim: int = Field(32, ge=1, description="dimension of the generator's input noise")
+    gan_learning_rate: float = Field(1e-3, gt=0, description="Adam learning rate of generator and critic")
+    gan_critic_steps: int = Field(2, ge=1, description="critic updates per generator update (WGAN-GP)")
+    gan_gradient_penalty: float = Field(10.0, ge=0, description="WGAN-GP gradient penalty weight")
+    gan_patience: int = Field(
+        40, ge=1, description="stop when the critic's Wasserstein estimate has not improved for this many epochs"
+    )
+    memorisation_check_every: int = Field(
+        5, ge=1, description="epochs between anti-memorisation probes (generated vs train/holdout distances)"
+    )
+    memorisation_margin: float = Field(
+        0.05,
+        ge=0,
+        lt=1,
+        description="stop when generated rows sit closer to train than to holdout: "
+        "dist_train < (1 - margin) * dist_holdout",
+    )
+    memorisation_warmup_epochs: int = Field(
+        20,
+        ge=0,
+        description="probes before this epoch are logged but never stop training (an untrained generator "
+        "collapses onto dense regions, which reads as 'closer to train' by chance)",
+    )
+    memorisation_patience: int = Field(
+        2, ge=1, description="consecutive probes below the margin before training stops (one low probe may be noise)"
+    )
+    memorisation_min_rows: int = Field(
+        200,
+        ge=2,
+        description="probes comparing fewer rows than this per side are logged but never stop training "
+        "(on tiny tables the distance ratio is mostly noise; the privacy report still judges the output)",
+    )
+    memorisation_probe_rows: int = Field(
+        2000, ge=50, description="rows generated (and train/holdout rows compared) per anti-memorisation probe"
+    )
+    sample_batch_size: int = Field(131_072, ge=256, description="rows per batch when sampling")
+    torch_threads: int | None = Field(
+        None, ge=1, description="torch CPU threads (default: env SYNTH_EHR_TORCH_THREADS, else torch's default)"
+    )

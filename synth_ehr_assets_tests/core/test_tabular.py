@@ -1,0 +1,125 @@
+"""TableSynthesizer (conditional counts, determinism, persistence) and the `synth-ehr synthesize` path."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+
+from synth_ehr_assets.cli import main
+from synth_ehr_assets.core.synth.config import SynthesizerConfig
+from synth_ehr_assets.core.synth.synthesizer import SynthesizerVersionError, TableSynthesizer, split_rows
+from synth_ehr_assets.core.synth.tabular import infer_column_kinds, read_meta, synthesize_table
+from synth_ehr_assets_tests.core.test_transformer import KINDS, code_vectors, small_table
+
+CONFIG = SynthesizerConfig(
+    code_dims=6,
+    latent_dim=16,
+    autoencoder_epochs=15,
+    autoencoder_learning_rate=1e-2,
+    autoencoder_hidden=[64, 32],
+    gan_hidden=[32, 32],
+    gan_noise_dim=8,
+    gan_epochs=6,
+    batch_size=64,
+    memorisation_check_every=3,
+    torch_threads=1,
+)
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[TableSynthesizer, pl.DataFrame, dict]:
+    table = small_table(400)
+    synthesizer = TableSynthesizer(KINDS, CONFIG, seed=5, code_vectors=code_vectors, condition_column="dx_1")
+    report = synthesizer.fit(table)
+    return synthesizer, table, report.to_dict()
+
+
+def test_fit_report_and_split(fitted):
+    _, table, report = fitted
+    assert report["train_rows"] == 320 and report["holdout_rows"] == 80
+    assert len(report["autoencoder"]["epochs"]) == CONFIG.autoencoder_epochs
+    assert report["gan"]["memorisation_curve"] and report["seconds"] > 0
+    train, holdout = split_rows(table.height, 0.2, seed=5)
+    assert len(np.intersect1d(train, holdout)) == 0 and len(train) + len(holdout) == table.height
+
+
+def test_conditional_sampling_meets_exact_counts_even_for_rare_and_unseen_codes(fitted):
+    synthesizer, table, _ = fitted
+    rare = "A001"  # 1% of the source
+    sample = synthesizer.sample(300, conditions={rare: 40, "I10": 25, "K219": 7})
+    counts = sample["dx_1"].value_counts().to_dict(as_series=False)
+    counts = dict(zip(counts["dx_1"], counts["count"]))
+    assert len(sample) == 300 and sample.columns == table.columns
+    assert counts[rare] >= 40 and counts["K219"] == 7 and counts["I10"] >= 25
+    with pytest.raises(ValueError, match="only 10"):
+        synthesizer.sample(10, conditions={"I10": 11})
+
+
+def test_same_seed_same_rows_other_seed_other_rows(fitted):
+    synthesizer, _, _ = fitted
+    first = synthesizer.sample(200, conditions={"E119": 20}, seed=11)
+    assert first.equals(synthesizer.sample(200, conditions={"E119": 20}, seed=11))
+    assert not first.equals(synthesizer.sample(200, conditions={"E119": 20}, seed=12))
+
+
+def test_sampled_rows_are_valid(fitted):
+    synthesizer, table, _ = fitted
+    sample = synthesizer.sample(500, seed=1)
+    assert sample.schema == table.schema
+    assert set(sample["dx_2"].drop_nulls()) <= set(table["dx_2"].drop_nulls()) | set(table["dx_1"])
+    assert set(sample["sex"]) <= {"F", "M"} and sample["age"].min() >= 18 and sample["age"].max() <= 94
+
+
+def test_save_load_same_samples_and_version_check(tmp_path, fitted):
+    synthesizer, _, _ = fitted
+    synthesizer.save(tmp_path / "model")
+    loaded = TableSynthesizer.load(tmp_path / "model", code_vectors)
+    assert loaded.sample(150, conditions={"J449": 9}, seed=2).equals(synthesizer.sample(150, conditions={"J449": 9}, seed=2))
+    manifest = json.loads((tmp_path / "model" / "synthesizer.json").read_text())
+    (tmp_path / "model" / "synthesizer.json").write_text(json.dumps({**manifest, "format_version": 99}))
+    with pytest.raises(SynthesizerVersionError, match="format_version 99"):
+        TableSynthesizer.load(tmp_path / "model")
+
+
+def test_column_kind_inference_and_meta_errors(tmp_path):
+    table = pl.DataFrame({"n": [1, 2], "code": ["E11.9", "I10"], "word": ["x", "y"], "flag": [True, False]})
+    assert infer_column_kinds(table) == {"n": "numerical", "code": "icd10cm", "word": "categorical", "flag": "categorical"}
+    assert infer_column_kinds(table, {"n": "categorical"})["n"] == "categorical"
+    bad = tmp_path / "meta.json"
+    bad.write_text(json.dumps({"columns": {"n": {"sdtype": "text"}}}))
+    with pytest.raises(ValueError, match="'n' has sdtype 'text'"):
+        read_meta(bad)
+    with pytest.raises(ValueError, match="missing_column"):
+        infer_column_kinds(table, {"missing_column": "numerical"})
+
+
+def test_synthesize_cli_on_a_tiny_csv_with_meta(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SYNTH_EHR_TORCH_THREADS", "1")
+    rng = np.random.default_rng(0)
+    n = 200
+    table = pl.DataFrame(
+        {
+            "person": np.arange(1000, 1000 + n),
+            "zip3": rng.choice([100, 200, 300], n),
+            "score": pl.Series(rng.normal(50, 10, n)).set(pl.Series(rng.random(n) < 0.25), None),
+            "group": pl.Series([None if r < 0.1 else g for r, g in zip(rng.random(n), rng.choice(["a", "b"], n))], dtype=pl.String),
+        }
+    )
+    table.write_csv(tmp_path / "train.csv")
+    meta = {"columns": {"person": {"sdtype": "id"}, "zip3": {"sdtype": "categorical"}}}
+    (tmp_path / "meta.json").write_text(json.dumps(meta))
+    code = main(["synthesize", "--train", str(tmp_path / "train.csv"), "--out", str(tmp_path / "out.csv"),
+                 "--rows", "300", "--meta", str(tmp_path / "meta.json"), "--seed", "3"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["columns"] == {"person": "id", "zip3": "categorical", "score": "numerical", "group": "categorical"}
+    out = pl.read_csv(tmp_path / "out.csv")
+    assert out.columns == table.columns and len(out) == 300
+    assert out["person"].n_unique() == 300 and set(out["zip3"]) <= {100, 200, 300}
+    assert out["score"].dtype == pl.Float64 and 0.05 < out["score"].null_count() / 300 < 0.5
+    assert synthesize_table(tmp_path / "train.csv", tmp_path / "again.csv", 300, tmp_path / "meta.json", seed=3,
+                            config=CONFIG)["rows"] == 300
+    assert main(["synthesize", "--train", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "o.csv"), "--rows", "5"]) == 2
