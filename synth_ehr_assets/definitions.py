@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from synth_ehr_assets.defs import codes, model, narratives, source, synthesis
+from synth_ehr_assets.defs import codes, evaluation, model, narratives, release, source, synthesis
 from synth_ehr_assets.defs.automation import release_automation_sensor, with_release_automation
 from synth_ehr_assets.defs.executors import selected_executor
 from synth_ehr_assets.defs.jobs import release_job
@@ -17,7 +17,7 @@ from synth_ehr_assets.defs.settings import store_setting
 from synth_ehr_assets.io.duckdb_io import duckdb_io_manager
 from synth_ehr_assets.io.lancedb_io import LanceDBIOManager
 
-ASSET_MODULES = [source, codes, model, synthesis, narratives]
+ASSET_MODULES = [source, codes, model, synthesis, narratives, evaluation, release]
 
 
 def build_resources() -> dict:
@@ -35,15 +35,13 @@ def build_definitions() -> dg.Definitions:
     """Assemble the code location; store locations are read from the environment at this moment."""
     assets = with_release_automation(dg.load_assets_from_modules(ASSET_MODULES))
     checks = dg.load_asset_checks_from_modules(ASSET_MODULES)
-    # TEMPORARY until the evaluation assets land
-    monitoring = {"fidelity_report", "privacy_report"} <= {key.path[-1] for a in assets for key in a.keys}
-    checks += drift_checks if monitoring else []
+    checks += drift_checks
     return dg.Definitions(
         assets=assets,
         asset_checks=checks,
-        jobs=[release_job, drift_monitor_job] if monitoring else [release_job],
+        jobs=[release_job, drift_monitor_job],
         sensors=[release_spec_sensor, source_file_sensor, release_automation_sensor],
-        schedules=[weekly_release_refresh, nightly_drift_monitor] if monitoring else [weekly_release_refresh],
+        schedules=[weekly_release_refresh, nightly_drift_monitor],
         executor=selected_executor(),
         resources=build_resources(),
     )

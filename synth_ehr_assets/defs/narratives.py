@@ -7,6 +7,7 @@ import dagster as dg
 import polars as pl
 
 from synth_ehr_assets.defs.metadata import counts, table_metadata
+from synth_ehr_assets.defs.llm import LLMEndpoint
 from synth_ehr_assets.defs.partitions import release_partitions
 from synth_ehr_assets.defs.resources import ArtifactStore, ReleaseSpecs
 from synth_ehr_assets.io.duckdb_io import DUCKDB_POOL, RELEASE_PARTITION_METADATA
@@ -45,7 +46,7 @@ def _sample(spec, claims: pl.DataFrame) -> pl.DataFrame:
 
 @dg.asset(**ASSET)
 def synthetic_symptoms(
-    context: dg.AssetExecutionContext, release_specs: ReleaseSpecs, artifacts: ArtifactStore,
+    context: dg.AssetExecutionContext, llm: LLMEndpoint, release_specs: ReleaseSpecs, artifacts: ArtifactStore,
     synthetic_claims: pl.DataFrame,
 ) -> pl.DataFrame:
     """Symptoms per claim (or per sampled claim) drawn from the R-chapter codes nearest its diagnoses, each
@@ -87,7 +88,7 @@ def synthetic_symptoms(
                                    description="PHI-like patterns (SSN, phone, email, MRN, dates, names) in notes.")],
 )
 def provider_notes(
-    context: dg.AssetExecutionContext, release_specs: ReleaseSpecs, artifacts: ArtifactStore,
+    context: dg.AssetExecutionContext, llm: LLMEndpoint, release_specs: ReleaseSpecs, artifacts: ArtifactStore,
     synthetic_claims: pl.DataFrame, synthetic_symptoms: pl.DataFrame,
 ):
     """A SOAP note per (sampled) claim consistent with its age, sex, setting, codes and accepted symptoms,
@@ -144,7 +145,7 @@ def provider_notes(
                                                "below 3 against the release's judge thresholds when set.")],
 )
 def judge_scores(
-    context: dg.AssetExecutionContext, release_specs: ReleaseSpecs, artifacts: ArtifactStore,
+    context: dg.AssetExecutionContext, llm: LLMEndpoint, release_specs: ReleaseSpecs, artifacts: ArtifactStore,
     provider_notes: pl.DataFrame, synthetic_claims: pl.DataFrame,
 ):
     """Per note: diagnosis mentioned, demographics consistent, embedding relevance, PHI hits, optional LLM judge

@@ -22,14 +22,15 @@ def _definitions_with_executor(monkeypatch: pytest.MonkeyPatch, executor: str) -
 def test_run_config_example_validates_against_release_job(monkeypatch, stores, executor):
     monkeypatch.setenv("CELERY_BROKER_URL", "redis://broker:6379/0")
     monkeypatch.setenv("CELERY_RESULT_BACKEND", "redis://broker:6379/1")
+    monkeypatch.setenv("SYNTH_EHR_LLM_API_KEY", "not-a-real-key")
     defs = _definitions_with_executor(monkeypatch, executor)
     run_config = yaml.safe_load((DEPLOY / executor / "run_config.yaml").read_text())
     job = defs.resolve_job_def("release_job")
     assert job.executor_def.name == executor
     result = dg.validate_run_config(job, run_config)
     assert result["execution"][executor]["max_concurrent" if executor == "k8s" else "broker"]
-    if "resources" in run_config:
-        assert set(run_config["resources"]) <= set(job.resource_defs)
+    llm = result["resources"]["llm"]["config"]
+    assert llm["base_url"].startswith("http://vllm") and llm["max_concurrency"] == 16
 
 
 def test_broken_run_config_is_refused(monkeypatch, stores):
