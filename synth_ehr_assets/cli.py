@@ -68,7 +68,36 @@ def release_run(args) -> int:
     )
     seconds = time.perf_counter() - started
     print(summary(spec.release_id, result, seconds))
+    manifest = Path(resolved_setting("SYNTH_EHR_RELEASE_DIR")) / spec.release_id / "manifest.json"
+    if result.success and manifest.is_file():
+        print(release_card(manifest))
     return 0 if result.success else 1
+
+
+RELEASE_CARD_FIGURES = {
+    "fidelity": ("quality_score", "column_shapes_score", "column_pair_trends_score", "all_dx_prevalence_r2",
+                 "principal_dx_top50_overlap", "tstr_auc_inpatient", "trtr_auc_inpatient"),
+    "privacy": ("exact_match_rate", "dcr_overfitting_protection", "membership_inference_auc",
+                "nndr_synthetic_median", "qi_unique_matching_unique_real_share", "phi_hits"),
+}
+
+
+def release_card(manifest_path: Path) -> str:
+    """One screen from a written release's manifest: rows, headline fidelity and privacy figures, gates, card path."""
+    manifest = json.loads(manifest_path.read_text())
+    rows = ", ".join(f"{name} {count:,}" for name, count in manifest["row_counts"].items())
+    lines = ["", f"release {manifest['release_id']}: {rows}"]
+    for report, names in RELEASE_CARD_FIGURES.items():
+        figures = manifest["metrics"][report]
+        shown = [f"{name}={figures[name]:.3f}" for name in names if figures.get(name) is not None]
+        lines.append(f"  {report:9} " + "  ".join(shown))
+    lines.append("  gates:")
+    for gate in manifest["gates"]:
+        value = gate["metadata"].get("value")
+        figure = f" ({value:.3f} vs {gate['metadata']['threshold']})" if isinstance(value, float) else ""
+        lines.append(f"    {'pass' if gate['passed'] else 'FAIL'}  {gate['asset']}.{gate['check']}{figure}")
+    lines.append(f"  data card: {manifest_path.parent / 'data_card.html'}")
+    return "\n".join(lines)
 
 
 def summary(release_id: str, result, seconds: float) -> str:
