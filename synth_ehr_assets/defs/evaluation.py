@@ -1,0 +1,128 @@
+"""Evaluation group: fidelity and privacy reports (figures in DuckDB, headline floats as metadata) and their gates."""
+
+import time
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from synth_ehr_assets.defs.metadata import preview, table_metadata
+from synth_ehr_assets.defs.partitions import release_partitions
+from synth_ehr_assets.defs.resources import ArtifactStore, ReleaseSpecs
+from synth_ehr_assets.io.duckdb_io import DUCKDB_POOL, RELEASE_PARTITION_METADATA
+
+QUALITY_CHECK = "fidelity_quality_score"
+DCR_CHECK = "privacy_dcr_overfitting"
+MIA_CHECK = "privacy_membership_inference"
+REPORT = dict(partitions_def=release_partitions, group_name="evaluation", kinds={"duckdb", "polars"},
+              metadata=RELEASE_PARTITION_METADATA, pool=DUCKDB_POOL)
+
+
+def _gate(name: str, asset: str, description: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(name, asset=asset, blocking=True, description=description)
+
+
+class EvaluationConfig(dg.Config):
+    """Seeded sample sizes of the slower metrics; the cheap statistics use every row."""
+
+    quality_rows: int = Field(3000, description="rows per side for the sdmetrics quality report and TSTR")
+    distance_rows: int = Field(20_000, description="rows per table for the nearest-neighbour privacy figures")
+    dcr_rows: int = Field(5000, description="synthetic queries (and train/holdout rows) for DCR protection")
+    sdmetrics_library_rows: int = Field(300, description="rows for the sdmetrics library DCR cross-check")
+
+
+def _real_split(source_claims: pl.DataFrame, encoded_features: pl.DataFrame):
+    from synth_ehr_assets.core.evaluation.features import train_holdout
+
+    return train_holdout(source_claims, encoded_features)
+
+
+def _report_metadata(figures: pl.DataFrame, seconds: float, folder) -> dict:
+    from synth_ehr_assets.core.evaluation.figures import finite_metadata, headline
+
+    return table_metadata(
+        figures, seconds=round(seconds, 2), plots=dg.MetadataValue.path(str(folder)),
+        **finite_metadata(headline(figures)),
+    )
+
+
+@dg.asset(**REPORT, check_specs=[
+    _gate(QUALITY_CHECK, "fidelity_report", "sdmetrics quality score ≥ gates.min_quality_score (default 0.80)."),
+])
+def fidelity_report(
+    context: dg.AssetExecutionContext, config: EvaluationConfig, release_specs: ReleaseSpecs,
+    artifacts: ArtifactStore, source_claims: pl.DataFrame, encoded_features: pl.DataFrame,
+    synthetic_claims: pl.DataFrame,
+):
+    """Synthetic vs real training claims: sdmetrics quality (shapes, pair trends), RMSE/EMD per numeric column,
+    correlation difference, code-prevalence R² and top-50 overlap, charge quantiles, TSTR next to TRTR."""
+    from synth_ehr_assets.core.evaluation.fidelity import fidelity_figures, fidelity_report as build_report
+    from synth_ehr_assets.core.evaluation.gates import quality_gate
+    from synth_ehr_assets.core.export import plots
+
+    spec, release = release_specs.load(context.partition_key), context.partition_key
+    train, holdout = _real_split(source_claims, encoded_features)
+    started = time.perf_counter()
+    report = build_report(train, holdout, synthetic_claims, spec.seed, max_rows=config.quality_rows)
+    figures = fidelity_figures(release, report)
+    folder = artifacts.folder(release, "fidelity_report")
+    (folder / "distributions.png").write_bytes(plots.distributions_png(train, synthetic_claims))
+    tables = report["tables"]
+    (folder / "code_prevalence.png").write_bytes(
+        plots.prevalence_scatter_png(tables["principal_dx_prevalence"], tables["all_dx_prevalence"])
+    )
+    seconds = time.perf_counter() - started
+    context.log.info(f"fidelity: quality {report['quality_score']:.3f} in {seconds:.1f}s")
+    yield dg.Output(figures, metadata={
+        **_report_metadata(figures, seconds, folder), "utility": preview(tables["utility"]),
+    })
+    yield gate_check_result(QUALITY_CHECK, quality_gate(figures, spec.gates))
+
+
+@dg.asset(**REPORT, check_specs=[
+    _gate(DCR_CHECK, "privacy_report", "DCR overfitting protection ≥ gates.min_dcr_overfitting_protection (0.9)."),
+    _gate(MIA_CHECK, "privacy_report", "Membership-inference AUC ≤ gates.max_membership_inference_auc (0.60)."),
+])
+def privacy_report(
+    context: dg.AssetExecutionContext, config: EvaluationConfig, release_specs: ReleaseSpecs,
+    artifacts: ArtifactStore, source_claims: pl.DataFrame, encoded_features: pl.DataFrame,
+    synthetic_claims: pl.DataFrame, judge_scores: pl.DataFrame,
+):
+    """What the synthetic claims reveal about training rows: exact matches, DCR vs holdout (sdmetrics DCR
+    overfitting and baseline protection), NNDR, membership-inference AUC, QI uniqueness, note PHI scan."""
+    from synth_ehr_assets.core.evaluation.gates import dcr_overfitting_gate, membership_inference_gate
+    from synth_ehr_assets.core.evaluation.privacy import privacy_figures, privacy_report as build_report
+    from synth_ehr_assets.core.export import plots
+
+    spec, release = release_specs.load(context.partition_key), context.partition_key
+    train, holdout = _real_split(source_claims, encoded_features)
+    started = time.perf_counter()
+    report = build_report(
+        train, holdout, synthetic_claims, spec.seed, spec.privacy, max_rows=config.distance_rows,
+        dcr_rows=config.dcr_rows, sdmetrics_library_rows=config.sdmetrics_library_rows,
+        phi_hits=judge_scores.select("claim_id", "phi_hits"),
+    )
+    figures = privacy_figures(release, report)
+    folder = artifacts.folder(release, "privacy_report")
+    (folder / "dcr_histogram.png").write_bytes(plots.dcr_histogram_png(report["tables"]["dcr_distances"]))
+    seconds = time.perf_counter() - started
+    context.log.info(f"privacy: MIA AUC {report['membership_inference_auc']:.3f} in {seconds:.1f}s")
+    yield dg.Output(figures, metadata=_report_metadata(figures, seconds, folder))
+    yield gate_check_result(DCR_CHECK, dcr_overfitting_gate(figures, spec.gates))
+    yield gate_check_result(MIA_CHECK, membership_inference_gate(figures, spec.gates))
+
+
+def gate_check_result(check_name: str, gate) -> dg.AssetCheckResult:
+    """A core `GateResult` as a check result: value, threshold, explanation and the failing figures or rows."""
+    rows = [f"| {name} | {value:.4g} |" for name, value in gate.failing.items()]
+    failing = "\n".join(["| figure or row | value |", "|---|---|", *rows])
+    return dg.AssetCheckResult(
+        check_name=check_name,
+        passed=gate.passed,
+        metadata={
+            "value": float(gate.value),
+            "threshold": float(gate.threshold),
+            "detail": gate.detail,
+            "failing": dg.MetadataValue.md(failing if gate.failing else "none"),
+        },
+    )

@@ -1,0 +1,80 @@
+"""A tiny release end to end: reference source -> ... -> release folder, through the project's Definitions."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from synth_ehr_assets_tests.defs.helpers import materialize, read_table, release_instance
+
+RELEASE = "tiny"
+TINY_SPEC = {
+    "description": "end-to-end test release",
+    "rows": 300,
+    "seed": 11,
+    "source": {"kind": "reference", "claims": 1500},
+    "codes": {"embed": "used"},
+    "synthesizer": {"autoencoder_epochs": 3, "gan_epochs": 6, "batch_size": 128},
+    "narratives": {"engine": "design", "sample_size": 20},
+    # A few epochs do not reach the default quality bar; the gate still runs and is recorded against this value.
+    "gates": {"min_quality_score": 0.5},
+}
+BLOCKING_GATES = {
+    ("source_claims", "source_schema_valid"),
+    ("synthetic_claims", "synthetic_codes_valid"),
+    ("synthetic_claims", "synthetic_age_sex_edits"),
+    ("synthetic_claims", "synthetic_no_source_copies"),
+    ("provider_notes", "notes_free_of_phi"),
+    ("judge_scores", "judge_thresholds"),
+    ("fidelity_report", "fidelity_quality_score"),
+    ("privacy_report", "privacy_dcr_overfitting"),
+    ("privacy_report", "privacy_membership_inference"),
+}
+
+
+@pytest.mark.slow
+def test_a_tiny_release_end_to_end(write_spec, stores):
+    from synth_ehr_assets.core.embeddings import MODEL_NAME
+    from synth_ehr_assets.core.export.bundle import canonical_order, verify_release
+    from synth_ehr_assets.core.export.fhir import read_fhir_ndjson
+    from synth_ehr_assets.definitions import build_definitions
+
+    write_spec(RELEASE, TINY_SPEC)
+    assets = [key.to_user_string() for key in build_definitions().resolve_asset_graph().materializable_asset_keys]
+    with release_instance(RELEASE) as instance:
+        result = materialize(assets, RELEASE, instance, raise_on_error=False)
+        failed = [e.step_key for e in result.all_events if e.is_step_failure]
+        assert result.success, f"failed steps: {failed}"
+
+        folder = stores / "releases" / RELEASE
+        assert verify_release(folder) == []
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert manifest["seed"] == 11 and manifest["spec"]["rows"] == 300
+        assert manifest["source_fingerprint"] and manifest["code_set_version"].startswith("ICD-10-CM FY2026")
+        assert manifest["embedding_model"] == MODEL_NAME
+        assert manifest["models"]["gan_checkpoint"]["mlflow_run_id"]
+        assert manifest["models"]["feature_autoencoder"]["mlflow_run_id"]
+        assert manifest["row_counts"]["claims"] == 300 and manifest["row_counts"]["notes"] == 20
+        gates = {(g["asset"], g["check"]): g for g in manifest["gates"]}
+        assert BLOCKING_GATES <= set(gates)
+        assert all(gates[key]["passed"] and gates[key]["blocking"] for key in BLOCKING_GATES)
+        fidelity, privacy = manifest["metrics"]["fidelity"], manifest["metrics"]["privacy"]
+        assert fidelity["quality_score"] == gates[("fidelity_report", "fidelity_quality_score")]["metadata"]["value"]
+        assert {"tstr_auc_inpatient", "all_dx_prevalence_r2", "emd_charge_amount"} <= set(fidelity)
+        assert {"membership_inference_auc", "dcr_overfitting_protection", "exact_match_rate"} <= set(privacy)
+        assert privacy["phi_hits"] == 0
+
+        claims = pl.read_parquet(folder / "tables" / "claims.parquet")
+        assert claims.equals(canonical_order(read_table("synthetic_claims", RELEASE)))
+        bundles = read_fhir_ndjson(folder / "fhir" / "bundles.ndjson")
+        assert len(bundles) == claims["patient_id"].n_unique()
+        card = (folder / "data_card.html").read_text()
+        assert card.count("data:image/png;base64") == 4 and "Limitations" in card
+
+        again = materialize(["release"], RELEASE, instance)
+        assert again.success
+        rerun = json.loads((folder / "manifest.json").read_text())["files"]
+        tables = {name: entry for name, entry in manifest["files"].items() if name.startswith(("tables/", "fhir/"))}
+        assert tables == {name: entry for name, entry in rerun.items() if name in tables}
