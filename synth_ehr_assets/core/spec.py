@@ -70,6 +70,9 @@ class CoverageTarget(_Strict):
     def _one_of(self) -> "CoverageTarget":
         if (self.code is None) == (self.category is None):
             raise ValueError("give exactly one of 'code' or 'category'")
+        # codes are stored without dots (E84.0 → E840)
+        self.code = self.code and self.code.strip().upper().replace(".", "")
+        self.category = self.category and self.category.strip().upper().replace(".", "")
         return self
 
 

@@ -78,7 +78,12 @@ def code_embeddings(
     spec = release_specs.load(context.partition_key)
     wanted = code_catalog
     if spec.codes.embed == "used":
-        wanted = code_catalog.filter(pl.col("in_source") | pl.col("code").str.starts_with("R"))
+        # coverage targets may name codes or categories the source never used: they must be embedded too
+        targets = [t.code or t.category for t in spec.coverage]
+        covered = pl.col("code").str.starts_with(targets[0]) if targets else pl.lit(False)
+        for prefix in targets[1:]:
+            covered = covered | pl.col("code").str.starts_with(prefix)
+        wanted = code_catalog.filter(pl.col("in_source") | pl.col("code").str.starts_with("R") | covered)
     started = time.perf_counter()
 
     def progress(done: int, total: int) -> None:

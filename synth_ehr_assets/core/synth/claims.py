@@ -1,0 +1,277 @@
+"""Synthetic claims (DESIGN §6): sample → nearest valid code → generalise → clinical edits → privacy filters.
+
+A row that fails an edit or a privacy filter is dropped and resampled (bounded rounds), never patched; the
+report gives the rejection rate per rule. Coverage targets ("at least N claims whose principal diagnosis is X /
+in category Y") are met by sampling exactly that many rows conditioned on dx_1 = X, then resampling any of them
+that fail. Edits run on the generalised values, i.e. on what is released. Same inputs + seed → same table.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from synth_ehr_assets.core import schema
+from synth_ehr_assets.core.spec import ReleaseSpec
+from synth_ehr_assets.core.synth import privacy_filters, rules
+from synth_ehr_assets.core.synth.principal_plan import admissible_codes, coverage_conditions, principal_plan, reallocate
+from synth_ehr_assets.core.synth.transformer import TableTransformer
+
+CONDITION_COLUMN = "dx_1"
+CONDITION_POOL_FILE = "principal_pool.json"
+CLAIM_COLUMN_KINDS: dict[str, str] = {
+    "claim_type": "categorical",
+    "service_date": "numerical",
+    "los_days": "numerical",
+    "age": "numerical",
+    "sex": "categorical",
+    "region": "categorical",
+    "payer": "categorical",
+    **{c: "icd10cm" for c in schema.DX_COLUMNS},
+    **{c: "icd10cm" for c in schema.PX_COLUMNS},
+    "drg": "categorical",
+    "charge_amount": "numerical",
+    "allowed_amount": "numerical",
+    "paid_amount": "numerical",
+    "provider_specialty": "categorical",
+}
+MAX_ROUNDS = 12
+REALLOCATE_ROUND = 6  # from this round on, free rows of a principal code that keeps failing go to other codes
+MIN_ACCEPTANCE = 0.02  # oversampling never assumes that fewer than 2% of sampled rows survive
+OVERSAMPLE = 1.15
+CLAIM_ID_PREFIX, PATIENT_ID_PREFIX = "SC", "SP"
+Progress = Callable[[int, int], None]
+
+
+class SynthesisError(RuntimeError):
+    """Synthetic claims could not be completed (e.g. a coverage code whose rows keep failing an edit)."""
+
+
+def encode_claim_features(source_claims: pl.DataFrame, config, seed: int, code_vectors, folder: Path):
+    """Fit the transformer on the seeded train split of `source_claims` (ordered by claim_id) and save it, the
+    encoded split and the training counts of principal codes (the GAN's condition pool) under `folder`.
+    Returns (table `release_id, claim_id, split`, `EncodedFeatures`)."""
+    from synth_ehr_assets.core.synth.synthesizer import ConditionPool, encode_features
+
+    source = source_claims.sort("claim_id")
+    features = encode_features(source.select(list(CLAIM_COLUMN_KINDS)), CLAIM_COLUMN_KINDS, config, seed, code_vectors)
+    features.save(folder)
+    pool = ConditionPool.from_series(source[features.train_rows][CONDITION_COLUMN])
+    (Path(folder) / CONDITION_POOL_FILE).write_text(json.dumps({"values": pool.values, "weights": pool.weights}))
+    holdout = pl.int_range(pl.len()).is_in(features.holdout_rows.tolist())
+    split = source.select("release_id", "claim_id").with_columns(
+        split=pl.when(holdout).then(pl.lit("holdout")).otherwise(pl.lit("train"))
+    )
+    return split, features
+
+
+def assemble_synthesizer(features_folder: Path, transformer, autoencoder, generator, config, seed: int):
+    """A claims `TableSynthesizer` from the stages fitted one asset at a time (condition: dx_1)."""
+    from synth_ehr_assets.core.synth.synthesizer import ConditionPool, TableSynthesizer
+
+    synthesizer = TableSynthesizer(CLAIM_COLUMN_KINDS, config, seed, transformer.code_vectors, CONDITION_COLUMN)
+    synthesizer.transformer, synthesizer.autoencoder, synthesizer.generator = transformer, autoencoder, generator
+    synthesizer.condition_pool = ConditionPool(**json.loads((Path(features_folder) / CONDITION_POOL_FILE).read_text()))
+    return synthesizer
+
+
+def _pca_vectors(transformer: TableTransformer, codes: list[str], code_index) -> np.ndarray:
+    """Codes in the transformer's PCA space: stored for training codes, projected from `code_index` otherwise."""
+    seen = set(transformer.codes)
+    out = np.zeros((len(codes), transformer.code_dims), dtype=np.float32)
+    known = [i for i, code in enumerate(codes) if code in seen]
+    if known:
+        out[known] = transformer.code_pca_vectors([codes[i] for i in known])
+    unseen = [i for i, code in enumerate(codes) if code not in seen]
+    if unseen:
+        if code_index is None:
+            raise ValueError(
+                f"codes {[codes[i] for i in unseen[:5]]} are unseen in training and no code index is given"
+            )
+        out[unseen] = transformer.code_pca_transform(code_index.vector_of([codes[i] for i in unseen]))
+    return out
+
+
+class CodeMapper:
+    """`CodeDecoder` for the transformer: each slot's PCA vector → nearest admissible code, exact, in PCA space.
+
+    Admissible: dx_1 → billable codes seen as principal in training that may be principal (`rules`);
+    dx_2..dx_10 → billable codes seen in any diagnosis slot; px → procedure codes seen in training.
+    `widen` adds every billable code of `code_index` (the catalog vectors) to the diagnosis candidates.
+    """
+
+    def __init__(self, transformer: TableTransformer, train_claims: pl.DataFrame, code_index=None, widen: bool = False):
+        from synth_ehr_assets.core.vector_store import NearestCodeIndex
+
+        catalog = pl.Series(list(code_index.codes) if widen and code_index is not None else [], dtype=pl.String)
+        if widen and code_index is None:
+            raise ValueError("codes.widen_to_catalog needs the code vector index")
+        seen_dx = pl.concat([train_claims[c].cast(pl.String) for c in schema.DX_COLUMNS])
+        seen_px = pl.concat([train_claims[c].cast(pl.String) for c in schema.PX_COLUMNS])
+        pools = {
+            "principal": admissible_codes(
+                pl.concat([train_claims["dx_1"], catalog]), rules.unacceptable_principal_codes()["code"]
+            ),
+            "secondary": admissible_codes(pl.concat([seen_dx, catalog])),
+            "procedure": seen_px.drop_nulls().unique().sort(),
+        }
+        self.indexes = {
+            kind: NearestCodeIndex(pool.to_list(), _pca_vectors(transformer, pool.to_list(), code_index), metric="l2")
+            for kind, pool in pools.items()
+            if pool.len()
+        }
+        self.pool_sizes = {kind: len(index) for kind, index in self.indexes.items()}
+
+    def __call__(self, slot: str, vectors: np.ndarray, present: np.ndarray) -> list[str | None]:
+        kind = "principal" if slot == CONDITION_COLUMN else "procedure" if slot.startswith("px") else "secondary"
+        out = np.full(len(vectors), None, dtype=object)
+        rows = np.flatnonzero(present)
+        if rows.size:
+            if kind not in self.indexes:
+                raise SynthesisError(f"slot {slot}: no admissible {kind} code was seen in training")
+            out[rows] = self.indexes[kind].nearest(vectors[rows])
+        return out.tolist()
+
+
+def synthesize_claims(
+    synthesizer,
+    n_rows: int,
+    spec: ReleaseSpec,
+    code_index,
+    train_claims: pl.DataFrame,
+    progress: Progress | None = None,
+    protected_claims: pl.DataFrame | None = None,
+) -> tuple[pl.DataFrame, dict]:
+    """`n_rows` synthetic claims in `CLAIM_SCHEMA` and a report (rounds, rejections per rule, coverage, timings).
+
+    `synthesizer` is a fitted `TableSynthesizer` on `CLAIM_COLUMN_KINDS` conditioned on dx_1; `code_index` the
+    catalog `NearestCodeIndex` (vectors of codes unseen in training); `protected_claims` (default:
+    `train_claims`) the source rows no synthetic row may copy and whose ids are never reused.
+    Every row is sampled conditioned on its principal code (`principal_plan`); a rejected row is resampled with
+    the same principal code, in at most `MAX_ROUNDS` rounds.
+    """
+    started = time.perf_counter()
+    protected = train_claims if protected_claims is None else protected_claims
+    rng = np.random.default_rng([spec.seed, 1])
+    coverage_rows, coverage = coverage_conditions(spec.coverage, train_claims, rng)
+    plan = principal_plan(n_rows, coverage_rows, train_claims, rng)
+    screen = _Screen(synthesizer.transformer, spec, protected, train_claims)
+    mapper = CodeMapper(synthesizer.transformer, train_claims, code_index, spec.codes.widen_to_catalog)
+    kept: list[pl.DataFrame] = []
+    have = dict.fromkeys(plan, 0)
+    sampled, survived = dict.fromkeys(plan, 0), dict.fromkeys(plan, 0)
+    rounds = reallocated = 0
+    while any(have[code] < plan[code] for code in plan):
+        if rounds == MAX_ROUNDS:
+            short = {code: plan[code] - have[code] for code in plan if have[code] < plan[code]}
+            raise SynthesisError(
+                f"after {MAX_ROUNDS} rounds, rows still missing per principal code: {dict(list(short.items())[:20])}; "
+                f"rows rejected per rule: { {k: v for k, v in screen.rejected.items() if v} }"
+            )
+        rounds += 1
+        overall = sum(survived.values()) / max(sum(sampled.values()), 1) if rounds > 1 else 0.8
+        if rounds == REALLOCATE_ROUND:
+            reallocated = reallocate(plan, have, coverage_rows, survived, sampled, rng)
+        request = {}
+        for code in plan:
+            if have[code] < plan[code]:
+                rate = (survived[code] + 10 * overall) / (sampled[code] + 10)  # smoothed toward the overall rate
+                request[code] = math.ceil((plan[code] - have[code]) / max(rate, MIN_ACCEPTANCE) * OVERSAMPLE)
+        seed = int(np.random.SeedSequence([spec.seed, rounds]).generate_state(1)[0])
+        frame = synthesizer.sample(sum(request.values()), conditions=request, code_decoder=mapper, seed=seed)
+        frame = frame.with_columns(pl.col(CONDITION_COLUMN).cast(pl.String))
+        for code, count in request.items():
+            sampled[code] += count
+        accepted = screen(schema.conform(frame))
+        for code, count in accepted[CONDITION_COLUMN].value_counts().iter_rows():
+            survived[code] += count
+        missing = pl.col(CONDITION_COLUMN).replace_strict(
+            list(plan), [plan[c] - have[c] for c in plan], default=0, return_dtype=pl.Int64
+        )
+        accepted = accepted.filter(pl.int_range(pl.len()).over(CONDITION_COLUMN) < missing)
+        for code, count in accepted[CONDITION_COLUMN].value_counts().iter_rows():
+            have[code] += count
+        kept.append(accepted)
+        if progress:
+            progress(sum(have.values()), n_rows)
+    claims = _with_ids(pl.concat(kept), spec, protected)
+    total_sampled = sum(sampled.values())
+    for item in coverage:
+        item["achieved"] = int(claims.filter(_target_expr(item)).height)
+    report = {
+        "rows": claims.height,
+        "rounds": rounds,
+        "principal_codes": len(plan),
+        "reallocated_rows": reallocated,
+        "sampled_rows": total_sampled,
+        "rejected_rows": screen.rejected_rows,
+        "rejection_rate": screen.rejected_rows / max(total_sampled, 1),
+        "rejected_by_rule": dict(screen.rejected),
+        "rejection_rate_by_rule": {rule: n / max(total_sampled, 1) for rule, n in screen.rejected.items()},
+        "dropped_by_privacy": dict(screen.privacy_dropped),
+        "coverage": coverage,
+        "code_pools": mapper.pool_sizes,
+        "seconds": time.perf_counter() - started,
+    }
+    report["rows_per_second"] = claims.height / max(report["seconds"], 1e-9)
+    return claims, report
+
+
+def _target_expr(item: dict) -> pl.Expr:
+    if item["code"] is not None:
+        return pl.col(CONDITION_COLUMN) == item["code"]
+    return pl.col(CONDITION_COLUMN).str.starts_with(item["category"])
+
+
+class _Screen:
+    """Generalise, then drop rows failing an edit, copying a protected row, or lying too close to a train row."""
+
+    def __init__(self, transformer: TableTransformer, spec: ReleaseSpec, protected: pl.DataFrame, train: pl.DataFrame):
+        self.transformer, self.privacy = transformer, spec.privacy
+        self.copy_keys = privacy_filters.copy_keys(privacy_filters.generalise(protected, spec.privacy)).unique()
+        threshold = spec.privacy.near_duplicate_distance
+        self.train_features = (
+            transformer.transform(train.select(list(transformer.column_kinds))) if threshold > 0 else None
+        )
+        self.rejected: dict[str, int] = {rule: 0 for rule in rules.RULES}
+        self.privacy_dropped = {"exact_copy": 0, "near_duplicate": 0}
+        self.rejected_rows = 0
+
+    def __call__(self, frame: pl.DataFrame) -> pl.DataFrame:
+        frame = privacy_filters.generalise(frame, self.privacy)
+        violations = rules.violations_by_row(frame)
+        for rule, rows in rules.rule_counts(violations).items():
+            self.rejected[rule] += rows
+        passing = frame.filter(~pl.int_range(frame.height).is_in(violations["_row"].unique().implode()))
+        drop = np.zeros(passing.height, dtype=bool)
+        if self.privacy.drop_exact_matches and passing.height:
+            copies = privacy_filters.copy_mask(passing, self.copy_keys).to_numpy()
+            self.privacy_dropped["exact_copy"] += int(copies.sum())
+            drop |= copies
+        if self.train_features is not None and passing.height:
+            features = self.transformer.transform(passing.select(list(self.transformer.column_kinds)))
+            near = privacy_filters.near_duplicate_mask(
+                features, self.train_features, self.privacy.near_duplicate_distance
+            )
+            self.privacy_dropped["near_duplicate"] += int((near & ~drop).sum())
+            drop |= near
+        self.rejected_rows += frame.height - passing.height + int(drop.sum())
+        return passing.filter(pl.Series(~drop))
+
+
+def _with_ids(claims: pl.DataFrame, spec: ReleaseSpec, protected: pl.DataFrame) -> pl.DataFrame:
+    """New claim and patient ids (one patient per claim), release id, canonical schema, deterministic order."""
+    rng = np.random.default_rng([spec.seed, 2])
+    taken = pl.concat([protected["claim_id"].cast(pl.String), protected["patient_id"].cast(pl.String)])
+    claim_ids = privacy_filters.mint_ids(claims.height, CLAIM_ID_PREFIX, rng, taken)
+    patient_ids = privacy_filters.mint_ids(claims.height, PATIENT_ID_PREFIX, rng, taken)
+    claims = claims.with_columns(
+        pl.lit(spec.release_id).alias("release_id"), claim_ids.alias("claim_id"), patient_ids.alias("patient_id")
+    )
+    return schema.conform(claims).sort("service_date", "claim_id")
