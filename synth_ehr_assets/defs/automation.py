@@ -4,7 +4,9 @@ import dagster as dg
 
 # eager: run when a dependency updates (or a new release partition appears) and nothing upstream is missing or
 # in flight; all_deps_blocking_checks_passed: never build on a dependency whose blocking gate failed.
-RELEASE_AUTOMATION = dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+RELEASE_AUTOMATION = (
+    dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+).with_label("eager_when_upstream_gates_pass")
 
 
 def with_release_automation(assets: list[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:

@@ -67,6 +67,7 @@ def _code_usage(claims: pl.DataFrame) -> pl.DataFrame:
     group_name="features",
     kinds={"lancedb", "torch"},
     io_manager_key="lancedb_io_manager",
+    pool=DUCKDB_POOL,  # reads code_catalog from the warehouse
 )
 def code_embeddings(
     context: dg.AssetExecutionContext, release_specs: ReleaseSpecs, code_catalog: pl.DataFrame

@@ -8,6 +8,7 @@ import polars as pl
 
 from synth_ehr_assets.defs.partitions import release_partitions
 from synth_ehr_assets.defs.resources import ArtifactStore, ReleaseSpecs
+from synth_ehr_assets.io.duckdb_io import DUCKDB_POOL
 
 # Upstream assets that are not table inputs but whose lineage (fingerprints, MLflow runs) the manifest records.
 LINEAGE_ASSETS = ("source_claims", "code_catalog", "code_embeddings", "encoded_features", "feature_autoencoder",
@@ -74,6 +75,7 @@ def gate_results(context: dg.AssetExecutionContext) -> list[dict]:
     group_name="release",
     kinds={"parquet", "csv", "json", "html"},
     deps=list(LINEAGE_ASSETS),
+    pool=DUCKDB_POOL,  # reads six warehouse tables
 )
 def release(
     context: dg.AssetExecutionContext, release_specs: ReleaseSpecs, artifacts: ArtifactStore,
