@@ -56,3 +56,21 @@ def embedded_llm():
         pytest.skip(f"embedded LLM unavailable: {missing}")
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def narrative_knowledge(tmp_path_factory):
+    """Builds the design engine's clinical knowledge for a claims frame; description vectors are cached for the
+    whole session, so the test modules that need it embed the chapter-R codes once."""
+    cache_dir = tmp_path_factory.mktemp("narrative_knowledge")
+
+    def _build(claims):
+        import torch
+
+        from synth_ehr_assets.core.narratives.knowledge import build_knowledge, claim_dx_codes
+
+        torch.set_num_threads(1)
+        return build_knowledge(claim_dx_codes(claims), cache_dir=cache_dir)
+
+    _build.cache_dir = cache_dir
+    return _build

@@ -16,7 +16,6 @@ from synth_ehr_assets.core.narratives.judge import (
     judge_frame,
     judge_gate,
 )
-from synth_ehr_assets.core.narratives.knowledge import build_knowledge, claim_dx_codes
 from synth_ehr_assets.core.narratives.phi import phi_report, scan_phi
 
 SEED = 7
@@ -30,11 +29,8 @@ def claims() -> pl.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def knowledge(claims, request):
-    import torch
-
-    torch.set_num_threads(1)
-    return build_knowledge(claim_dx_codes(claims), cache_dir=request.config.cache.mkdir("narrative_knowledge"))
+def knowledge(claims, narrative_knowledge):
+    return narrative_knowledge(claims)
 
 
 @pytest.mark.parametrize(

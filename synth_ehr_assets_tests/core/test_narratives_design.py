@@ -33,11 +33,8 @@ def claims() -> pl.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def knowledge(claims, request):
-    import torch
-
-    torch.set_num_threads(1)
-    return build_knowledge(claim_dx_codes(claims), cache_dir=request.config.cache.mkdir("narrative_knowledge"))
+def knowledge(claims, narrative_knowledge):
+    return narrative_knowledge(claims)
 
 
 def test_symptom_wording_and_condition_groups():
@@ -50,7 +47,7 @@ def test_symptom_wording_and_condition_groups():
     assert dotted("E119") == "E11.9" and dotted("I10") == "I10"
 
 
-def test_knowledge_table_is_derived_from_embeddings_and_cached(claims, knowledge, request):
+def test_knowledge_table_is_derived_from_embeddings_and_cached(claims, knowledge, narrative_knowledge):
     table = knowledge.table(k=6)
     assert set(table["code"]) == set(claim_dx_codes(claims))
     assert all(code[:3] <= "R69" for codes in table["symptom_codes"] for code in codes)
@@ -63,7 +60,7 @@ def test_knowledge_table_is_derived_from_embeddings_and_cached(claims, knowledge
 
     from synth_ehr_assets.core.embeddings import MODEL_NAME, embedding_fingerprint
 
-    again = build_knowledge(claim_dx_codes(claims), request.config.cache.mkdir("narrative_knowledge"),
+    again = build_knowledge(claim_dx_codes(claims), narrative_knowledge.cache_dir,
                             embed=no_model, embed_fingerprint=f"{MODEL_NAME}|{embedding_fingerprint()}")
     assert np.allclose(again.dx_similarity, knowledge.dx_similarity)
     with pytest.raises(ValueError, match="unknown ICD-10-CM"):
