@@ -18,6 +18,8 @@ from importlib import resources
 
 import polars as pl
 
+from synth_ehr_assets.core.schema import normalize_code
+
 CODE_SET_VERSION = "ICD-10-CM FY2026 (simple-icd-10-cm 1.5.0)"
 
 # MCE sex edits: (first code, last code) ranges compared on the undotted code, inclusive on the prefix.
@@ -44,13 +46,9 @@ AGE_EDITS: list[tuple[str, str, int, int, str]] = [
 ]
 
 
-def normalize(code: str) -> str:
-    return code.strip().upper().replace(".", "")
-
-
 def category(code: str) -> str:
     """The three-character ICD-10-CM category, e.g. E119 → E11."""
-    return normalize(code)[:3]
+    return (normalize_code(code) or "")[:3]
 
 
 @lru_cache(maxsize=1)
@@ -72,15 +70,15 @@ def billable_codes() -> frozenset[str]:
 
 
 def is_billable(code: str | None) -> bool:
-    return bool(code) and normalize(code) in billable_codes()
+    return normalize_code(code) in billable_codes()
 
 
 @lru_cache(maxsize=200_000)
 def describe(code: str) -> str | None:
     """Description of an ICD-10-CM code (any level), or None when unknown."""
     icd = _tabular()
-    code = normalize(code)
-    return icd.get_description(code) if icd.is_valid_item(code) else None
+    code = normalize_code(code)
+    return icd.get_description(code) if code and icd.is_valid_item(code) else None
 
 
 @lru_cache(maxsize=1)
@@ -113,7 +111,7 @@ def procedure_catalog(descriptions: dict[str, str | None]) -> pl.DataFrame:
 
 
 def is_icd10pcs(code: str) -> bool:
-    return normalize(code) in _pcs_descriptions()
+    return normalize_code(code) in _pcs_descriptions()
 
 
 @lru_cache(maxsize=1)
@@ -145,7 +143,7 @@ def _hcc_age_edits() -> dict[str, tuple[int | None, int | None, str]]:
 @lru_cache(maxsize=500_000)
 def age_sex_violation(code: str, age: int | None, sex: str | None) -> str | None:
     """Why `code` is not acceptable for a patient of this age and sex (CMS MCE / HCC edits), or None."""
-    code = normalize(code)
+    code = normalize_code(code) or ""
     for allowed_sex, ranges in SEX_EDITS.items():
         if sex in ("F", "M") and sex != allowed_sex and any(_in_range(code, lo, hi) for lo, hi in ranges):
             return f"{code} is a {'male' if allowed_sex == 'M' else 'female'}-only code (sex {sex})"
@@ -188,7 +186,7 @@ def icd9_to_icd10(code: str, kind: str = "dx") -> list[str]:
     if kind != "dx":
         return []
     found: list[str] = []
-    for target, _ in _gems().get(normalize(code), []):
+    for target, _ in _gems().get(normalize_code(code), []):
         billable = target if is_billable(target) else _billable_unspecified_child(target)
         if billable and billable not in found:
             found.append(billable)
@@ -201,6 +199,6 @@ def _billable_unspecified_child(code: str) -> str | None:
     icd = _tabular()
     if not icd.is_valid_item(code):
         return None
-    children = sorted(c.replace(".", "") for c in icd.get_descendants(code) if is_billable(c))
+    children = sorted(normalize_code(c) for c in icd.get_descendants(code) if is_billable(c))
     unspecified = [c for c in children if "unspecified" in (icd.get_description(c) or "").lower()]
     return (unspecified or children or [None])[0]

@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from synth_ehr_assets.core.narratives.config import NarrativeConfig
+from synth_ehr_assets.core.schema import normalize_code
 from synth_ehr_assets.core.synth.config import SynthesizerConfig
 
 RELEASE_ID_PATTERN = re.compile(r"^[a-z0-9_-]{1,64}$")
@@ -71,8 +72,7 @@ class CoverageTarget(_Strict):
         if (self.code is None) == (self.category is None):
             raise ValueError("give exactly one of 'code' or 'category'")
         # codes are stored without dots (E84.0 → E840)
-        self.code = self.code and self.code.strip().upper().replace(".", "")
-        self.category = self.category and self.category.strip().upper().replace(".", "")
+        self.code, self.category = normalize_code(self.code), normalize_code(self.category)
         return self
 
 

@@ -80,11 +80,9 @@ def code_embeddings(
     wanted = code_catalog
     if spec.codes.embed == "used":
         # coverage targets may name codes or categories the source never used: they must be embedded too
-        targets = [t.code or t.category for t in spec.coverage]
-        covered = pl.col("code").str.starts_with(targets[0]) if targets else pl.lit(False)
-        for prefix in targets[1:]:
-            covered = covered | pl.col("code").str.starts_with(prefix)
-        wanted = code_catalog.filter(pl.col("in_source") | pl.col("code").str.starts_with("R") | covered)
+        prefixes = ["R", *(t.code or t.category for t in spec.coverage)]
+        covered = pl.any_horizontal(pl.col("code").str.starts_with(prefix) for prefix in prefixes)
+        wanted = code_catalog.filter(pl.col("in_source") | covered)
     started = time.perf_counter()
 
     def progress(done: int, total: int) -> None:
