@@ -8,8 +8,14 @@ columns (SDV sees diagnosis/procedure slots as categoricals), the same number of
 scorers (`core/evaluation`: sdmetrics quality, code-prevalence R², DCR overfitting protection; TSTR below).
 Each method fits and samples in its own process so peak RSS is its own. synth-ehr's fit time includes embedding
 the code descriptions; its sampling time includes nearest-code mapping, clinical edits with resampling and the
-privacy filters. `--big-rows` also times synth-ehr producing that many claims (goal: 1,000,000 in ≤ 120 s).
-SDV is the optional `bench` extra (`pip install -e .[bench]`).
+privacy filters ("released rows/s"); "sample+map rows/s" times what CTGAN's `sample` does, plus mapping
+every code slot to a valid code (no edits, no filters), with the code mapper built beforehand (its build time,
+once per fitted model, is printed as mapper_build_s). `--big-rows` also times synth-ehr producing that many
+claims (goal: 1,000,000 in ≤ 120 s). SDV is the optional `bench` extra (`pip install -e .[bench]`).
+
+CTGAN's default 300 epochs take hours on 2 cores. `--export DIR` writes the train split; `sdv_fit.py` fits SDV
+on it on another machine (e.g. a GPU, with a training time budget); `--import ctgan=DIR` scores that sample here
+under the same protocol, and the table says where it was fitted.
 """
 
 from __future__ import annotations
@@ -59,16 +65,28 @@ def run_synth_ehr(train, holdout, rows: int, seed: int, big_rows: int, out: Path
     import polars as pl
 
     from synth_ehr_assets.core.spec import parse_spec
-    from synth_ehr_assets.core.synth.claims import CLAIM_COLUMN_KINDS, CONDITION_COLUMN, synthesize_claims
+    from synth_ehr_assets.core.synth.claims import (
+        CONDITION_COLUMN,
+        MODEL_COLUMN_KINDS,
+        CodeMapper,
+        model_frame,
+        synthesize_claims,
+    )
     from synth_ehr_assets.core.synth.synthesizer import TableSynthesizer
 
     started = time.perf_counter()
     index = code_vector_index(pl.concat([train, holdout]))
     embed_seconds = time.perf_counter() - started
     spec = parse_spec({"rows": rows, "seed": seed}, "bench")
-    model = TableSynthesizer(CLAIM_COLUMN_KINDS, spec.synthesizer, seed, index.vector_of, CONDITION_COLUMN)
-    fit = model.fit(modelled(train), modelled(holdout))
+    model = TableSynthesizer(MODEL_COLUMN_KINDS, spec.synthesizer, seed, index.vector_of, CONDITION_COLUMN)
+    fit = model.fit(model_frame(train), model_frame(holdout))
     fit_seconds = time.perf_counter() - started
+    started = time.perf_counter()  # once per fitted model, like loading it: candidate pools and their edit tables
+    mapper = CodeMapper(model.transformer, train, index)
+    mapper_seconds = time.perf_counter() - started
+    started = time.perf_counter()  # what CTGAN's sample does, plus mapping every code slot to a valid code
+    model.sample(rows, code_decoder=mapper, seed=seed + 2)
+    map_seconds = time.perf_counter() - started
     started = time.perf_counter()
     synthetic, report = synthesize_claims(model, rows, spec, index, train)
     sample_seconds = time.perf_counter() - started
@@ -76,10 +94,13 @@ def run_synth_ehr(train, holdout, rows: int, seed: int, big_rows: int, out: Path
     result = {
         "fit_s": fit_seconds,
         "embed_s": embed_seconds,
+        "mapper_build_s": mapper_seconds,
+        "sample_map_s": map_seconds,
         "sample_s": sample_seconds,
         "gan_epochs": fit.gan["epochs_run"],
         "gan_stop": fit.gan["stopped_reason"],
         "rejection_rate": report["rejection_rate"],
+        "rounds": report["rounds"],
         "top_rejections": dict(sorted(report["rejection_rate_by_rule"].items(), key=lambda kv: -kv[1])[:3]),
     }
     if big_rows:
@@ -92,36 +113,41 @@ def run_synth_ehr(train, holdout, rows: int, seed: int, big_rows: int, out: Path
 
 
 def run_sdv(method: str, train, rows: int, seed: int, ctgan_epochs: int, out: Path) -> dict:
-    import numpy as np
-    import torch
-    from sdv.metadata import Metadata
-    from sdv.single_table import CTGANSynthesizer, GaussianCopulaSynthesizer
+    import polars as pl
+
+    from sdv_fit import fit_and_sample, prepare_frame
 
     from synth_ehr_assets.core.synth.claims import CLAIM_COLUMN_KINDS
 
-    sdtypes = {"numerical": "numerical", "categorical": "categorical", "icd10cm": "categorical"}
-    columns = {name: {"sdtype": sdtypes[kind]} for name, kind in CLAIM_COLUMN_KINDS.items()}
-    columns["service_date"] = {"sdtype": "datetime", "datetime_format": "%Y-%m-%d"}
-    metadata = Metadata.load_from_dict({"tables": {"claims": {"columns": columns}}})
-    frame = modelled(train).to_pandas()
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    started = time.perf_counter()
-    if method == "ctgan":
-        model = CTGANSynthesizer(metadata, epochs=ctgan_epochs, enable_gpu=False, verbose=False)
-    else:
-        model = GaussianCopulaSynthesizer(metadata)
-    model.fit({"claims": frame})  # SDV 2 takes {table name: DataFrame}
-    fit_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    synthetic = model.sample(num_rows=rows)
-    if isinstance(synthetic, dict):
-        synthetic = synthetic["claims"]
-    sample_seconds = time.perf_counter() - started
-    import polars as pl
-
+    frame = prepare_frame(modelled(train).to_pandas())  # SDV models the claim columns as they are
+    synthetic, timings = fit_and_sample(method, frame, CLAIM_COLUMN_KINDS, rows, seed, ctgan_epochs, gpu=False)
     pl.from_pandas(synthetic).write_parquet(out)
-    return {"fit_s": fit_seconds, "sample_s": sample_seconds}
+    return timings
+
+
+def export_split(train, holdout, folder: Path) -> None:
+    """What `sdv_fit.py` needs on another machine: the train split's modelled columns and their kinds."""
+    from synth_ehr_assets.core.synth.claims import CLAIM_COLUMN_KINDS
+
+    folder.mkdir(parents=True, exist_ok=True)
+    modelled(train).write_parquet(folder / "train.parquet")
+    (folder / "columns.json").write_text(json.dumps(CLAIM_COLUMN_KINDS, indent=1))
+    (folder / "split.json").write_text(json.dumps(split_fingerprint(train)))
+
+
+def split_fingerprint(train) -> dict:
+    import hashlib
+
+    digest = hashlib.sha256("\n".join(train["claim_id"].cast(str).to_list()).encode()).hexdigest()
+    return {"train_rows": train.height, "train_claim_ids_sha256": digest}
+
+
+def imported_result(method: str, folder: Path, train) -> tuple[dict, Path]:
+    """Timings written by `sdv_fit.py` in `folder`, after checking it was fitted on this very train split."""
+    split = json.loads((folder / "split.json").read_text())
+    if split != split_fingerprint(train):
+        raise SystemExit(f"{folder} was exported from another split (different --claims or --seed)")
+    return json.loads((folder / f"{method}.json").read_text()), folder / f"{method}.parquet"
 
 
 def single(method: str, workdir: Path, rows: int, seed: int, ctgan_epochs: int, big_rows: int) -> None:
@@ -193,6 +219,17 @@ def main() -> int:
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--ctgan-epochs", type=int, default=300, help="SDV's default is 300")
     parser.add_argument("--big-rows", type=int, default=1_000_000, help="also time synth-ehr at this size (0 = skip)")
+    parser.add_argument(
+        "--export", type=Path, metavar="DIR", help="write the train split for sdv_fit.py into DIR and stop"
+    )
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="METHOD=DIR",
+        help="score METHOD's sample written by sdv_fit.py in DIR (e.g. CTGAN trained on a GPU) instead of fitting it",
+    )
     parser.add_argument("--single", choices=METHODS, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -209,6 +246,11 @@ def main() -> int:
     train_rows, holdout_rows = split_rows(claims.height, 0.2, args.seed)
     train, holdout = claims[train_rows], claims[holdout_rows]
     rows = args.rows or train.height
+    if args.export:
+        export_split(train, holdout, args.export)
+        print(f"exported the {train.height:,}-row train split to {args.export}; now run sdv_fit.py there")
+        return 0
+    imports = dict(item.split("=", 1) for item in args.imports)
     print(
         f"{claims.height:,} reference claims: {train.height:,} train / {holdout.height:,} holdout; "
         f"{rows:,} synthetic rows per method; {os.cpu_count()} CPUs",
@@ -219,7 +261,14 @@ def main() -> int:
         workdir = Path(folder)
         train.write_parquet(workdir / "train.parquet")
         holdout.write_parquet(workdir / "holdout.parquet")
-        for method in args.methods:
+        for method, folder in imports.items():
+            results[method], sample = imported_result(method, Path(folder), train)
+            synthetic = pl.read_parquet(sample)
+            results[method].update(evaluate(train, holdout, synthetic, args.seed))
+            speed = synthetic.height / results[method]["sample_s"]
+            results[method]["rows_per_s"] = results[method]["map_rows_per_s"] = speed
+            print(f"{method} (imported, fitted on {results[method]['device']}): {_rounded(results[method])}", flush=True)
+        for method in [m for m in args.methods if m not in imports]:
             command = [
                 sys.executable,
                 __file__,
@@ -245,12 +294,14 @@ def main() -> int:
             synthetic = pl.read_parquet(workdir / f"{method}.parquet")
             results[method].update(evaluate(train, holdout, synthetic, args.seed))
             results[method]["rows_per_s"] = rows / results[method]["sample_s"]
-            print(
-                f"{method}: done ({json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in results[method].items()})})",
-                flush=True,
-            )
+            results[method]["map_rows_per_s"] = rows / results[method].get("sample_map_s", results[method]["sample_s"])
+            print(f"{method}: done ({_rounded(results[method])})", flush=True)
     print_table(results)
-    return 0 if len(results) == len(args.methods) else 1
+    return 0 if len(results) == len(set(args.methods) | set(imports)) else 1
+
+
+def _rounded(figures: dict) -> str:
+    return json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()})
 
 
 def print_table(results: dict) -> None:
@@ -263,7 +314,8 @@ def print_table(results: dict) -> None:
         ("trtr_auc", "TRTR AUC"),
         ("dcr_overfit", "DCR overfit"),
         ("fit_s", "fit s"),
-        ("rows_per_s", "sample rows/s"),
+        ("map_rows_per_s", "sample+map rows/s"),
+        ("rows_per_s", "released rows/s"),
         ("peak_rss_mib", "peak RSS MiB"),
     ]
     print("\n| method | " + " | ".join(title for _, title in columns) + " |")
@@ -271,7 +323,7 @@ def print_table(results: dict) -> None:
     for method, figures in results.items():
         cells = [
             f"{figures[key]:,.0f}"
-            if key in ("rows_per_s", "peak_rss_mib")
+            if key in ("rows_per_s", "map_rows_per_s", "peak_rss_mib")
             else f"{figures[key]:.3f}"
             if key != "fit_s"
             else f"{figures[key]:.1f}"
@@ -284,8 +336,23 @@ def print_table(results: dict) -> None:
             f"\nsynth_ehr: {ours['big_rows']:,} claims (sampling, code mapping, edits, privacy filters) in "
             f"{ours['big_s']:.1f}s (goal ≤ 120s); fit includes {ours['embed_s']:.1f}s of code embeddings; "
             f"GAN {ours['gan_epochs']} epochs ({ours['gan_stop']}); rejection rate {ours['rejection_rate']:.3f}, "
-            f"largest per rule: {', '.join(f'{k} {v:.3f}' for k, v in ours['top_rejections'].items())}"
+            f"largest per rule: {', '.join(f'{k} {v:.3f}' for k, v in ours['top_rejections'].items())}; "
+            f"{ours['rounds']} sampling rounds"
         )
+    ctgan = results.get("ctgan")
+    if ours and ctgan:
+        print(
+            f"synth_ehr / ctgan: quality {ours['quality'] - ctgan['quality']:+.3f}, sample+map rows/s "
+            f"{ours['map_rows_per_s'] / ctgan['map_rows_per_s']:.1f}x, released rows/s "
+            f"{ours['rows_per_s'] / ctgan['rows_per_s']:.1f}x"
+        )
+    for method, figures in results.items():
+        if "device" in figures:
+            print(
+                f"{method}: fitted by sdv_fit.py on {figures['device']}, {figures.get('epochs_run', '?')} of "
+                f"{figures.get('epochs')} epochs in {figures.get('train_loop_s', 0):.0f}s of training; its fit s and "
+                "rows/s are that machine's"
+            )
 
 
 if __name__ == "__main__":

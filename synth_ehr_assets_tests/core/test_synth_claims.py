@@ -11,15 +11,17 @@ import polars as pl
 import pytest
 import torch
 
-from synth_ehr_assets.core import codes, schema
+from synth_ehr_assets.core import age_sex_edits, codes, schema
 from synth_ehr_assets.core.spec import parse_spec
 from synth_ehr_assets.core.synth.claims import (
-    CLAIM_COLUMN_KINDS,
     CONDITION_COLUMN,
-    CodeMapper,
+    MODEL_COLUMN_KINDS,
     SynthesisError,
+    claims_frame,
+    model_frame,
     synthesize_claims,
 )
+from synth_ehr_assets.core.synth.code_mapper import CodeMapper
 from synth_ehr_assets.core.synth.config import SynthesizerConfig
 from synth_ehr_assets.core.synth.privacy_filters import exact_copy_mask
 from synth_ehr_assets.core.synth.rules import check_claims, unacceptable_principal_codes
@@ -111,9 +113,9 @@ def synthesizer(source, code_index) -> TableSynthesizer:
         memorisation_probe_rows=200,
     )
     model = TableSynthesizer(
-        CLAIM_COLUMN_KINDS, config, seed=3, code_vectors=code_index.vector_of, condition_column=CONDITION_COLUMN
+        MODEL_COLUMN_KINDS, config, seed=3, code_vectors=code_index.vector_of, condition_column=CONDITION_COLUMN
     )
-    model.fit(source.select(list(CLAIM_COLUMN_KINDS)))
+    model.fit(model_frame(source))
     return model
 
 
@@ -155,6 +157,33 @@ def test_the_code_mapper_returns_only_admissible_codes_for_any_vector(synthesize
     assert "W010XXA" not in widened.indexes["principal"].codes, "external causes are never principal"
 
 
+def test_the_code_mapper_fits_each_code_to_its_row_age_sex_setting_and_earlier_slots(synthesizer, code_index, source):
+    mapper = CodeMapper(synthesizer.transformer, source, code_index, widen=True)
+    rng = np.random.default_rng(1)
+    n = 2000
+    context = pl.DataFrame(
+        {
+            "claim_type": rng.choice(["inpatient", "outpatient", "professional"], n).tolist(),
+            "age": rng.choice([0, 4, 30, 70, 90], n).tolist(),
+            "sex": rng.choice(["F", "M"], n).tolist(),
+        }
+    )
+    present = np.ones(n, dtype=bool)
+    dims = synthesizer.transformer.code_dims
+    for slot in ("dx_2", "dx_3", "px_1", "px_2"):
+        vectors = rng.normal(scale=3.0, size=(n, dims)).astype(np.float32)
+        free = pl.Series(mapper(slot, vectors, present), dtype=pl.String)
+        context = context.with_columns(mapper(slot, vectors, present, context))
+        if slot == "dx_3":  # the free mapping breaks the edits for some rows, the contextual one for none
+            assert age_sex_edits.conflict_mask(free, context["age"], context["sex"]).any()
+    for slot in ("dx_2", "dx_3"):
+        assert not age_sex_edits.conflict_mask(context[slot], context["age"], context["sex"]).any()
+    inpatient = context.filter(pl.col("claim_type") == "inpatient")
+    assert inpatient["px_1"].str.contains(r"^[0-9A-Z]{7}$").all()
+    assert context.filter(pl.col("claim_type") != "inpatient")["px_2"].str.len_chars().eq(5).all()
+    assert (context["dx_3"] != context["dx_2"]).all() and (context["px_2"] != context["px_1"]).all()
+
+
 def test_coverage_targets_are_met_exactly_even_for_rare_and_unseen_codes(synthesizer, code_index, source):
     assert source.filter(pl.col("dx_1") == RARE_CODE).height == 3
     spec = release(coverage=[{"code": "E84.0", "min_claims": 60}, {"category": "K50", "min_claims": 25}])
@@ -190,13 +219,10 @@ class FaultySynthesizer:
         frame = frame.with_columns(
             pl.when(broken).then(pl.lit("N179")).otherwise(pl.col("dx_2")).alias("dx_3"),
             pl.when(broken).then(pl.lit("N179")).otherwise(pl.col("dx_3")).alias("dx_2"),
-            pl.when(broken)
-            .then(pl.col("charge_amount") * 2)
-            .otherwise(pl.col("allowed_amount"))
-            .alias("allowed_amount"),
+            pl.when(broken).then(None).otherwise(pl.col("allowed_share")).alias("allowed_share"),  # no allowed amount
         )
         if self.copies:
-            copied = self.source.sample(n // 4, seed=seed).select(frame.columns)
+            copied = model_frame(self.source.sample(n // 4, seed=seed)).select(frame.columns)
             frame = pl.concat([copied, frame.tail(n - copied.height)])
         return frame
 
@@ -220,13 +246,13 @@ def test_near_duplicates_of_training_rows_are_dropped_and_resampled(synthesizer,
     from synth_ehr_assets.core.synth.privacy_filters import nearest_distances
 
     transformer = synthesizer.transformer
-    train_features = transformer.transform(source.select(list(CLAIM_COLUMN_KINDS)))
+    train_features = transformer.transform(model_frame(source))
     plain, _ = synthesize_claims(synthesizer, 200, release(), code_index, source)
-    distances = nearest_distances(transformer.transform(plain.select(list(CLAIM_COLUMN_KINDS))), train_features)
+    distances = nearest_distances(transformer.transform(model_frame(plain)), train_features)
     threshold = float(np.quantile(distances, 0.3))
     spec = release(privacy={"near_duplicate_distance": threshold})
     filtered, report = synthesize_claims(synthesizer, 200, spec, code_index, source)
-    kept = nearest_distances(transformer.transform(filtered.select(list(CLAIM_COLUMN_KINDS))), train_features)
+    kept = nearest_distances(transformer.transform(model_frame(filtered)), train_features)
     assert report["dropped_by_privacy"]["near_duplicate"] > 0
     assert filtered.height == 200 and (kept >= threshold).all()
 
@@ -236,3 +262,13 @@ def test_generalised_quasi_identifiers_are_released_and_still_pass_the_edits(syn
     claims, _ = synthesize_claims(synthesizer, 150, spec, code_index, source)
     assert (claims["age"] % 5 == 0).all() and (claims["service_date"].dt.day() == 1).all()
     assert check_claims(claims).height == 0
+
+
+def test_amounts_travel_as_shares_and_always_come_back_ordered(source):
+    back = claims_frame(model_frame(source))
+    np.testing.assert_allclose(back["allowed_amount"], source["allowed_amount"], rtol=1e-9)
+    np.testing.assert_allclose(back["paid_amount"], source["paid_amount"], rtol=1e-9)
+    wild = pl.DataFrame({"charge_amount": [100.0, 37.31, 5e6], "allowed_share": [1.7, 0.999, -0.2], "paid_share": [1.0, 1.3, 0.5]})
+    amounts = claims_frame(wild)
+    assert ((amounts["paid_amount"] >= 0) & (amounts["paid_amount"] <= amounts["allowed_amount"])).all()
+    assert (amounts["allowed_amount"] <= amounts["charge_amount"]).all()

@@ -110,12 +110,14 @@ def test_code_decoder_receives_pca_vectors_and_presence(fitted):
     transformer, table = fitted
     calls = {}
 
-    def decoder(slot, vectors, present):
-        calls[slot] = (vectors.shape, int(present.sum()))
+    def decoder(slot, vectors, present, context):
+        calls[slot] = (vectors.shape, int(present.sum()), context.columns)
         return ["I10" if p else None for p in present]
 
     back = transformer.inverse_transform(transformer.transform(table), code_decoder=decoder)
-    assert calls["dx_2"] == ((table.height, 6), table["dx_2"].is_not_null().sum())
+    assert calls["dx_2"][:2] == ((table.height, 6), table["dx_2"].is_not_null().sum())
+    non_code = [c for c, kind in transformer.column_kinds.items() if kind != "icd10cm"]
+    assert set(calls["dx_2"][2]) == {*non_code, "dx_1"}  # the row's other values and the slots decoded before
     assert back["dx_2"].drop_nulls().unique().to_list() == ["I10"]
     projected = transformer.code_pca_transform(code_vectors(["E119"]))
     block = transformer.transform(pl.DataFrame({**{c: table[c][:1] for c in table.columns}, "dx_1": ["E119"]}))

@@ -20,10 +20,10 @@ import polars as pl
 from synth_ehr_assets.core import schema
 from synth_ehr_assets.core.spec import ReleaseSpec
 from synth_ehr_assets.core.synth import privacy_filters, rules
-from synth_ehr_assets.core.synth.principal_plan import admissible_codes, coverage_conditions, principal_plan, reallocate
+from synth_ehr_assets.core.synth.code_mapper import CONDITION_COLUMN, CodeMapper
+from synth_ehr_assets.core.synth.principal_plan import coverage_conditions, principal_plan, reallocate
 from synth_ehr_assets.core.synth.transformer import TableTransformer
 
-CONDITION_COLUMN = "dx_1"
 CONDITION_POOL_FILE = "principal_pool.json"
 CLAIM_COLUMN_KINDS: dict[str, str] = {
     "claim_type": "categorical",
@@ -41,12 +41,38 @@ CLAIM_COLUMN_KINDS: dict[str, str] = {
     "paid_amount": "numerical",
     "provider_specialty": "categorical",
 }
+# What the synthesizer models: the amounts after the charge as shares of the amount before them (allowed/charge,
+# paid/allowed), so that every decoded row has 0 ≤ paid ≤ allowed ≤ charge by construction, not by rejection.
+AMOUNT_SHARES = {"allowed_share": ("allowed_amount", "charge_amount"), "paid_share": ("paid_amount", "allowed_amount")}
+MODEL_COLUMN_KINDS: dict[str, str] = {
+    **{name: kind for name, kind in CLAIM_COLUMN_KINDS.items() if name not in ("allowed_amount", "paid_amount")},
+    **dict.fromkeys(AMOUNT_SHARES, "numerical"),
+}
 MAX_ROUNDS = 12
 REALLOCATE_ROUND = 6  # from this round on, free rows of a principal code that keeps failing go to other codes
 MIN_ACCEPTANCE = 0.02  # oversampling never assumes that fewer than 2% of sampled rows survive
-OVERSAMPLE = 1.15
+OVERSAMPLE = 1.1
+FIRST_ROUND_ACCEPTANCE = 0.9  # assumed before any row was screened (rows are mapped to admissible codes)
 CLAIM_ID_PREFIX, PATIENT_ID_PREFIX = "SC", "SP"
 Progress = Callable[[int, int], None]
+
+
+def model_frame(claims: pl.DataFrame) -> pl.DataFrame:
+    """Claims → the synthesizer's columns (`MODEL_COLUMN_KINDS`): amounts after the charge become shares."""
+    shares = [
+        pl.when(pl.col(base) > 0).then(pl.col(amount) / pl.col(base)).otherwise(None).alias(share)
+        for share, (amount, base) in AMOUNT_SHARES.items()
+    ]
+    return claims.with_columns(shares).select(list(MODEL_COLUMN_KINDS))
+
+
+def claims_frame(modelled: pl.DataFrame) -> pl.DataFrame:
+    """The synthesizer's columns → claim columns; a share is clipped to [0, 1] (IEEE products are monotone, so
+    charge × share ≤ charge exactly)."""
+    allowed = pl.col("charge_amount") * pl.col("allowed_share").clip(0, 1)
+    return modelled.with_columns(allowed_amount=allowed).with_columns(
+        paid_amount=pl.col("allowed_amount") * pl.col("paid_share").clip(0, 1)
+    ).drop(list(AMOUNT_SHARES))
 
 
 class SynthesisError(RuntimeError):
@@ -60,7 +86,7 @@ def encode_claim_features(source_claims: pl.DataFrame, config, seed: int, code_v
     from synth_ehr_assets.core.synth.synthesizer import ConditionPool, encode_features
 
     source = source_claims.sort("claim_id")
-    features = encode_features(source.select(list(CLAIM_COLUMN_KINDS)), CLAIM_COLUMN_KINDS, config, seed, code_vectors)
+    features = encode_features(model_frame(source), MODEL_COLUMN_KINDS, config, seed, code_vectors)
     features.save(folder)
     pool = ConditionPool.from_series(source[features.train_rows][CONDITION_COLUMN])
     (Path(folder) / CONDITION_POOL_FILE).write_text(json.dumps({"values": pool.values, "weights": pool.weights}))
@@ -75,68 +101,10 @@ def assemble_synthesizer(features_folder: Path, transformer, autoencoder, genera
     """A claims `TableSynthesizer` from the stages fitted one asset at a time (condition: dx_1)."""
     from synth_ehr_assets.core.synth.synthesizer import ConditionPool, TableSynthesizer
 
-    synthesizer = TableSynthesizer(CLAIM_COLUMN_KINDS, config, seed, transformer.code_vectors, CONDITION_COLUMN)
+    synthesizer = TableSynthesizer(MODEL_COLUMN_KINDS, config, seed, transformer.code_vectors, CONDITION_COLUMN)
     synthesizer.transformer, synthesizer.autoencoder, synthesizer.generator = transformer, autoencoder, generator
     synthesizer.condition_pool = ConditionPool(**json.loads((Path(features_folder) / CONDITION_POOL_FILE).read_text()))
     return synthesizer
-
-
-def _pca_vectors(transformer: TableTransformer, codes: list[str], code_index) -> np.ndarray:
-    """Codes in the transformer's PCA space: stored for training codes, projected from `code_index` otherwise."""
-    seen = set(transformer.codes)
-    out = np.zeros((len(codes), transformer.code_dims), dtype=np.float32)
-    known = [i for i, code in enumerate(codes) if code in seen]
-    if known:
-        out[known] = transformer.code_pca_vectors([codes[i] for i in known])
-    unseen = [i for i, code in enumerate(codes) if code not in seen]
-    if unseen:
-        if code_index is None:
-            raise ValueError(
-                f"codes {[codes[i] for i in unseen[:5]]} are unseen in training and no code index is given"
-            )
-        out[unseen] = transformer.code_pca_transform(code_index.vector_of([codes[i] for i in unseen]))
-    return out
-
-
-class CodeMapper:
-    """`CodeDecoder` for the transformer: each slot's PCA vector → nearest admissible code, exact, in PCA space.
-
-    Admissible: dx_1 → billable codes seen as principal in training that may be principal (`rules`);
-    dx_2..dx_10 → billable codes seen in any diagnosis slot; px → procedure codes seen in training.
-    `widen` adds every billable code of `code_index` (the catalog vectors) to the diagnosis candidates.
-    """
-
-    def __init__(self, transformer: TableTransformer, train_claims: pl.DataFrame, code_index=None, widen: bool = False):
-        from synth_ehr_assets.core.vector_store import NearestCodeIndex
-
-        catalog = pl.Series(list(code_index.codes) if widen and code_index is not None else [], dtype=pl.String)
-        if widen and code_index is None:
-            raise ValueError("codes.widen_to_catalog needs the code vector index")
-        seen_dx = pl.concat([train_claims[c].cast(pl.String) for c in schema.DX_COLUMNS])
-        seen_px = pl.concat([train_claims[c].cast(pl.String) for c in schema.PX_COLUMNS])
-        pools = {
-            "principal": admissible_codes(
-                pl.concat([train_claims["dx_1"], catalog]), rules.unacceptable_principal_codes()["code"]
-            ),
-            "secondary": admissible_codes(pl.concat([seen_dx, catalog])),
-            "procedure": seen_px.drop_nulls().unique().sort(),
-        }
-        self.indexes = {
-            kind: NearestCodeIndex(pool.to_list(), _pca_vectors(transformer, pool.to_list(), code_index), metric="l2")
-            for kind, pool in pools.items()
-            if pool.len()
-        }
-        self.pool_sizes = {kind: len(index) for kind, index in self.indexes.items()}
-
-    def __call__(self, slot: str, vectors: np.ndarray, present: np.ndarray) -> list[str | None]:
-        kind = "principal" if slot == CONDITION_COLUMN else "procedure" if slot.startswith("px") else "secondary"
-        out = np.full(len(vectors), None, dtype=object)
-        rows = np.flatnonzero(present)
-        if rows.size:
-            if kind not in self.indexes:
-                raise SynthesisError(f"slot {slot}: no admissible {kind} code was seen in training")
-            out[rows] = self.indexes[kind].nearest(vectors[rows])
-        return out.tolist()
 
 
 def synthesize_claims(
@@ -150,7 +118,7 @@ def synthesize_claims(
 ) -> tuple[pl.DataFrame, dict]:
     """`n_rows` synthetic claims in `CLAIM_SCHEMA` and a report (rounds, rejections per rule, coverage, timings).
 
-    `synthesizer` is a fitted `TableSynthesizer` on `CLAIM_COLUMN_KINDS` conditioned on dx_1; `code_index` the
+    `synthesizer` is a fitted `TableSynthesizer` on `MODEL_COLUMN_KINDS` conditioned on dx_1; `code_index` the
     catalog `NearestCodeIndex` (vectors of codes unseen in training); `protected_claims` (default:
     `train_claims`) the source rows no synthetic row may copy and whose ids are never reused.
     Every row is sampled conditioned on its principal code (`principal_plan`); a rejected row is resampled with
@@ -175,7 +143,7 @@ def synthesize_claims(
                 f"rows rejected per rule: { {k: v for k, v in screen.rejected.items() if v} }"
             )
         rounds += 1
-        overall = sum(survived.values()) / max(sum(sampled.values()), 1) if rounds > 1 else 0.8
+        overall = sum(survived.values()) / max(sum(sampled.values()), 1) if rounds > 1 else FIRST_ROUND_ACCEPTANCE
         if rounds == REALLOCATE_ROUND:
             reallocated = reallocate(plan, have, coverage_rows, survived, sampled, rng)
         request = {}
@@ -185,7 +153,7 @@ def synthesize_claims(
                 request[code] = math.ceil((plan[code] - have[code]) / max(rate, MIN_ACCEPTANCE) * OVERSAMPLE)
         seed = int(np.random.SeedSequence([spec.seed, rounds]).generate_state(1)[0])
         frame = synthesizer.sample(sum(request.values()), conditions=request, code_decoder=mapper, seed=seed)
-        frame = frame.with_columns(pl.col(CONDITION_COLUMN).cast(pl.String))
+        frame = claims_frame(frame.with_columns(pl.col(CONDITION_COLUMN).cast(pl.String)))
         for code, count in request.items():
             sampled[code] += count
         accepted = screen(schema.conform(frame))
@@ -237,7 +205,7 @@ class _Screen:
         self.copy_keys = privacy_filters.copy_keys(privacy_filters.generalise(protected, spec.privacy)).unique()
         threshold = spec.privacy.near_duplicate_distance
         self.train_features = (
-            transformer.transform(train.select(list(transformer.column_kinds))) if threshold > 0 else None
+            transformer.transform(model_frame(train)) if threshold > 0 else None
         )
         self.rejected: dict[str, int] = {rule: 0 for rule in rules.RULES}
         self.privacy_dropped = {"exact_copy": 0, "near_duplicate": 0}
@@ -255,7 +223,7 @@ class _Screen:
             self.privacy_dropped["exact_copy"] += int(copies.sum())
             drop |= copies
         if self.train_features is not None and passing.height:
-            features = self.transformer.transform(passing.select(list(self.transformer.column_kinds)))
+            features = self.transformer.transform(model_frame(passing))
             near = privacy_filters.near_duplicate_mask(
                 features, self.train_features, self.privacy.near_duplicate_distance
             )

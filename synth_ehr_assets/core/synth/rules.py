@@ -6,8 +6,8 @@ The synthesizer resamples any row with a violation; nothing here patches a row.
 Rules:
 - `missing_principal_dx`, `dx_slot_gap`: dx_1 is required and diagnosis slots are filled from the left.
 - `invalid_dx_code`: every diagnosis is a billable FY2026 ICD-10-CM code.
-- `age_sex_edit`: CMS MCE-style age and sex edits (`codes.age_sex_violation`), evaluated once per distinct
-  (code, age, sex) in the frame.
+- `age_sex_edit`: CMS MCE-style age and sex edits, flagged through the vectorised table of `age_sex_edits`
+  (once per code and age band); `codes.age_sex_violation` words the reason for the flagged rows only.
 - `unacceptable_principal_dx`: codes the ICD-10-CM Official Guidelines never allow as principal diagnosis:
   external causes V00-Y99 (I.C.20), manifestation codes titled "in diseases classified elsewhere" (I.A.13),
   and the secondary-only Z codes Z37 outcome of delivery, Z3A weeks of gestation, Z67 blood type, Z68 BMI.
@@ -27,7 +27,7 @@ from functools import lru_cache
 
 import polars as pl
 
-from synth_ehr_assets.core import codes, schema
+from synth_ehr_assets.core import age_sex_edits, codes, schema
 
 VIOLATION_SCHEMA = {"claim_id": pl.String(), "rule": pl.String(), "column": pl.String(), "detail": pl.String()}
 RULES = (
@@ -163,10 +163,11 @@ def _invalid_codes(long_dx: pl.DataFrame) -> pl.DataFrame:
 
 
 def _age_sex(long_dx: pl.DataFrame) -> pl.DataFrame:
-    combos = long_dx.select("code", "age", "sex").unique()
+    hits = long_dx.filter(pl.Series(age_sex_edits.conflict_mask(long_dx["code"], long_dx["age"], long_dx["sex"])))
+    combos = hits.select("code", "age", "sex").unique()  # readable reasons only for the rows that fail
     reasons = [codes.age_sex_violation(c, a, s) for c, a, s in combos.iter_rows()]
-    flagged = combos.with_columns(detail=pl.Series(reasons, dtype=pl.String)).drop_nulls("detail")
-    hits = long_dx.join(flagged, on=["code", "age", "sex"], how="inner", nulls_equal=True)
+    flagged = combos.with_columns(detail=pl.Series(reasons, dtype=pl.String))
+    hits = hits.join(flagged, on=["code", "age", "sex"], how="inner", nulls_equal=True)
     return hits.select(_ROW, pl.lit("age_sex_edit").alias("rule"), "column", "detail")
 
 

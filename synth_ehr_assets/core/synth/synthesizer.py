@@ -164,9 +164,9 @@ def sample_rows(
                 _check_known_conditions(condition_column, batch_values, condition_matrix)
         latents = generator.sample(stop - start, condition_matrix, seed=int(batch_seeds[batch]), batch_size=batch_size)
         matrix = autoencoder.decode(latents, batch_size, seed=int(batch_seeds[batch]))
-        frame = transformer.inverse_transform(matrix, code_decoder, int(batch_seeds[batch]))
-        if condition_column is not None:  # the generator was asked for this value: the row carries it exactly
-            frame = frame.with_columns(batch_values)
+        # The generator was asked for this condition value: the row carries it exactly, it is not decoded.
+        known = batch_values.to_frame() if condition_column is not None else None
+        frame = transformer.inverse_transform(matrix, code_decoder, int(batch_seeds[batch]), known)
         frames.append(frame)
         if progress:
             progress(stop, n)

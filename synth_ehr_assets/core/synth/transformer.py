@@ -30,7 +30,7 @@ from synth_ehr_assets.core.synth.code_space import CodeSpace, CodeVectors, slot_
 FORMAT_VERSION = 1
 ColumnKind = Literal["numerical", "categorical", "icd10cm"]
 COLUMN_KINDS = ("numerical", "categorical", "icd10cm")
-CodeDecoder = Callable[[str, np.ndarray, np.ndarray], "list[str | None] | np.ndarray"]
+CodeDecoder = Callable[[str, np.ndarray, np.ndarray, pl.DataFrame], "list[str | None] | np.ndarray"]
 _PROBS = np.unique(np.concatenate([np.linspace(0, 1, 1001), [1e-5, 1e-4, 5e-4, 1 - 5e-4, 1 - 1e-4, 1 - 1e-5]]))
 _P_EPS = 1e-5
 _RARE = "__rare__"
@@ -250,27 +250,45 @@ class TableTransformer:
 
     # ---------------------------------------------------------------- inverse
     def inverse_transform(
-        self, matrix: np.ndarray, code_decoder: CodeDecoder | None = None, seed: int | None = None
+        self,
+        matrix: np.ndarray,
+        code_decoder: CodeDecoder | None = None,
+        seed: int | None = None,
+        known: pl.DataFrame | None = None,
     ) -> pl.DataFrame:
         """Decode a matrix back into a table with the fitted columns, order and dtypes.
 
-        `code_decoder(slot_name, pca_vectors (n, code_dims), present_mask (n,)) -> codes` maps code slots; the
-        default picks the nearest training code of the slot's group. `seed` drives rare-category draws.
+        Non-code columns are decoded first, then the code slots in table order, so that
+        `code_decoder(slot_name, pca_vectors (n, code_dims), present_mask (n,), context) -> codes` can look at
+        each row's other values: `context` holds the decoded non-code columns and the slots decoded so far (e.g.
+        to pick only codes allowed for the row's age and sex). The default decoder picks the nearest training code
+        of the slot's group. Columns of `known` (same row count) are taken as given instead of decoded, e.g. the
+        condition each row was sampled for. `seed` drives rare-category draws.
         """
         matrix = np.asarray(matrix, dtype=np.float32)
         if matrix.ndim != 2 or matrix.shape[1] != self.output_dim:
             raise ValueError(f"matrix has shape {matrix.shape}, expected (n, {self.output_dim})")
+        known = known if known is not None else pl.DataFrame()
+        if known.width and known.height != matrix.shape[0]:
+            raise ValueError(f"known columns have {known.height} rows, the matrix {matrix.shape[0]}")
         rng = np.random.default_rng(self.seed if seed is None else seed)
-        columns = []
+        decoded = {name: known[name] for name in known.columns}
         for spec in self.columns:
+            if spec["name"] in decoded or spec["kind"] == "icd10cm":
+                continue
             block = matrix[:, self.column_slices[spec["name"]]]
             if spec["kind"] == "numerical":
-                columns.append(self._inverse_numerical(spec, block))
-            elif spec["kind"] == "categorical":
-                columns.append(self._inverse_categorical(spec, block, rng))
+                decoded[spec["name"]] = self._inverse_numerical(spec, block)
             else:
-                columns.append(self._inverse_codes(spec, block, code_decoder))
-        return pl.DataFrame(columns)
+                decoded[spec["name"]] = self._inverse_categorical(spec, block, rng)
+        context = pl.DataFrame(list(decoded.values())) if decoded else pl.DataFrame(height=matrix.shape[0])
+        for spec in self.columns:
+            if spec["kind"] != "icd10cm" or spec["name"] in decoded:
+                continue
+            block = matrix[:, self.column_slices[spec["name"]]]
+            decoded[spec["name"]] = self._inverse_codes(spec, block, code_decoder, context)
+            context = context.with_columns(decoded[spec["name"]])
+        return pl.DataFrame([decoded[spec["name"]] for spec in self.columns])
 
     def _inverse_numerical(self, spec: dict, block: np.ndarray) -> pl.Series:
         name, n = spec["name"], block.shape[0]
@@ -306,13 +324,15 @@ class TableTransformer:
             return series.cast(pl.Date)
         return series.cast(pl.Categorical) if spec["dtype"].startswith("Categorical") else series
 
-    def _inverse_codes(self, spec: dict, block: np.ndarray, code_decoder: CodeDecoder | None) -> pl.Series:
+    def _inverse_codes(
+        self, spec: dict, block: np.ndarray, code_decoder: CodeDecoder | None, context: pl.DataFrame
+    ) -> pl.Series:
         name = spec["name"]
         present = block[:, 0] > 0.5
         vectors = np.ascontiguousarray(block[:, 1:])
         if code_decoder is not None:
-            codes = code_decoder(name, vectors, present)
-            return pl.Series(name, list(codes), dtype=pl.String)
+            codes = code_decoder(name, vectors, present, context)
+            return pl.Series(name, codes, dtype=pl.String)
         index = self.nearest_code_indices(spec["group"], vectors, present)
         table = pl.Series(name, self.codes + [None], dtype=pl.String)
         return table.gather(np.where(index >= 0, index, len(self.codes)))
@@ -321,7 +341,9 @@ class TableTransformer:
         """Index into `codes` of the nearest training code of `group` per present row (-1 where absent)."""
         return self.code_space.nearest_indices(group, vectors, present)
 
-    def nearest_code_decoder(self, slot_name: str, vectors: np.ndarray, present: np.ndarray) -> list[str | None]:
+    def nearest_code_decoder(
+        self, slot_name: str, vectors: np.ndarray, present: np.ndarray, context: pl.DataFrame | None = None
+    ) -> list[str | None]:
         """Default `CodeDecoder`: nearest code seen in training for the slot's group (exact, in PCA space)."""
         index = self.nearest_code_indices(slot_group(slot_name), vectors, present)
         return [self.codes[i] if i >= 0 else None for i in index]

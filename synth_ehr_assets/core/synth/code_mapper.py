@@ -1,0 +1,164 @@
+"""Decoded code-slot vectors → the nearest code that the claim may carry (DESIGN §6, "inverse code mapping").
+
+Each slot's PCA vector goes to the nearest admissible code, exactly, by euclidean distance in the transformer's
+PCA space. Admissible depends on the slot and on the row being decoded (the transformer hands over the row's
+already decoded values):
+- the pool: dx_1 → billable codes seen as principal in training that may be principal (`rules`); dx_2..dx_10 →
+  billable codes seen in any diagnosis slot; px → procedure codes seen in training. `widen` adds every billable
+  code of the catalog index to the diagnosis pools.
+- the row: a diagnosis must pass the CMS age/sex edits for the row's age and sex (`age_sex_edits`); a procedure
+  must fit the row's setting (ICD-10-PCS on inpatient claims, CPT/HCPCS otherwise); and a slot never repeats a
+  code an earlier slot of the same claim already holds (the next nearest code is taken instead).
+Mapping to the nearest admissible code, rather than mapping freely and rejecting the row afterwards, is what keeps
+the first-draw rejection rate low; the clinical edits still run on every row and resample whatever fails.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from synth_ehr_assets.core import age_sex_edits, schema
+from synth_ehr_assets.core.synth import rules
+from synth_ehr_assets.core.synth.principal_plan import admissible_codes
+from synth_ehr_assets.core.synth.transformer import TableTransformer
+
+CONDITION_COLUMN = "dx_1"
+SETTINGS = ("inpatient", "other", "unknown")
+
+
+class CodeMappingError(RuntimeError):
+    """A code slot has no admissible code at all (nothing of its kind was seen in training)."""
+
+
+def _pca_vectors(transformer: TableTransformer, codes: list[str], code_index) -> np.ndarray:
+    """Codes in the transformer's PCA space: stored for training codes, projected from `code_index` otherwise."""
+    seen = set(transformer.codes)
+    out = np.zeros((len(codes), transformer.code_dims), dtype=np.float32)
+    known = [i for i, code in enumerate(codes) if code in seen]
+    if known:
+        out[known] = transformer.code_pca_vectors([codes[i] for i in known])
+    unseen = [i for i, code in enumerate(codes) if code not in seen]
+    if unseen:
+        if code_index is None:
+            raise ValueError(
+                f"codes {[codes[i] for i in unseen[:5]]} are unseen in training and no code index is given"
+            )
+        out[unseen] = transformer.code_pca_transform(code_index.vector_of([codes[i] for i in unseen]))
+    return out
+
+
+def _slot_kind(slot: str) -> str:
+    return "principal" if slot == CONDITION_COLUMN else "procedure" if slot.startswith("px") else "secondary"
+
+
+class CodeMapper:
+    """`CodeDecoder` for the transformer (see the module docstring for what is admissible)."""
+
+    def __init__(self, transformer: TableTransformer, train_claims: pl.DataFrame, code_index=None, widen: bool = False):
+        from synth_ehr_assets.core.vector_store import NearestCodeIndex
+
+        if widen and code_index is None:
+            raise ValueError("codes.widen_to_catalog needs the code vector index")
+        catalog = pl.Series(list(code_index.codes) if widen else [], dtype=pl.String)
+        seen_dx = pl.concat([train_claims[c].cast(pl.String) for c in schema.DX_COLUMNS])
+        seen_px = pl.concat([train_claims[c].cast(pl.String) for c in schema.PX_COLUMNS])
+        pools = {
+            "principal": admissible_codes(
+                pl.concat([train_claims[CONDITION_COLUMN].cast(pl.String), catalog]),
+                rules.unacceptable_principal_codes()["code"],
+            ),
+            "secondary": admissible_codes(pl.concat([seen_dx, catalog])),
+            "procedure": seen_px.drop_nulls().unique().sort(),
+        }
+        self.indexes = {
+            kind: NearestCodeIndex(pool.to_list(), _pca_vectors(transformer, pool.to_list(), code_index), metric="l2")
+            for kind, pool in pools.items()
+            if pool.len()
+        }
+        self.pool_sizes = {kind: len(index) for kind, index in self.indexes.items()}
+        # allowed[kind]: (row groups, pool codes) booleans; a row's key comes from its age band and sex
+        # (diagnoses) or its setting (procedures), and keys allowing the same codes form one group.
+        self._allowed, self._group_of_key = {}, {}
+        for kind, pool in pools.items():
+            if not pool.len():
+                continue
+            if kind == "procedure":
+                pcs = pool.str.contains(rules.PCS_PATTERN).to_numpy()
+                cpt = pool.str.contains(rules.CPT_HCPCS_PATTERN).to_numpy()
+                self._allowed[kind] = np.stack([pcs, cpt, np.ones_like(pcs)])
+            else:
+                conflicts = age_sex_edits.conflicts(pool)  # (codes, bands, sexes)
+                self._allowed[kind] = ~conflicts.reshape(len(pool), -1).T
+            # Many keys allow the very same codes (e.g. every adult band of one sex): one group, one search.
+            self._allowed[kind], self._group_of_key[kind] = np.unique(self._allowed[kind], axis=0, return_inverse=True)
+        self._subsets: dict[tuple[str, bytes], object] = {}
+
+    def _row_groups(self, kind: str, context: pl.DataFrame | None) -> np.ndarray | None:
+        if context is None:
+            return None
+        if kind == "procedure":
+            if "claim_type" not in context.columns:
+                return None
+            setting = context["claim_type"].cast(pl.String)
+            inpatient = (setting == "inpatient").fill_null(False).to_numpy()
+            keys = np.where(inpatient, 0, np.where(setting.is_null().to_numpy(), 2, 1))
+        elif "age" in context.columns and "sex" in context.columns:
+            bands = age_sex_edits.age_bands(context["age"])
+            keys = bands * len(age_sex_edits.SEX_KEYS) + age_sex_edits.sex_keys(context["sex"])
+        else:
+            return None
+        return self._group_of_key[kind].reshape(-1)[keys]
+
+    def _index_for(self, kind: str, allowed: np.ndarray):
+        """The pool's index restricted to `allowed` (the whole pool when all or none are allowed)."""
+        index = self.indexes[kind]
+        if allowed.all() or not allowed.any():  # none allowed: map freely, the edits reject and resample the row
+            return index
+        key = (kind, np.packbits(allowed).tobytes())
+        if key not in self._subsets:
+            self._subsets[key] = index.subset(index.codes[allowed].tolist())
+        return self._subsets[key]
+
+    def __call__(
+        self, slot: str, vectors: np.ndarray, present: np.ndarray, context: pl.DataFrame | None = None
+    ) -> pl.Series:
+        kind = _slot_kind(slot)
+        out = np.full(len(vectors), None, dtype=object)
+        rows = np.flatnonzero(present)
+        if not rows.size:
+            return pl.Series(slot, out.tolist(), dtype=pl.String)
+        if kind not in self.indexes:
+            raise CodeMappingError(f"slot {slot}: no admissible {kind} code was seen in training")
+        groups = self._row_groups(kind, context)
+        if groups is None:
+            out[rows] = self.indexes[kind].nearest(vectors[rows])
+        else:
+            for group_id in np.unique(groups[rows]):
+                group = rows[groups[rows] == group_id]
+                out[group] = self._index_for(kind, self._allowed[kind][group_id]).nearest(vectors[group])
+        if context is not None:
+            self._avoid_repeats(slot, kind, out, rows, vectors, groups, context)
+        return pl.Series(slot, out.tolist(), dtype=pl.String)
+
+    def _avoid_repeats(self, slot, kind, out, rows, vectors, groups, context) -> None:
+        """Rows whose code repeats an earlier slot's take the nearest admissible code not yet on the claim."""
+        group_columns = schema.PX_COLUMNS if kind == "procedure" else schema.DX_COLUMNS
+        earlier = [c for c in group_columns[: group_columns.index(slot)] if c in context.columns]
+        if not earlier:
+            return
+        new = pl.Series("_new", out.tolist(), dtype=pl.String)
+        repeated = context.select(pl.any_horizontal([pl.col(c) == new for c in earlier]).fill_null(False))
+        repeats = np.flatnonzero(repeated.to_series().to_numpy())
+        if not repeats.size:
+            return
+        held = context[repeats].select(earlier).to_numpy().astype(object)
+        k = len(earlier) + 1  # at most len(earlier) candidates can be taken, so one of k is free
+        for group_id in np.unique(groups[repeats]) if groups is not None else [None]:
+            at = np.arange(repeats.size) if group_id is None else np.flatnonzero(groups[repeats] == group_id)
+            index = self.indexes[kind] if group_id is None else self._index_for(kind, self._allowed[kind][group_id])
+            candidates = index.nearest(vectors[repeats[at]], k=min(k, len(index))).reshape(at.size, -1).astype(object)
+            free = ~(candidates[:, :, None] == held[at][:, None, :]).any(axis=2)
+            pick = np.argmax(free, axis=1)
+            has_free = free.any(axis=1)  # a pool smaller than the claim's codes: the row stays and is resampled
+            out[repeats[at[has_free]]] = candidates[has_free, pick[has_free]]
