@@ -2,9 +2,9 @@
 
     python benchmarks/sdv_fit.py --workdir W --method ctgan --rows 40000 --epochs 300 [--gpu] [--time-limit 480]
 
-`W` comes from `synthesizer_vs_sdv.py --export W` (`train.parquet` + `columns.json`). Writes `W/<method>.parquet`
-and `W/<method>.json` (fit and sample seconds, device, epochs, peak RSS), which `synthesizer_vs_sdv.py --import
-<method>=W` scores under the same protocol as the local runs. This split lets CTGAN train at SDV's default 300
+`W` comes from `synthesizer_vs_sdv.py --export W` (`train.parquet` + `columns.json`). Writes `W/sample.parquet`
+and `W/result.json` (method, fit and sample seconds, device, epochs run, peak RSS), which
+`synthesizer_vs_sdv.py --import LABEL=W` scores under the same protocol as the local runs. This split lets CTGAN train at SDV's default 300
 epochs on a GPU machine (≈ 3 h on a 2-core CPU) while every score is computed here. `synthesizer_vs_sdv.py` calls
 `fit_and_sample` for its own SDV runs too, so both paths fit SDV the same way.
 """
@@ -34,13 +34,14 @@ def sdv_metadata(column_kinds: dict[str, str]):
 
 
 def prepare_frame(frame):
-    """Dates as `YYYY-MM-DD` strings, the format the metadata declares."""
+    """Dates as pandas datetimes, however the frame was read (polars hands over datetime64, a parquet read by
+    pandas gives `datetime.date` objects). Strings would work too but make SDV's sampling slower."""
     import pandas as pd
 
     frame = frame.copy()
     for name in DATE_COLUMNS:
         if name in frame:
-            frame[name] = pd.to_datetime(frame[name]).dt.strftime("%Y-%m-%d")
+            frame[name] = pd.to_datetime(frame[name])
     return frame
 
 
@@ -133,16 +134,17 @@ def main() -> int:
     synthetic, timings = fit_and_sample(
         args.method, frame, column_kinds, args.rows, args.seed, args.epochs, args.gpu, args.train_seconds
     )
-    synthetic.to_parquet(args.workdir / f"{args.method}.parquet")
+    synthetic.to_parquet(args.workdir / "sample.parquet")
     device = torch.cuda.get_device_name(0) if args.gpu else f"CPU ({torch.get_num_threads()} threads)"
     result = {
+        "method": args.method,
         **timings,
         "epochs": args.epochs if args.method == "ctgan" else None,
         "device": device,
         "train_rows": len(frame),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
-    (args.workdir / f"{args.method}.json").write_text(json.dumps(result, indent=1))
+    (args.workdir / "result.json").write_text(json.dumps(result, indent=1))
     print("RESULT " + json.dumps(result), flush=True)
     return 0
 

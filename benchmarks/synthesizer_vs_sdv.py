@@ -14,8 +14,9 @@ once per fitted model, is printed as mapper_build_s). `--big-rows` also times sy
 claims (goal: 1,000,000 in ≤ 120 s). SDV is the optional `bench` extra (`pip install -e .[bench]`).
 
 CTGAN's default 300 epochs take hours on 2 cores. `--export DIR` writes the train split; `sdv_fit.py` fits SDV
-on it on another machine (e.g. a GPU, with a training time budget); `--import ctgan=DIR` scores that sample here
-under the same protocol, and the table says where it was fitted.
+on it on another machine (e.g. a GPU, with a training time budget); `--import ctgan_gpu=DIR` scores that sample
+here under the same protocol, and the table says where it was fitted. Sampling speed is compared with a CTGAN
+fitted here (`--ctgan-epochs 1` is enough: its sampling cost does not depend on the epochs).
 """
 
 from __future__ import annotations
@@ -142,12 +143,12 @@ def split_fingerprint(train) -> dict:
     return {"train_rows": train.height, "train_claim_ids_sha256": digest}
 
 
-def imported_result(method: str, folder: Path, train) -> tuple[dict, Path]:
+def imported_result(folder: Path, train) -> tuple[dict, Path]:
     """Timings written by `sdv_fit.py` in `folder`, after checking it was fitted on this very train split."""
     split = json.loads((folder / "split.json").read_text())
     if split != split_fingerprint(train):
         raise SystemExit(f"{folder} was exported from another split (different --claims or --seed)")
-    return json.loads((folder / f"{method}.json").read_text()), folder / f"{method}.parquet"
+    return json.loads((folder / "result.json").read_text()), folder / "sample.parquet"
 
 
 def single(method: str, workdir: Path, rows: int, seed: int, ctgan_epochs: int, big_rows: int) -> None:
@@ -216,6 +217,12 @@ def main() -> int:
     parser.add_argument("--claims", type=int, default=50_000, help="reference-population claims (80%% train)")
     parser.add_argument("--rows", type=int, default=None, help="synthetic rows per method (default: train size)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--split",
+        choices=("claim", "patient"),
+        default="claim",
+        help="hold out claims, or whole patients (no patient on both sides; TRTR and DCR are then less optimistic)",
+    )
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--ctgan-epochs", type=int, default=300, help="SDV's default is 300")
     parser.add_argument("--big-rows", type=int, default=1_000_000, help="also time synth-ehr at this size (0 = skip)")
@@ -227,8 +234,8 @@ def main() -> int:
         dest="imports",
         action="append",
         default=[],
-        metavar="METHOD=DIR",
-        help="score METHOD's sample written by sdv_fit.py in DIR (e.g. CTGAN trained on a GPU) instead of fitting it",
+        metavar="LABEL=DIR",
+        help="also score the sample that sdv_fit.py wrote in DIR (e.g. CTGAN trained on a GPU) as row LABEL",
     )
     parser.add_argument("--single", choices=METHODS, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
@@ -243,7 +250,8 @@ def main() -> int:
     from synth_ehr_assets.core.synth.synthesizer import split_rows
 
     claims = generate_reference_claims(args.claims, seed=args.seed, release_id="bench").sort("claim_id")
-    train_rows, holdout_rows = split_rows(claims.height, 0.2, args.seed)
+    patients = claims["patient_id"] if args.split == "patient" else None
+    train_rows, holdout_rows = split_rows(claims.height, 0.2, args.seed, patients)
     train, holdout = claims[train_rows], claims[holdout_rows]
     rows = args.rows or train.height
     if args.export:
@@ -253,7 +261,7 @@ def main() -> int:
     imports = dict(item.split("=", 1) for item in args.imports)
     print(
         f"{claims.height:,} reference claims: {train.height:,} train / {holdout.height:,} holdout; "
-        f"{rows:,} synthetic rows per method; {os.cpu_count()} CPUs",
+        f"{rows:,} synthetic rows per method; {args.split}-level split; {os.cpu_count()} CPUs",
         flush=True,
     )
     results = {}
@@ -262,13 +270,13 @@ def main() -> int:
         train.write_parquet(workdir / "train.parquet")
         holdout.write_parquet(workdir / "holdout.parquet")
         for method, folder in imports.items():
-            results[method], sample = imported_result(method, Path(folder), train)
+            results[method], sample = imported_result(Path(folder), train)
             synthetic = pl.read_parquet(sample)
             results[method].update(evaluate(train, holdout, synthetic, args.seed))
             speed = synthetic.height / results[method]["sample_s"]
             results[method]["rows_per_s"] = results[method]["map_rows_per_s"] = speed
             print(f"{method} (imported, fitted on {results[method]['device']}): {_rounded(results[method])}", flush=True)
-        for method in [m for m in args.methods if m not in imports]:
+        for method in args.methods:
             command = [
                 sys.executable,
                 __file__,
@@ -298,6 +306,24 @@ def main() -> int:
             print(f"{method}: done ({_rounded(results[method])})", flush=True)
     print_table(results)
     return 0 if len(results) == len(set(args.methods) | set(imports)) else 1
+
+
+def _compare(results: dict) -> None:
+    """synth-ehr against the best CTGAN quality in the table and CTGAN's sampling speed on this machine."""
+    ours = results.get("synth_ehr")
+    ctgans = {name: figures for name, figures in results.items() if figures.get("method", name) == "ctgan"}
+    if not ours or not ctgans:
+        return
+    best = max(ctgans, key=lambda name: ctgans[name]["quality"])
+    local = [name for name, figures in ctgans.items() if "device" not in figures]
+    line = f"synth_ehr vs {best} quality: {ours['quality'] - ctgans[best]['quality']:+.3f}"
+    if local:
+        cpu = ctgans[local[0]]
+        line += (
+            f"; vs {local[0]} on this machine: sample+map rows/s {ours['map_rows_per_s'] / cpu['map_rows_per_s']:.1f}x,"
+            f" released rows/s {ours['rows_per_s'] / cpu['rows_per_s']:.1f}x"
+        )
+    print(line)
 
 
 def _rounded(figures: dict) -> str:
@@ -339,14 +365,10 @@ def print_table(results: dict) -> None:
             f"largest per rule: {', '.join(f'{k} {v:.3f}' for k, v in ours['top_rejections'].items())}; "
             f"{ours['rounds']} sampling rounds"
         )
-    ctgan = results.get("ctgan")
-    if ours and ctgan:
-        print(
-            f"synth_ehr / ctgan: quality {ours['quality'] - ctgan['quality']:+.3f}, sample+map rows/s "
-            f"{ours['map_rows_per_s'] / ctgan['map_rows_per_s']:.1f}x, released rows/s "
-            f"{ours['rows_per_s'] / ctgan['rows_per_s']:.1f}x"
-        )
+    _compare(results)
     for method, figures in results.items():
+        if figures.get("method", method) == "ctgan" and "device" not in figures:
+            print(f"{method}: fitted here for {figures.get('epochs_run')} epochs (CTGAN's sampling speed on this machine)")
         if "device" in figures:
             print(
                 f"{method}: fitted by sdv_fit.py on {figures['device']}, {figures.get('epochs_run', '?')} of "

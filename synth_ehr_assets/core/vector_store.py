@@ -246,6 +246,11 @@ class NearestCodeIndex:
         """Codes nearest to each query row: shape (n,) for k=1, (n, k) best first for k>1."""
         return self.nearest_with_scores(queries, k)[0]
 
+    def nearest_positions(self, queries: np.ndarray, k: int = 1) -> np.ndarray:
+        """Row numbers (into `codes`) of the k nearest codes per query, shape (n, k), best first."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.vectors.shape[1])
+        return self._search(queries, min(max(k, 1), len(self)))[0]
+
     def _code_tensors(self):
         import torch
 

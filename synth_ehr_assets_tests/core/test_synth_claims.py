@@ -264,11 +264,25 @@ def test_generalised_quasi_identifiers_are_released_and_still_pass_the_edits(syn
     assert check_claims(claims).height == 0
 
 
-def test_amounts_travel_as_shares_and_always_come_back_ordered(source):
+def test_amounts_travel_as_shares_the_stay_as_inpatient_only_and_come_back_consistent(source):
     back = claims_frame(model_frame(source))
     np.testing.assert_allclose(back["allowed_amount"], source["allowed_amount"], rtol=1e-9)
     np.testing.assert_allclose(back["paid_amount"], source["paid_amount"], rtol=1e-9)
-    wild = pl.DataFrame({"charge_amount": [100.0, 37.31, 5e6], "allowed_share": [1.7, 0.999, -0.2], "paid_share": [1.0, 1.3, 0.5]})
-    amounts = claims_frame(wild)
-    assert ((amounts["paid_amount"] >= 0) & (amounts["paid_amount"] <= amounts["allowed_amount"])).all()
-    assert (amounts["allowed_amount"] <= amounts["charge_amount"]).all()
+    assert back["los_days"].equals(source["los_days"]) and back["drg"].equals(source["drg"])
+    assert model_frame(source).filter(pl.col("claim_type") != "inpatient")["stay_days"].null_count() == (
+        source.filter(pl.col("claim_type") != "inpatient").height
+    )
+    wild = pl.DataFrame(
+        {
+            "claim_type": ["inpatient", "professional", "outpatient"],
+            "stay_days": [3, 5, None],
+            "drg": ["470", "470", None],
+            "charge_amount": [100.0, 37.31, 5e6],
+            "allowed_share": [1.7, 0.999, -0.2],
+            "paid_share": [1.0, 1.3, 0.5],
+        }
+    )
+    claims = claims_frame(wild)
+    assert ((claims["paid_amount"] >= 0) & (claims["paid_amount"] <= claims["allowed_amount"])).all()
+    assert (claims["allowed_amount"] <= claims["charge_amount"]).all()
+    assert claims["los_days"].to_list() == [3, 0, 0] and claims["drg"].to_list() == ["470", None, None]

@@ -123,3 +123,15 @@ def test_synthesize_cli_on_a_tiny_csv_with_meta(tmp_path, capsys, monkeypatch):
     assert synthesize_table(tmp_path / "train.csv", tmp_path / "again.csv", 300, tmp_path / "meta.json", seed=3,
                             config=CONFIG)["rows"] == 300
     assert main(["synthesize", "--train", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "o.csv"), "--rows", "5"]) == 2
+
+
+def test_a_grouped_split_keeps_each_patient_on_one_side_near_the_holdout_share():
+    rng = np.random.default_rng(2)
+    patients = pl.Series(rng.integers(0, 400, size=3000)).cast(pl.String)
+    train, holdout = split_rows(3000, 0.2, seed=9, groups=patients)
+    assert not set(patients.gather(train).to_list()) & set(patients.gather(holdout).to_list())
+    assert sorted(np.concatenate([train, holdout]).tolist()) == list(range(3000))
+    assert abs(len(holdout) / 3000 - 0.2) < 0.02
+    again = split_rows(3000, 0.2, seed=9, groups=patients)
+    assert np.array_equal(again[1], holdout) and not np.array_equal(split_rows(3000, 0.2, 10, patients)[1], holdout)
+    assert len(split_rows(5, 0.2, seed=1, groups=pl.Series(["a"] * 5))[1]) == 1  # one patient: falls back to rows

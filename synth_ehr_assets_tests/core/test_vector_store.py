@@ -185,3 +185,13 @@ def test_from_lancedb_round_trip_and_ann_search_finds_the_exact_nearest(tmp_path
         assert hits["distance"].is_sorted()
     with pytest.raises(KeyError, match="no_such_table"):
         search_lancedb(uri, "no_such_table", queries[0], k=1)
+
+
+def test_nearest_positions_point_at_the_nearest_codes():
+    rng = np.random.default_rng(4)
+    vectors = rng.normal(size=(300, 8)).astype(np.float32)
+    index = NearestCodeIndex([f"C{i:03d}" for i in range(300)], vectors, metric="l2")
+    queries = vectors[[5, 17, 250]] + 1e-3
+    positions = index.nearest_positions(queries, k=3)
+    assert positions.shape == (3, 3) and positions[:, 0].tolist() == [5, 17, 250]
+    np.testing.assert_array_equal(index.codes[positions], index.nearest(queries, k=3))

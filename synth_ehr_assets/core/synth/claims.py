@@ -41,13 +41,20 @@ CLAIM_COLUMN_KINDS: dict[str, str] = {
     "paid_amount": "numerical",
     "provider_specialty": "categorical",
 }
-# What the synthesizer models: the amounts after the charge as shares of the amount before them (allowed/charge,
-# paid/allowed), so that every decoded row has 0 ≤ paid ≤ allowed ≤ charge by construction, not by rejection.
+# What the synthesizer models differs from the claim columns where the claim's setting fixes a value:
+# - amounts after the charge as shares of the amount before them (allowed/charge, paid/allowed), so every decoded
+#   row has 0 ≤ paid ≤ allowed ≤ charge by construction, not by rejection;
+# - the length of stay as `stay_days`, present on inpatient claims only and learned from inpatient stays alone
+#   (≥ 1 day), while professional and outpatient claims carry a stay of 0 and no DRG by definition of the setting.
+# Without this a decoded inpatient row often came back with a stay of 0 or no DRG and was rejected, and the
+# resampling then under-represented inpatient claims.
 AMOUNT_SHARES = {"allowed_share": ("allowed_amount", "charge_amount"), "paid_share": ("paid_amount", "allowed_amount")}
 MODEL_COLUMN_KINDS: dict[str, str] = {
-    **{name: kind for name, kind in CLAIM_COLUMN_KINDS.items() if name not in ("allowed_amount", "paid_amount")},
+    **{name: kind for name, kind in CLAIM_COLUMN_KINDS.items() if name not in ("los_days", "allowed_amount", "paid_amount")},
+    "stay_days": "numerical",
     **dict.fromkeys(AMOUNT_SHARES, "numerical"),
 }
+_INPATIENT = pl.col("claim_type") == "inpatient"
 MAX_ROUNDS = 12
 REALLOCATE_ROUND = 6  # from this round on, free rows of a principal code that keeps failing go to other codes
 MIN_ACCEPTANCE = 0.02  # oversampling never assumes that fewer than 2% of sampled rows survive
@@ -58,21 +65,28 @@ Progress = Callable[[int, int], None]
 
 
 def model_frame(claims: pl.DataFrame) -> pl.DataFrame:
-    """Claims → the synthesizer's columns (`MODEL_COLUMN_KINDS`): amounts after the charge become shares."""
+    """Claims → the synthesizer's columns (`MODEL_COLUMN_KINDS`): amount shares and the inpatient stay."""
     shares = [
         pl.when(pl.col(base) > 0).then(pl.col(amount) / pl.col(base)).otherwise(None).alias(share)
         for share, (amount, base) in AMOUNT_SHARES.items()
     ]
-    return claims.with_columns(shares).select(list(MODEL_COLUMN_KINDS))
+    stay = pl.when(_INPATIENT).then(pl.col("los_days")).otherwise(None).alias("stay_days")
+    return claims.with_columns(*shares, stay).select(list(MODEL_COLUMN_KINDS))
 
 
 def claims_frame(modelled: pl.DataFrame) -> pl.DataFrame:
-    """The synthesizer's columns → claim columns; a share is clipped to [0, 1] (IEEE products are monotone, so
-    charge × share ≤ charge exactly)."""
+    """The synthesizer's columns → claim columns. A share is clipped to [0, 1] (IEEE products are monotone, so
+    charge × share ≤ charge exactly); non-inpatient claims get a stay of 0 and no DRG."""
     allowed = pl.col("charge_amount") * pl.col("allowed_share").clip(0, 1)
-    return modelled.with_columns(allowed_amount=allowed).with_columns(
-        paid_amount=pl.col("allowed_amount") * pl.col("paid_share").clip(0, 1)
-    ).drop(list(AMOUNT_SHARES))
+    return (
+        modelled.with_columns(
+            allowed_amount=allowed,
+            los_days=pl.when(_INPATIENT).then(pl.col("stay_days")).otherwise(pl.lit(0)).cast(pl.Int32),
+            drg=pl.when(_INPATIENT).then(pl.col("drg")).otherwise(None),
+        )
+        .with_columns(paid_amount=pl.col("allowed_amount") * pl.col("paid_share").clip(0, 1))
+        .drop([*AMOUNT_SHARES, "stay_days"])
+    )
 
 
 class SynthesisError(RuntimeError):
@@ -86,7 +100,8 @@ def encode_claim_features(source_claims: pl.DataFrame, config, seed: int, code_v
     from synth_ehr_assets.core.synth.synthesizer import ConditionPool, encode_features
 
     source = source_claims.sort("claim_id")
-    features = encode_features(model_frame(source), MODEL_COLUMN_KINDS, config, seed, code_vectors)
+    patients = source["patient_id"] if config.holdout_by_patient and "patient_id" in source.columns else None
+    features = encode_features(model_frame(source), MODEL_COLUMN_KINDS, config, seed, code_vectors, groups=patients)
     features.save(folder)
     pool = ConditionPool.from_series(source[features.train_rows][CONDITION_COLUMN])
     (Path(folder) / CONDITION_POOL_FILE).write_text(json.dumps({"values": pool.values, "weights": pool.weights}))

@@ -92,7 +92,10 @@ class CodeMapper:
                 self._allowed[kind] = ~conflicts.reshape(len(pool), -1).T
             # Many keys allow the very same codes (e.g. every adult band of one sex): one group, one search.
             self._allowed[kind], self._group_of_key[kind] = np.unique(self._allowed[kind], axis=0, return_inverse=True)
-        self._subsets: dict[tuple[str, bytes], object] = {}
+        self.vocabulary = pl.concat(list(pools.values())).unique().sort()  # every code any slot can get
+        position = {code: i for i, code in enumerate(self.vocabulary.to_list())}
+        self._pool_ids = {kind: np.array([position[c] for c in index.codes.tolist()]) for kind, index in self.indexes.items()}
+        self._subsets: dict[tuple[str, int], tuple] = {}
 
     def _row_groups(self, kind: str, context: pl.DataFrame | None) -> np.ndarray | None:
         if context is None:
@@ -110,55 +113,61 @@ class CodeMapper:
             return None
         return self._group_of_key[kind].reshape(-1)[keys]
 
-    def _index_for(self, kind: str, allowed: np.ndarray):
-        """The pool's index restricted to `allowed` (the whole pool when all or none are allowed)."""
+    def _index_for(self, kind: str, group_id: int | None):
+        """(index, vocabulary ids of its rows): the pool restricted to the group's allowed codes (the whole pool
+        when all or none are allowed: with none, the edits reject and resample the row)."""
         index = self.indexes[kind]
-        if allowed.all() or not allowed.any():  # none allowed: map freely, the edits reject and resample the row
-            return index
-        key = (kind, np.packbits(allowed).tobytes())
+        allowed = None if group_id is None else self._allowed[kind][group_id]
+        if allowed is None or allowed.all() or not allowed.any():
+            return index, self._pool_ids[kind]
+        key = (kind, int(group_id))
         if key not in self._subsets:
-            self._subsets[key] = index.subset(index.codes[allowed].tolist())
+            self._subsets[key] = (index.subset(index.codes[allowed].tolist()), self._pool_ids[kind][allowed])
         return self._subsets[key]
+
+    def _nearest_ids(self, kind: str, group_id, queries: np.ndarray, k: int = 1) -> np.ndarray:
+        index, ids = self._index_for(kind, group_id)
+        return ids[index.nearest_positions(queries, k)]  # (n, k)
 
     def __call__(
         self, slot: str, vectors: np.ndarray, present: np.ndarray, context: pl.DataFrame | None = None
     ) -> pl.Series:
         kind = _slot_kind(slot)
-        out = np.full(len(vectors), None, dtype=object)
+        ids = np.full(len(vectors), -1, dtype=np.int64)
         rows = np.flatnonzero(present)
-        if not rows.size:
-            return pl.Series(slot, out.tolist(), dtype=pl.String)
-        if kind not in self.indexes:
+        if rows.size and kind not in self.indexes:
             raise CodeMappingError(f"slot {slot}: no admissible {kind} code was seen in training")
-        groups = self._row_groups(kind, context)
+        groups = self._row_groups(kind, context) if rows.size else None
         if groups is None:
-            out[rows] = self.indexes[kind].nearest(vectors[rows])
+            ids[rows] = self._nearest_ids(kind, None, vectors[rows])[:, 0] if rows.size else ids[rows]
         else:
             for group_id in np.unique(groups[rows]):
                 group = rows[groups[rows] == group_id]
-                out[group] = self._index_for(kind, self._allowed[kind][group_id]).nearest(vectors[group])
-        if context is not None:
-            self._avoid_repeats(slot, kind, out, rows, vectors, groups, context)
-        return pl.Series(slot, out.tolist(), dtype=pl.String)
+                ids[group] = self._nearest_ids(kind, group_id, vectors[group])[:, 0]
+        codes = self.vocabulary.gather(pl.Series(ids).set(pl.Series(ids < 0), None)).alias(slot)
+        if context is not None and rows.size:
+            codes = self._avoid_repeats(slot, kind, codes, vectors, groups, context)
+        return codes
 
-    def _avoid_repeats(self, slot, kind, out, rows, vectors, groups, context) -> None:
+    def _avoid_repeats(self, slot, kind, codes: pl.Series, vectors, groups, context) -> pl.Series:
         """Rows whose code repeats an earlier slot's take the nearest admissible code not yet on the claim."""
         group_columns = schema.PX_COLUMNS if kind == "procedure" else schema.DX_COLUMNS
         earlier = [c for c in group_columns[: group_columns.index(slot)] if c in context.columns]
         if not earlier:
-            return
-        new = pl.Series("_new", out.tolist(), dtype=pl.String)
-        repeated = context.select(pl.any_horizontal([pl.col(c) == new for c in earlier]).fill_null(False))
+            return codes
+        repeated = context.select(pl.any_horizontal([pl.col(c) == codes for c in earlier]).fill_null(False))
         repeats = np.flatnonzero(repeated.to_series().to_numpy())
         if not repeats.size:
-            return
+            return codes
         held = context[repeats].select(earlier).to_numpy().astype(object)
+        vocabulary = self.vocabulary.to_numpy().astype(object)
         k = len(earlier) + 1  # at most len(earlier) candidates can be taken, so one of k is free
+        replaced = codes.gather(repeats).to_numpy().astype(object)
         for group_id in np.unique(groups[repeats]) if groups is not None else [None]:
             at = np.arange(repeats.size) if group_id is None else np.flatnonzero(groups[repeats] == group_id)
-            index = self.indexes[kind] if group_id is None else self._index_for(kind, self._allowed[kind][group_id])
-            candidates = index.nearest(vectors[repeats[at]], k=min(k, len(index))).reshape(at.size, -1).astype(object)
+            candidates = vocabulary[self._nearest_ids(kind, group_id, vectors[repeats[at]], k)]
             free = ~(candidates[:, :, None] == held[at][:, None, :]).any(axis=2)
-            pick = np.argmax(free, axis=1)
             has_free = free.any(axis=1)  # a pool smaller than the claim's codes: the row stays and is resampled
-            out[repeats[at[has_free]]] = candidates[has_free, pick[has_free]]
+            pick = np.argmax(free, axis=1)
+            replaced[at[has_free]] = candidates[has_free, pick[has_free]]
+        return codes.scatter(repeats, pl.Series(replaced.tolist(), dtype=pl.String))

@@ -16,6 +16,12 @@ class SynthesizerConfig(BaseModel):
     gan_epochs: int = Field(200, ge=1, description="maximum GAN epochs (early stopping may end sooner)")
     batch_size: int = Field(512, ge=16, description="training batch size")
     holdout_fraction: float = Field(0.2, gt=0, lt=0.9, description="share of source rows held out")
+    holdout_by_patient: bool = Field(
+        False,
+        description="hold out whole patients (all their claims), so no patient is on both sides of the split and "
+        "the holdout-based privacy metrics (DCR, membership inference) compare against unseen people; stricter: "
+        "a tiny source can then fail the DCR gate that a claim-level split passes",
+    )
     autoencoder_hidden: list[int] = Field(
         default_factory=lambda: [256, 128],
         description="hidden layer widths of the autoencoder encoder (decoder mirrors)",

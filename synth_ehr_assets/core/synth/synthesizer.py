@@ -57,12 +57,30 @@ class EncodedFeatures:
             return cls(transformer, split["train"], split["holdout"], split["train_rows"], split["holdout_rows"])
 
 
-def split_rows(n: int, holdout_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded train/holdout split of row numbers 0..n-1 (both sorted; holdout has at least one row when n > 1)."""
-    order = np.random.default_rng(seed).permutation(n)
-    cut = int(round(n * holdout_fraction)) if n > 1 else 0
-    cut = min(max(cut, 1 if n > 1 else 0), n - 1) if n > 1 else 0
-    return np.sort(order[cut:]), np.sort(order[:cut])
+def split_rows(
+    n: int, holdout_fraction: float, seed: int, groups: pl.Series | np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded train/holdout split of row numbers 0..n-1 (both sorted; holdout has at least one row when n > 1).
+
+    With `groups` (e.g. patient ids, one per row) whole groups are held out, in seeded order, until the holdout
+    reaches its share of rows, so no patient has claims on both sides.
+    """
+    rng = np.random.default_rng(seed)
+    target = int(round(n * holdout_fraction)) if n > 1 else 0
+    target = min(max(target, 1 if n > 1 else 0), n - 1) if n > 1 else 0
+    if groups is not None:
+        group_of_row = pl.Series(groups).cast(pl.String).rank("dense").cast(pl.Int64).to_numpy() - 1
+        if group_of_row.size != n:
+            raise ValueError(f"groups has {group_of_row.size} values for {n} rows")
+        sizes = np.bincount(group_of_row)
+        if sizes.size > 1:
+            order = rng.permutation(sizes.size)
+            taken = int(np.searchsorted(np.cumsum(sizes[order]), target)) + 1
+            taken = min(taken, sizes.size - 1)  # at least one group stays in train
+            holdout = np.isin(group_of_row, order[:taken])
+            return np.flatnonzero(~holdout), np.flatnonzero(holdout)
+    order = rng.permutation(n)
+    return np.sort(order[target:]), np.sort(order[:target])
 
 
 def encode_features(
@@ -72,10 +90,12 @@ def encode_features(
     seed: int,
     code_vectors: CodeVectors | None = None,
     holdout: pl.DataFrame | None = None,
+    groups: pl.Series | None = None,
 ) -> EncodedFeatures:
-    """Split `table` (unless a `holdout` table is given), fit the transformer on train rows, encode both parts."""
+    """Split `table` (unless a `holdout` table is given; by `groups` when given, see `split_rows`), fit the
+    transformer on train rows, encode both parts."""
     if holdout is None:
-        train_rows, holdout_rows = split_rows(table.height, config.holdout_fraction, seed)
+        train_rows, holdout_rows = split_rows(table.height, config.holdout_fraction, seed, groups)
         train, holdout = table[train_rows], table[holdout_rows]
     else:
         train_rows, holdout_rows = np.arange(table.height), np.arange(holdout.height)
