@@ -157,7 +157,7 @@ def test_the_code_mapper_returns_only_admissible_codes_for_any_vector(synthesize
     assert "W010XXA" not in widened.indexes["principal"].codes, "external causes are never principal"
 
 
-def test_the_code_mapper_fits_each_code_to_its_row_age_sex_setting_and_earlier_slots(synthesizer, code_index, source):
+def test_the_code_mapper_fits_each_code_to_its_row_age_sex_and_setting(synthesizer, code_index, source):
     mapper = CodeMapper(synthesizer.transformer, source, code_index, widen=True)
     rng = np.random.default_rng(1)
     n = 2000
@@ -181,7 +181,6 @@ def test_the_code_mapper_fits_each_code_to_its_row_age_sex_setting_and_earlier_s
     inpatient = context.filter(pl.col("claim_type") == "inpatient")
     assert inpatient["px_1"].str.contains(r"^[0-9A-Z]{7}$").all()
     assert context.filter(pl.col("claim_type") != "inpatient")["px_2"].str.len_chars().eq(5).all()
-    assert (context["dx_3"] != context["dx_2"]).all() and (context["px_2"] != context["px_1"]).all()
 
 
 def test_coverage_targets_are_met_exactly_even_for_rare_and_unseen_codes(synthesizer, code_index, source):

@@ -7,8 +7,9 @@ already decoded values):
   billable codes seen in any diagnosis slot; px → procedure codes seen in training. `widen` adds every billable
   code of the catalog index to the diagnosis pools.
 - the row: a diagnosis must pass the CMS age/sex edits for the row's age and sex (`age_sex_edits`); a procedure
-  must fit the row's setting (ICD-10-PCS on inpatient claims, CPT/HCPCS otherwise); and a slot never repeats a
-  code an earlier slot of the same claim already holds (the next nearest code is taken instead).
+  must fit the row's setting (ICD-10-PCS on inpatient claims, CPT/HCPCS otherwise). A code that repeats an
+  earlier slot is left to the edits (`duplicate_dx`/`duplicate_px`): replacing it by the next nearest code skewed
+  the secondary-diagnosis prevalences (demo all-diagnosis R² 0.34 → 0.25), resampling the row does not.
 Mapping to the nearest admissible code, rather than mapping freely and rejecting the row afterwards, is what keeps
 the first-draw rejection rate low; the clinical edits still run on every row and resample whatever fails.
 """
@@ -145,29 +146,4 @@ class CodeMapper:
                 group = rows[groups[rows] == group_id]
                 ids[group] = self._nearest_ids(kind, group_id, vectors[group])[:, 0]
         codes = self.vocabulary.gather(pl.Series(ids).set(pl.Series(ids < 0), None)).alias(slot)
-        if context is not None and rows.size:
-            codes = self._avoid_repeats(slot, kind, codes, vectors, groups, context)
         return codes
-
-    def _avoid_repeats(self, slot, kind, codes: pl.Series, vectors, groups, context) -> pl.Series:
-        """Rows whose code repeats an earlier slot's take the nearest admissible code not yet on the claim."""
-        group_columns = schema.PX_COLUMNS if kind == "procedure" else schema.DX_COLUMNS
-        earlier = [c for c in group_columns[: group_columns.index(slot)] if c in context.columns]
-        if not earlier:
-            return codes
-        repeated = context.select(pl.any_horizontal([pl.col(c) == codes for c in earlier]).fill_null(False))
-        repeats = np.flatnonzero(repeated.to_series().to_numpy())
-        if not repeats.size:
-            return codes
-        held = context[repeats].select(earlier).to_numpy().astype(object)
-        vocabulary = self.vocabulary.to_numpy().astype(object)
-        k = len(earlier) + 1  # at most len(earlier) candidates can be taken, so one of k is free
-        replaced = codes.gather(repeats).to_numpy().astype(object)
-        for group_id in np.unique(groups[repeats]) if groups is not None else [None]:
-            at = np.arange(repeats.size) if group_id is None else np.flatnonzero(groups[repeats] == group_id)
-            candidates = vocabulary[self._nearest_ids(kind, group_id, vectors[repeats[at]], k)]
-            free = ~(candidates[:, :, None] == held[at][:, None, :]).any(axis=2)
-            has_free = free.any(axis=1)  # a pool smaller than the claim's codes: the row stays and is resampled
-            pick = np.argmax(free, axis=1)
-            replaced[at[has_free]] = candidates[has_free, pick[has_free]]
-        return codes.scatter(repeats, pl.Series(replaced.tolist(), dtype=pl.String))
