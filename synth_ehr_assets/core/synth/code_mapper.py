@@ -78,25 +78,27 @@ class CodeMapper:
             if pool.len()
         }
         self.pool_sizes = {kind: len(index) for kind, index in self.indexes.items()}
-        # allowed[kind]: (row groups, pool codes) booleans; a row's key comes from its age band and sex
-        # (diagnoses) or its setting (procedures), and keys allowing the same codes form one group.
+        # allowed[kind]: (row groups, pool codes) booleans. A row's key comes from its age band and sex (diagnoses)
+        # or its setting (procedures); keys allowing the very same codes (e.g. every adult band of one sex) form
+        # one group, searched once.
         self._allowed, self._group_of_key = {}, {}
         for kind, pool in pools.items():
-            if not pool.len():
-                continue
-            if kind == "procedure":
-                pcs = pool.str.contains(rules.PCS_PATTERN).to_numpy()
-                cpt = pool.str.contains(rules.CPT_HCPCS_PATTERN).to_numpy()
-                self._allowed[kind] = np.stack([pcs, cpt, np.ones_like(pcs)])
-            else:
-                conflicts = age_sex_edits.conflicts(pool)  # (codes, bands, sexes)
-                self._allowed[kind] = ~conflicts.reshape(len(pool), -1).T
-            # Many keys allow the very same codes (e.g. every adult band of one sex): one group, one search.
-            self._allowed[kind], self._group_of_key[kind] = np.unique(self._allowed[kind], axis=0, return_inverse=True)
+            if pool.len():
+                by_key = self._allowed_by_key(kind, pool)
+                self._allowed[kind], self._group_of_key[kind] = np.unique(by_key, axis=0, return_inverse=True)
         self.vocabulary = pl.concat(list(pools.values())).unique().sort()  # every code any slot can get
         position = {code: i for i, code in enumerate(self.vocabulary.to_list())}
         self._pool_ids = {kind: np.array([position[c] for c in index.codes.tolist()]) for kind, index in self.indexes.items()}
         self._subsets: dict[tuple[str, int], tuple] = {}
+
+    @staticmethod
+    def _allowed_by_key(kind: str, pool: pl.Series) -> np.ndarray:
+        """(keys, codes) booleans: procedures by setting (inpatient, other, unknown), diagnoses by age band × sex."""
+        if kind == "procedure":
+            pcs = pool.str.contains(rules.PCS_PATTERN).to_numpy()
+            cpt = pool.str.contains(rules.CPT_HCPCS_PATTERN).to_numpy()
+            return np.stack([pcs, cpt, np.ones_like(pcs)])
+        return ~age_sex_edits.conflicts(pool).reshape(pool.len(), -1).T
 
     def _row_groups(self, kind: str, context: pl.DataFrame | None) -> np.ndarray | None:
         if context is None:
@@ -126,9 +128,9 @@ class CodeMapper:
             self._subsets[key] = (index.subset(index.codes[allowed].tolist()), self._pool_ids[kind][allowed])
         return self._subsets[key]
 
-    def _nearest_ids(self, kind: str, group_id, queries: np.ndarray, k: int = 1) -> np.ndarray:
+    def _nearest_ids(self, kind: str, group_id, queries: np.ndarray) -> np.ndarray:
         index, ids = self._index_for(kind, group_id)
-        return ids[index.nearest_positions(queries, k)]  # (n, k)
+        return ids[index.nearest_positions(queries)[:, 0]]
 
     def __call__(
         self, slot: str, vectors: np.ndarray, present: np.ndarray, context: pl.DataFrame | None = None
@@ -136,14 +138,14 @@ class CodeMapper:
         kind = _slot_kind(slot)
         ids = np.full(len(vectors), -1, dtype=np.int64)
         rows = np.flatnonzero(present)
-        if rows.size and kind not in self.indexes:
-            raise CodeMappingError(f"slot {slot}: no admissible {kind} code was seen in training")
-        groups = self._row_groups(kind, context) if rows.size else None
-        if groups is None:
-            ids[rows] = self._nearest_ids(kind, None, vectors[rows])[:, 0] if rows.size else ids[rows]
-        else:
-            for group_id in np.unique(groups[rows]):
-                group = rows[groups[rows] == group_id]
-                ids[group] = self._nearest_ids(kind, group_id, vectors[group])[:, 0]
-        codes = self.vocabulary.gather(pl.Series(ids).set(pl.Series(ids < 0), None)).alias(slot)
-        return codes
+        if rows.size:
+            if kind not in self.indexes:
+                raise CodeMappingError(f"slot {slot}: no admissible {kind} code was seen in training")
+            groups = self._row_groups(kind, context)
+            if groups is None:
+                ids[rows] = self._nearest_ids(kind, None, vectors[rows])
+            else:
+                for group_id in np.unique(groups[rows]):
+                    group = rows[groups[rows] == group_id]
+                    ids[group] = self._nearest_ids(kind, group_id, vectors[group])
+        return self.vocabulary.gather(pl.Series(ids).set(pl.Series(ids < 0), None)).alias(slot)
