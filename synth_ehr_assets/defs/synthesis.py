@@ -43,23 +43,25 @@ def synthetic_claims(
     encoded_features: pl.DataFrame,
     code_embeddings: pl.DataFrame,
 ):
-    """Sampled latents → decoded rows → nearest valid codes → clinical edits → privacy filters; failing rows are
-    resampled (rejection rate per rule in the metadata), coverage targets met by conditioning, ids newly minted."""
-    from synth_ehr_assets.core.synth.claims import synthesize_claims
-    from synth_ehr_assets.core.synth.synthesizer import TableSynthesizer
+    """Sampled latents → decoded rows → codes drawn from their calibrated posterior → clinical edits → privacy
+    filters; failing rows are resampled (rejection rate per rule in the metadata), coverage targets met by
+    conditioning, ids newly minted."""
+    from synth_ehr_assets.core.synth.claims import release_blocks, synthesize_claims
+    from synth_ehr_assets.core.synth.registry import load_synthesizer
     from synth_ehr_assets.core.vector_store import NearestCodeIndex
 
     spec, release = release_specs.load(context.partition_key), context.partition_key
     started = time.perf_counter()
     index = NearestCodeIndex.from_frame(code_embeddings)
-    synthesizer = TableSynthesizer.load(artifacts.folder(release, "gan_checkpoint"), index.vector_of)
+    synthesizer = load_synthesizer(artifacts.folder(release, "gan_checkpoint"), index.vector_of)
     train = source_claims.join(encoded_features.filter(pl.col("split") == "train").select("claim_id"), on="claim_id")
 
     def progress(done: int, total: int) -> None:
         context.log.info(f"synthetic claims: {done:,}/{total:,} accepted")
 
     claims, report = synthesize_claims(
-        synthesizer, spec.rows, spec, index, train, progress, protected_claims=source_claims
+        synthesizer, spec.rows, code_index=index, train_claims=train, **release_blocks(spec), progress=progress,
+        protected_claims=source_claims,
     )
     seconds = time.perf_counter() - started
     rates = {
@@ -76,6 +78,8 @@ def synthetic_claims(
             rejection_rate=round(report["rejection_rate"], 4),
             **rates,
             reallocated_rows=report["reallocated_rows"],
+            code_decoding=report["code_decoding"],
+            code_likelihood_sigma=dg.MetadataValue.json(report["code_likelihood_sigma"] or {}),
             exact_copies_dropped=report["dropped_by_privacy"]["exact_copy"],
             near_duplicates_dropped=report["dropped_by_privacy"]["near_duplicate"],
             coverage=dg.MetadataValue.md(_coverage_markdown(report["coverage"])),

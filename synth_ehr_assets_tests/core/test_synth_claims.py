@@ -19,6 +19,7 @@ from synth_ehr_assets.core.synth.claims import (
     SynthesisError,
     claims_frame,
     model_frame,
+    release_blocks,
     synthesize_claims,
 )
 from synth_ehr_assets.core.synth.code_mapper import CodeMapper
@@ -123,8 +124,12 @@ def release(**fields):
     return parse_spec({"rows": 300, "seed": 11, **fields}, "claims-test")
 
 
+def run(synthesizer, rows, spec, code_index, source):
+    return synthesize_claims(synthesizer, rows, code_index=code_index, train_claims=source, **release_blocks(spec))
+
+
 def test_claims_have_the_requested_rows_schema_fresh_ids_and_pass_every_edit(synthesizer, code_index, source):
-    claims, report = synthesize_claims(synthesizer, 300, release(), code_index, source)
+    claims, report = run(synthesizer, 300, release(), code_index, source)
     assert claims.height == 300 and claims.schema == pl.Schema(schema.CLAIM_SCHEMA)
     assert (claims["release_id"] == "claims-test").all()
     assert claims["claim_id"].n_unique() == 300 and claims["patient_id"].n_unique() == 300
@@ -186,7 +191,7 @@ def test_the_code_mapper_fits_each_code_to_its_row_age_sex_and_setting(synthesiz
 def test_coverage_targets_are_met_exactly_even_for_rare_and_unseen_codes(synthesizer, code_index, source):
     assert source.filter(pl.col("dx_1") == RARE_CODE).height == 3
     spec = release(coverage=[{"code": "E84.0", "min_claims": 60}, {"category": "K50", "min_claims": 25}])
-    claims, report = synthesize_claims(synthesizer, 300, spec, code_index, source)
+    claims, report = run(synthesizer, 300, spec, code_index, source)
     assert claims.height == 300
     assert claims.filter(pl.col("dx_1") == RARE_CODE).height >= 60
     assert claims.filter(pl.col("dx_1").str.starts_with("K50")).height >= 25
@@ -196,9 +201,9 @@ def test_coverage_targets_are_met_exactly_even_for_rare_and_unseen_codes(synthes
 
 
 def test_same_seed_same_claims_and_another_seed_other_claims(synthesizer, code_index, source):
-    first, _ = synthesize_claims(synthesizer, 200, release(), code_index, source)
-    again, _ = synthesize_claims(synthesizer, 200, release(), code_index, source)
-    other, _ = synthesize_claims(synthesizer, 200, release(seed=12), code_index, source)
+    first, _ = run(synthesizer, 200, release(), code_index, source)
+    again, _ = run(synthesizer, 200, release(), code_index, source)
+    other, _ = run(synthesizer, 200, release(seed=12), code_index, source)
     assert first.equals(again)
     assert not first.equals(other)
 
@@ -210,7 +215,7 @@ class FaultySynthesizer:
         self, inner: TableSynthesizer, source: pl.DataFrame, copies: bool = False, always_broken: bool = False
     ):
         self.inner, self.source, self.copies, self.always_broken = inner, source, copies, always_broken
-        self.transformer = inner.transformer
+        self.transformer, self.autoencoder = inner.transformer, inner.autoencoder
 
     def sample(self, n, conditions=None, code_decoder=None, seed=None):
         frame = self.inner.sample(n, conditions=conditions, code_decoder=code_decoder, seed=seed)
@@ -228,7 +233,7 @@ class FaultySynthesizer:
 
 def test_edits_never_let_a_broken_row_through_and_copies_are_filtered(synthesizer, code_index, source):
     faulty = FaultySynthesizer(synthesizer, source, copies=True)
-    claims, report = synthesize_claims(faulty, 250, release(), code_index, source)
+    claims, report = run(faulty, 250, release(), code_index, source)
     assert claims.height == 250 and check_claims(claims).height == 0
     assert report["rejected_by_rule"]["amount_order"] > 0 and report["rejected_by_rule"]["duplicate_dx"] > 0
     assert report["dropped_by_privacy"]["exact_copy"] > 0
@@ -238,7 +243,7 @@ def test_edits_never_let_a_broken_row_through_and_copies_are_filtered(synthesize
 def test_rows_that_can_never_pass_stop_after_bounded_rounds_naming_the_rule(synthesizer, code_index, source):
     faulty = FaultySynthesizer(synthesizer, source, always_broken=True)
     with pytest.raises(SynthesisError, match="amount_order"):
-        synthesize_claims(faulty, 50, release(rows=50), code_index, source)
+        run(faulty, 50, release(rows=50), code_index, source)
 
 
 def test_near_duplicates_of_training_rows_are_dropped_and_resampled(synthesizer, code_index, source):
@@ -246,11 +251,11 @@ def test_near_duplicates_of_training_rows_are_dropped_and_resampled(synthesizer,
 
     transformer = synthesizer.transformer
     train_features = transformer.transform(model_frame(source))
-    plain, _ = synthesize_claims(synthesizer, 200, release(), code_index, source)
+    plain, _ = run(synthesizer, 200, release(), code_index, source)
     distances = nearest_distances(transformer.transform(model_frame(plain)), train_features)
     threshold = float(np.quantile(distances, 0.3))
     spec = release(privacy={"near_duplicate_distance": threshold})
-    filtered, report = synthesize_claims(synthesizer, 200, spec, code_index, source)
+    filtered, report = run(synthesizer, 200, spec, code_index, source)
     kept = nearest_distances(transformer.transform(model_frame(filtered)), train_features)
     assert report["dropped_by_privacy"]["near_duplicate"] > 0
     assert filtered.height == 200 and (kept >= threshold).all()
@@ -258,7 +263,7 @@ def test_near_duplicates_of_training_rows_are_dropped_and_resampled(synthesizer,
 
 def test_generalised_quasi_identifiers_are_released_and_still_pass_the_edits(synthesizer, code_index, source):
     spec = release(privacy={"age_band_years": 5, "date_granularity": "month"})
-    claims, _ = synthesize_claims(synthesizer, 150, spec, code_index, source)
+    claims, _ = run(synthesizer, 150, spec, code_index, source)
     assert (claims["age"] % 5 == 0).all() and (claims["service_date"].dt.day() == 1).all()
     assert check_claims(claims).height == 0
 

@@ -18,9 +18,10 @@ import numpy as np
 import polars as pl
 
 from synth_ehr_assets.core import schema
-from synth_ehr_assets.core.spec import ReleaseSpec
+from synth_ehr_assets.core.spec import CodesConfig, PrivacyConfig
 from synth_ehr_assets.core.synth import privacy_filters, rules
 from synth_ehr_assets.core.synth.code_mapper import CONDITION_COLUMN, CodeMapper
+from synth_ehr_assets.core.synth.condition_profile import ConditionProfile
 from synth_ehr_assets.core.synth.principal_plan import coverage_conditions, principal_plan, reallocate
 from synth_ehr_assets.core.synth.transformer import TableTransformer
 
@@ -55,6 +56,7 @@ MODEL_COLUMN_KINDS: dict[str, str] = {
     **dict.fromkeys(AMOUNT_SHARES, "numerical"),
 }
 _INPATIENT = pl.col("claim_type") == "inpatient"
+PROFILE_COLUMNS = ("sex", "claim_type", "payer")  # with the age band: the principal's profile (ConditionProfile)
 MAX_ROUNDS = 12
 REALLOCATE_ROUND = 6  # from this round on, free rows of a principal code that keeps failing go to other codes
 MIN_ACCEPTANCE = 0.02  # oversampling never assumes that fewer than 2% of sampled rows survive
@@ -75,18 +77,36 @@ def model_frame(claims: pl.DataFrame) -> pl.DataFrame:
 
 
 def claims_frame(modelled: pl.DataFrame) -> pl.DataFrame:
-    """The synthesizer's columns → claim columns. A share is clipped to [0, 1] (IEEE products are monotone, so
-    charge × share ≤ charge exactly); non-inpatient claims get a stay of 0 and no DRG."""
-    allowed = pl.col("charge_amount") * pl.col("allowed_share").clip(0, 1)
+    """The synthesizer's columns → claim columns. Money is in cents: the charge is rounded to the cent, then each
+    share is clipped to [0, 1] and its product rounded to the cent, which keeps paid ≤ allowed ≤ charge (a product
+    with a share ≤ 1 never exceeds its base, and rounding to the cent grid the base lies on cannot cross it);
+    non-inpatient claims get a stay of 0 and no DRG."""
+    allowed = (pl.col("charge_amount") * pl.col("allowed_share").clip(0, 1)).round(2)
     return (
-        modelled.with_columns(
+        modelled.with_columns(pl.col("charge_amount").round(2))
+        .with_columns(
             allowed_amount=allowed,
             los_days=pl.when(_INPATIENT).then(pl.col("stay_days")).otherwise(pl.lit(0)).cast(pl.Int32),
             drg=pl.when(_INPATIENT).then(pl.col("drg")).otherwise(None),
         )
-        .with_columns(paid_amount=pl.col("allowed_amount") * pl.col("paid_share").clip(0, 1))
+        .with_columns(paid_amount=(pl.col("allowed_amount") * pl.col("paid_share").clip(0, 1)).round(2))
         .drop([*AMOUNT_SHARES, "stay_days"])
     )
+
+
+def code_decoder(decoding: str, synthesizer, train_claims, code_index, widen: bool, seed: int, sigma=None):
+    """The `CodeDecoder` of `synthesizer.code_decoding`: calibrated posterior draws (σ calibrated on the training
+    rows through the synthesizer's autoencoder unless given), or the argmax nearest code."""
+    if decoding == "argmax":
+        return CodeMapper(synthesizer.transformer, train_claims, code_index, widen)
+    if decoding != "calibrated":
+        raise ValueError(f"synthesizer.code_decoding must be 'calibrated' or 'argmax', got {decoding!r}")
+    from synth_ehr_assets.core.synth.calibrated_decoder import CalibratedCodeMapper, calibrate_sigma
+
+    mapper = CalibratedCodeMapper(synthesizer.transformer, train_claims, code_index, widen, seed=seed, sigma=sigma)
+    if sigma is None and getattr(synthesizer, "autoencoder", None) is not None:
+        calibrate_sigma(mapper, synthesizer, train_claims, model_frame, seed)
+    return mapper
 
 
 class SynthesisError(RuntimeError):
@@ -102,8 +122,12 @@ def encode_claim_features(source_claims: pl.DataFrame, config, seed: int, code_v
     source = source_claims.sort("claim_id")
     patients = source["patient_id"] if config.holdout_by_patient and "patient_id" in source.columns else None
     features = encode_features(model_frame(source), MODEL_COLUMN_KINDS, config, seed, code_vectors, groups=patients)
+    train = source[features.train_rows]
+    profile = ConditionProfile.fit(train, CONDITION_COLUMN, PROFILE_COLUMNS)
+    profile.save(folder)
+    features.condition_extra = profile.encode(train[CONDITION_COLUMN])
     features.save(folder)
-    pool = ConditionPool.from_series(source[features.train_rows][CONDITION_COLUMN])
+    pool = ConditionPool.from_series(train[CONDITION_COLUMN])
     (Path(folder) / CONDITION_POOL_FILE).write_text(json.dumps({"values": pool.values, "weights": pool.weights}))
     holdout = pl.int_range(pl.len()).is_in(features.holdout_rows.tolist())
     split = source.select("release_id", "claim_id").with_columns(
@@ -119,33 +143,53 @@ def assemble_synthesizer(features_folder: Path, transformer, autoencoder, genera
     synthesizer = TableSynthesizer(MODEL_COLUMN_KINDS, config, seed, transformer.code_vectors, CONDITION_COLUMN)
     synthesizer.transformer, synthesizer.autoencoder, synthesizer.generator = transformer, autoencoder, generator
     synthesizer.condition_pool = ConditionPool(**json.loads((Path(features_folder) / CONDITION_POOL_FILE).read_text()))
+    synthesizer.condition_profile = ConditionProfile.load(features_folder)
     return synthesizer
+
+
+def release_blocks(spec) -> dict:
+    """The parts of a release spec that synthesis reads, as keyword arguments of `synthesize_claims`."""
+    return {
+        "release_id": spec.release_id, "seed": spec.seed, "coverage": spec.coverage, "codes": spec.codes,
+        "privacy": spec.privacy, "decoding": spec.synthesizer.code_decoding,
+        "sigma": spec.synthesizer.code_likelihood_sigma,
+    }
 
 
 def synthesize_claims(
     synthesizer,
     n_rows: int,
-    spec: ReleaseSpec,
+    *,
     code_index,
     train_claims: pl.DataFrame,
+    seed: int,
+    privacy: PrivacyConfig,
+    release_id: str = "",
+    coverage: list | None = None,
+    codes: CodesConfig | None = None,
+    decoding: str = "calibrated",
+    sigma: float | None = None,
     progress: Progress | None = None,
     protected_claims: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, dict]:
     """`n_rows` synthetic claims in `CLAIM_SCHEMA` and a report (rounds, rejections per rule, coverage, timings).
 
-    `synthesizer` is a fitted `TableSynthesizer` on `MODEL_COLUMN_KINDS` conditioned on dx_1; `code_index` the
+    `synthesizer` is a fitted `base.Synthesizer` on `MODEL_COLUMN_KINDS` conditioned on dx_1; `code_index` the
     catalog `NearestCodeIndex` (vectors of codes unseen in training); `protected_claims` (default:
-    `train_claims`) the source rows no synthetic row may copy and whose ids are never reused.
+    `train_claims`) the source rows no synthetic row may copy and whose ids are never reused. `seed`, `coverage`,
+    `codes` and `privacy` are the release's blocks (`release_blocks(spec)`); `decoding` picks the code decoder
+    (`calibrated`: `calibrated_decoder`, `argmax`: nearest admissible code).
     Every row is sampled conditioned on its principal code (`principal_plan`); a rejected row is resampled with
     the same principal code, in at most `MAX_ROUNDS` rounds.
     """
     started = time.perf_counter()
     protected = train_claims if protected_claims is None else protected_claims
-    rng = np.random.default_rng([spec.seed, 1])
-    coverage_rows, coverage = coverage_conditions(spec.coverage, train_claims, rng)
+    codes = codes or CodesConfig()
+    rng = np.random.default_rng([seed, 1])
+    coverage_rows, coverage = coverage_conditions(coverage or [], train_claims, rng)
     plan = principal_plan(n_rows, coverage_rows, train_claims, rng)
-    screen = _Screen(synthesizer.transformer, spec, protected, train_claims)
-    mapper = CodeMapper(synthesizer.transformer, train_claims, code_index, spec.codes.widen_to_catalog)
+    screen = _Screen(synthesizer.transformer, privacy, protected, train_claims)
+    mapper = code_decoder(decoding, synthesizer, train_claims, code_index, codes.widen_to_catalog, seed, sigma)
     kept: list[pl.DataFrame] = []
     have = dict.fromkeys(plan, 0)
     sampled, survived = dict.fromkeys(plan, 0), dict.fromkeys(plan, 0)
@@ -166,8 +210,8 @@ def synthesize_claims(
             if have[code] < plan[code]:
                 rate = (survived[code] + 10 * overall) / (sampled[code] + 10)  # smoothed toward the overall rate
                 request[code] = math.ceil((plan[code] - have[code]) / max(rate, MIN_ACCEPTANCE) * OVERSAMPLE)
-        seed = int(np.random.SeedSequence([spec.seed, rounds]).generate_state(1)[0])
-        frame = synthesizer.sample(sum(request.values()), conditions=request, code_decoder=mapper, seed=seed)
+        round_seed = int(np.random.SeedSequence([seed, rounds]).generate_state(1)[0])
+        frame = synthesizer.sample(sum(request.values()), conditions=request, code_decoder=mapper, seed=round_seed)
         frame = claims_frame(frame.with_columns(pl.col(CONDITION_COLUMN).cast(pl.String)))
         for code, count in request.items():
             sampled[code] += count
@@ -183,7 +227,7 @@ def synthesize_claims(
         kept.append(accepted)
         if progress:
             progress(sum(have.values()), n_rows)
-    claims = _with_ids(pl.concat(kept), spec, protected)
+    claims = _with_ids(pl.concat(kept), release_id, seed, protected)
     total_sampled = sum(sampled.values())
     for item in coverage:
         item["achieved"] = int(claims.filter(_target_expr(item)).height)
@@ -200,6 +244,8 @@ def synthesize_claims(
         "dropped_by_privacy": dict(screen.privacy_dropped),
         "coverage": coverage,
         "code_pools": mapper.pool_sizes,
+        "code_decoding": decoding,
+        "code_likelihood_sigma": getattr(mapper, "sigma", None),
         "seconds": time.perf_counter() - started,
     }
     report["rows_per_second"] = claims.height / max(report["seconds"], 1e-9)
@@ -215,10 +261,10 @@ def _target_expr(item: dict) -> pl.Expr:
 class _Screen:
     """Generalise, then drop rows failing an edit, copying a protected row, or lying too close to a train row."""
 
-    def __init__(self, transformer: TableTransformer, spec: ReleaseSpec, protected: pl.DataFrame, train: pl.DataFrame):
-        self.transformer, self.privacy = transformer, spec.privacy
-        self.copy_keys = privacy_filters.copy_keys(privacy_filters.generalise(protected, spec.privacy)).unique()
-        threshold = spec.privacy.near_duplicate_distance
+    def __init__(self, transformer: TableTransformer, privacy: PrivacyConfig, protected: pl.DataFrame, train: pl.DataFrame):
+        self.transformer, self.privacy = transformer, privacy
+        self.copy_keys = privacy_filters.copy_keys(privacy_filters.generalise(protected, privacy)).unique()
+        threshold = privacy.near_duplicate_distance
         self.train_features = (
             transformer.transform(model_frame(train)) if threshold > 0 else None
         )
@@ -248,13 +294,13 @@ class _Screen:
         return passing.filter(pl.Series(~drop))
 
 
-def _with_ids(claims: pl.DataFrame, spec: ReleaseSpec, protected: pl.DataFrame) -> pl.DataFrame:
+def _with_ids(claims: pl.DataFrame, release_id: str, seed: int, protected: pl.DataFrame) -> pl.DataFrame:
     """New claim and patient ids (one patient per claim), release id, canonical schema, deterministic order."""
-    rng = np.random.default_rng([spec.seed, 2])
+    rng = np.random.default_rng([seed, 2])
     taken = pl.concat([protected["claim_id"].cast(pl.String), protected["patient_id"].cast(pl.String)])
     claim_ids = privacy_filters.mint_ids(claims.height, CLAIM_ID_PREFIX, rng, taken)
     patient_ids = privacy_filters.mint_ids(claims.height, PATIENT_ID_PREFIX, rng, taken)
     claims = claims.with_columns(
-        pl.lit(spec.release_id).alias("release_id"), claim_ids.alias("claim_id"), patient_ids.alias("patient_id")
+        pl.lit(release_id).alias("release_id"), claim_ids.alias("claim_id"), patient_ids.alias("patient_id")
     )
     return schema.conform(claims).sort("service_date", "claim_id")

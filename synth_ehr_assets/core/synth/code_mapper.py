@@ -128,7 +128,7 @@ class CodeMapper:
             self._subsets[key] = (index.subset(index.codes[allowed].tolist()), self._pool_ids[kind][allowed])
         return self._subsets[key]
 
-    def _nearest_ids(self, kind: str, group_id, queries: np.ndarray) -> np.ndarray:
+    def _nearest_ids(self, kind: str, group_id, queries: np.ndarray, rows: np.ndarray, context) -> np.ndarray:
         index, ids = self._index_for(kind, group_id)
         return ids[index.nearest_positions(queries)[:, 0]]
 
@@ -143,9 +143,9 @@ class CodeMapper:
                 raise CodeMappingError(f"slot {slot}: no admissible {kind} code was seen in training")
             groups = self._row_groups(kind, context)
             if groups is None:
-                ids[rows] = self._nearest_ids(kind, None, vectors[rows])
+                ids[rows] = self._nearest_ids(kind, None, vectors[rows], rows, context)
             else:
                 for group_id in np.unique(groups[rows]):
                     group = rows[groups[rows] == group_id]
-                    ids[group] = self._nearest_ids(kind, group_id, vectors[group])
+                    ids[group] = self._nearest_ids(kind, group_id, vectors[group], group, context)
         return self.vocabulary.gather(pl.Series(ids).set(pl.Series(ids < 0), None)).alias(slot)

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class SynthesizerConfig(BaseModel):
     """Knobs of the autoencoder + latent GAN synthesizer; every field has a working default."""
 
     model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field("latent_gan", description="registered synthesizer kind (core/synth/registry.py)")
+    code_decoding: Literal["calibrated", "argmax"] = Field(
+        "calibrated",
+        description="how secondary diagnosis and procedure slots become codes: 'calibrated' draws from "
+        "prior × likelihood over the admissible codes (code_mapper docs); 'argmax' takes the nearest code "
+        "(kept to show what the calibrated decoder fixes: it turns a few codes into hubs)",
+    )
+    code_likelihood_sigma: float | None = Field(
+        None, gt=0, description="width of the vector likelihood in PCA units (None: calibrated on training rows)"
+    )
 
     code_dims: int = Field(16, ge=2, le=384, description="PCA dimensions kept per code slot embedding")
     latent_dim: int = Field(32, ge=4, le=512, description="autoencoder latent size the GAN learns")
@@ -74,3 +87,12 @@ class SynthesizerConfig(BaseModel):
     torch_threads: int | None = Field(
         None, ge=1, description="torch CPU threads (default: env SYNTH_EHR_TORCH_THREADS, else torch's default)"
     )
+
+    @field_validator("kind")
+    @classmethod
+    def _registered(cls, kind: str) -> str:
+        from synth_ehr_assets.core.synth.registry import KINDS
+
+        if kind not in KINDS:
+            raise ValueError(f"unknown synthesizer kind {kind!r}; registered kinds: {', '.join(sorted(KINDS))}")
+        return kind

@@ -36,16 +36,19 @@ class EncodedFeatures:
     holdout: np.ndarray
     train_rows: np.ndarray
     holdout_rows: np.ndarray
+    condition_extra: np.ndarray | None = None  # extra condition features of the train rows (ConditionProfile)
 
     def save(self, directory: str | Path) -> Path:
         directory = Path(directory)
         self.transformer.save(directory / "transformer")
+        extra = {} if self.condition_extra is None else {"condition_extra": self.condition_extra}
         np.savez(
             directory / "split.npz",
             train=self.train,
             holdout=self.holdout,
             train_rows=self.train_rows,
             holdout_rows=self.holdout_rows,
+            **extra,
         )
         return directory
 
@@ -54,7 +57,10 @@ class EncodedFeatures:
         directory = Path(directory)
         transformer = TableTransformer.load(directory / "transformer", code_vectors)
         with np.load(directory / "split.npz", allow_pickle=False) as split:
-            return cls(transformer, split["train"], split["holdout"], split["train_rows"], split["holdout_rows"])
+            extra = split["condition_extra"] if "condition_extra" in split.files else None
+            return cls(
+                transformer, split["train"], split["holdout"], split["train_rows"], split["holdout_rows"], extra
+            )
 
 
 def split_rows(
@@ -125,6 +131,8 @@ def fit_latent_gan(
     conditions = None
     if condition_column is not None:
         conditions = features.train[:, features.transformer.column_slices[condition_column]]
+        if features.condition_extra is not None:
+            conditions = np.hstack([conditions, features.condition_extra])
     probe = MemorisationProbe(features.train, features.holdout, project=autoencoder.decode)
     return train_gan(autoencoder.encode(features.train), conditions, config, seed, progress, memorisation_probe=probe)
 
@@ -154,10 +162,12 @@ def sample_rows(
     code_decoder: CodeDecoder | None = None,
     batch_size: int = 131_072,
     progress: Progress | None = None,
+    condition_profile=None,
 ) -> pl.DataFrame:
     """Generate `n` rows. `conditions` = {value: rows}: exactly that many rows are generated for (and carry)
     `condition_column` = value; the other rows draw their value from `condition_pool` (the training
-    distribution) the same way. Same seed -> same table."""
+    distribution) the same way. `condition_profile` (a fitted `ConditionProfile`) appends each value's profile
+    to its condition vector, as at training. Same seed -> same table."""
     conditions = {k: int(v) for k, v in (conditions or {}).items() if int(v) > 0}
     if conditions and condition_column is None:
         raise ValueError("conditions were given but the synthesizer was fitted without a condition_column")
@@ -182,6 +192,8 @@ def sample_rows(
             condition_matrix = transformer.transform_column(condition_column, batch_values)
             if transformer.column_kinds[condition_column] == "categorical":
                 _check_known_conditions(condition_column, batch_values, condition_matrix)
+            if condition_profile is not None:
+                condition_matrix = np.hstack([condition_matrix, condition_profile.encode(batch_values)])
         latents = generator.sample(stop - start, condition_matrix, seed=int(batch_seeds[batch]), batch_size=batch_size)
         matrix = autoencoder.decode(latents, batch_size, seed=int(batch_seeds[batch]))
         # The generator was asked for this condition value: the row carries it exactly, it is not decoded.
@@ -221,7 +233,11 @@ class FitReport:
 
 
 class TableSynthesizer:
-    """Fit on a table, sample any number of rows (optionally with exact condition counts), save/load as JSON+npz."""
+    """Fit on a table, sample any number of rows (optionally with exact condition counts), save/load as JSON+npz.
+
+    The `latent_gan` kind of the registry (`base.Synthesizer`): transformer + feature autoencoder + latent GAN."""
+
+    kind = "latent_gan"
 
     def __init__(
         self,
@@ -239,6 +255,7 @@ class TableSynthesizer:
         self.autoencoder: FeatureAutoencoder | None = None
         self.generator: LatentGenerator | None = None
         self.condition_pool: ConditionPool | None = None
+        self.condition_profile = None  # a ConditionProfile when the stages were fitted with one
 
     def fit(
         self, train_df: pl.DataFrame, holdout_df: pl.DataFrame | None = None, progress: Progress | None = None
@@ -291,7 +308,18 @@ class TableSynthesizer:
             code_decoder,
             self.config.sample_batch_size,
             progress,
+            self.condition_profile,
         )
+
+    def params(self) -> dict:
+        """Kind, hyperparameters, seed and condition column, JSON-ready."""
+        return {
+            "kind": self.kind,
+            "config": self.config.model_dump(mode="json"),
+            "seed": self.seed,
+            "condition_column": self.condition_column,
+            "condition_profile": self.condition_profile.features if self.condition_profile else None,
+        }
 
     def save(self, directory: str | Path) -> Path:
         """Write `synthesizer.json`, `transformer/`, `autoencoder.{json,npz}`, `generator.{json,npz}`."""
@@ -302,8 +330,11 @@ class TableSynthesizer:
         self.transformer.save(directory / "transformer")
         self.autoencoder.save(directory)
         self.generator.save(directory)
+        if self.condition_profile is not None:
+            self.condition_profile.save(directory)
         manifest = {
             "format_version": FORMAT_VERSION,
+            "kind": self.kind,
             "column_kinds": self.column_kinds,
             "config": self.config.model_dump(mode="json"),
             "seed": self.seed,
@@ -335,4 +366,7 @@ class TableSynthesizer:
         synthesizer.generator = LatentGenerator.load(directory)
         pool = manifest["condition_pool"]
         synthesizer.condition_pool = ConditionPool(**pool) if pool else None
+        from synth_ehr_assets.core.synth.condition_profile import ConditionProfile
+
+        synthesizer.condition_profile = ConditionProfile.load(directory)
         return synthesizer

@@ -1,0 +1,143 @@
+"""How often training claims carry each code of a slot kind, given what the row being decoded already holds.
+
+The prior of the calibrated code decoder (`code_mapper.CalibratedCodeMapper`): for a secondary diagnosis or a
+procedure, log P(code | principal diagnosis) estimated from the training claims and smoothed hierarchically,
+principal code → its three-character category → the setting (claim type) → every training claim, so a principal
+seen a handful of times borrows from its category and a coverage code never seen as principal still gets a
+clinically sensible prior. Procedures are counted per setting (inpatient ICD-10-PCS, other CPT/HCPCS).
+`pair_lift` adds what codes already decoded on the claim say: log P(code | earlier code) / P(code), so codes that
+co-occur in training (hypertension, hyperlipidaemia, type 2 diabetes) keep co-occurring.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from synth_ehr_assets.core import schema
+
+SMOOTHING = 20.0  # pseudo-claims a code's or category's estimate borrows from the level above it
+PAIR_SMOOTHING = 30.0
+_FLOOR = 1e-12
+
+
+def _long(train: pl.DataFrame, columns: tuple[str, ...] | list[str]) -> pl.DataFrame:
+    """(row, principal, claim_type, code) for every filled slot of `columns`, one row per distinct code a claim has."""
+    frame = train.select(
+        pl.int_range(pl.len()).alias("_row"),
+        pl.col("dx_1").cast(pl.String).alias("principal"),
+        pl.col("claim_type").cast(pl.String),
+        *[pl.col(c).cast(pl.String) for c in columns],
+    )
+    return (
+        frame.unpivot(index=["_row", "principal", "claim_type"], on=list(columns), value_name="code")
+        .drop("variable")
+        .drop_nulls("code")
+        .unique(["_row", "code"])
+    )
+
+
+def _shares(long: pl.DataFrame, keys: list[str], pool: dict[str, int], rows: pl.DataFrame) -> dict[tuple, np.ndarray]:
+    """key → counts over the pool (claims carrying each code) and the number of claims with that key."""
+    counts = long.filter(pl.col("code").is_in(list(pool))).group_by([*keys, "code"]).agg(n=pl.len())
+    totals = rows.group_by(keys).agg(n=pl.len())
+    out = {}
+    for key in totals.select(keys).iter_rows():
+        out[key] = np.zeros(len(pool), dtype=np.float64)
+    for *key, code, n in counts.iter_rows():
+        out[tuple(key)][pool[code]] = n
+    return out, {tuple(row[:-1]): row[-1] for row in totals.iter_rows()}
+
+
+class CodePrior:
+    """log P(code | principal, setting) over one pool of codes (see the module docstring)."""
+
+    def __init__(self, train: pl.DataFrame, pool: list[str], columns: tuple[str, ...], smoothing: float = SMOOTHING):
+        self.pool = list(pool)
+        index = {code: i for i, code in enumerate(self.pool)}
+        long = _long(train, columns)
+        rows = train.select(
+            pl.col("dx_1").cast(pl.String).alias("principal"),
+            pl.col("dx_1").cast(pl.String).str.slice(0, 3).alias("category"),
+            pl.col("claim_type").cast(pl.String),
+        )
+        long = long.with_columns(category=pl.col("principal").str.slice(0, 3))
+        n_rows = max(train.height, 1)
+        overall = np.bincount(
+            long.filter(pl.col("code").is_in(self.pool))["code"].replace_strict(index, return_dtype=pl.Int64).to_numpy(),
+            minlength=len(self.pool),
+        ).astype(np.float64)
+        self.overall = (overall + 0.5) / (n_rows + 0.5 * len(self.pool))
+        by_setting, setting_n = _shares(long, ["claim_type"], index, rows)
+        self.setting = {key[0]: (by_setting[key] + smoothing * self.overall) / (setting_n[key] + smoothing)
+                        for key in by_setting}
+        by_category, category_n = _shares(long, ["category", "claim_type"], index, rows)
+        self.category = {key: (by_category[key] + smoothing * self._setting(key[1])) / (category_n[key] + smoothing)
+                         for key in by_category}
+        by_code, code_n = _shares(long, ["principal", "claim_type"], index, rows)
+        self.principal = {
+            key: (by_code[key] + smoothing * self._category(key[0][:3], key[1])) / (code_n[key] + smoothing)
+            for key in by_code
+        }
+        self._log_cache: dict[tuple[str, str], np.ndarray] = {}
+
+    def _setting(self, setting: str) -> np.ndarray:
+        return self.setting.get(setting, self.overall)
+
+    def _category(self, category: str, setting: str) -> np.ndarray:
+        return self.category.get((category, setting), self._setting(setting))
+
+    def log_prior(self, principal: str | None, setting: str | None) -> np.ndarray:
+        """log P(code | principal, setting) over the pool (each code's share of claims carrying it)."""
+        key = (principal or "", setting or "")
+        if key not in self._log_cache:
+            share = self.principal.get(key)
+            if share is None:
+                share = self._category(key[0][:3], key[1]) if key[0] else self._setting(key[1])
+            self._log_cache[key] = np.log(np.maximum(share, _FLOOR)).astype(np.float32)
+        return self._log_cache[key]
+
+    def log_prior_rows(self, principal: pl.Series, setting: pl.Series) -> np.ndarray:
+        """(rows, pool) log priors, one row per decoded claim."""
+        keys = pl.DataFrame({"p": principal.cast(pl.String).fill_null(""), "s": setting.cast(pl.String).fill_null("")})
+        distinct = keys.unique(maintain_order=True).with_row_index("_k")
+        table = np.stack([self.log_prior(p, s) for _, p, s in distinct.iter_rows()]) if distinct.height else None
+        which = keys.join(distinct, on=["p", "s"], how="left", maintain_order="left")["_k"].to_numpy()
+        return table[which] if table is not None else np.zeros((0, len(self.pool)), dtype=np.float32)
+
+
+class PairLift:
+    """log P(code | earlier code on the claim) / P(code) over one pool, smoothed toward no lift."""
+
+    def __init__(self, train: pl.DataFrame, pool: list[str], columns: tuple[str, ...], smoothing: float = PAIR_SMOOTHING):
+        self.pool = list(pool)
+        index = {code: i for i, code in enumerate(self.pool)}
+        long = _long(train, columns).filter(pl.col("code").is_in(self.pool))
+        ids = long.with_columns(i=pl.col("code").replace_strict(index, return_dtype=pl.Int64)).select("_row", "i")
+        pairs = ids.join(ids, on="_row").filter(pl.col("i") != pl.col("i_right")).group_by("i", "i_right").agg(n=pl.len())
+        n_rows = max(train.height, 1)
+        counts = np.bincount(ids["i"].to_numpy(), minlength=len(self.pool)).astype(np.float64)
+        share = (counts + 0.5) / (n_rows + 0.5 * len(self.pool))
+        joint = np.zeros((len(self.pool), len(self.pool)), dtype=np.float64)
+        joint[pairs["i"].to_numpy(), pairs["i_right"].to_numpy()] = pairs["n"].to_numpy()
+        # P(b | a) = (n(a, b) + s P(b)) / (n(a) + s); lift = P(b | a) / P(b)
+        conditional = (joint + smoothing * share[None, :]) / (counts[:, None] + smoothing)
+        self.log_lift = np.log(conditional / share[None, :]).astype(np.float32)
+        self.index = index
+
+    def rows(self, earlier: list[pl.Series]) -> np.ndarray | None:
+        """(rows, pool) summed log lifts from the codes already on each row (None when nothing is decoded yet)."""
+        total = None
+        for series in earlier:
+            ids = series.cast(pl.String).replace_strict(self.index, default=-1, return_dtype=pl.Int64).to_numpy()
+            has = ids >= 0
+            if not has.any():
+                continue
+            part = np.zeros((len(ids), len(self.pool)), dtype=np.float32)
+            part[has] = self.log_lift[ids[has]]
+            total = part if total is None else total + part
+        return total
+
+
+def secondary_columns() -> tuple[str, ...]:
+    return tuple(c for c in schema.DX_COLUMNS if c != "dx_1")
