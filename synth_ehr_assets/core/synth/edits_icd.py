@@ -1,8 +1,11 @@
 """ICD-10-CM coding conventions between the diagnoses of one claim, read from simple-icd-10-cm's tabular notes.
 
 - `excludes1_pair`: two codes on one claim where an Excludes1 note ("not coded here": the two conditions cannot
-  occur together) of one code, or of any of its ancestors up to the chapter, names the other (a code, a
-  category with `.-`, or a range). Notes on a parent apply to every code below it, as the tabular list says.
+  occur together) of one code, or of its subcategories and category, names the other (a code, a category with
+  `.-`, or a range). Notes on a parent apply to every code below it, as the tabular list says. Block and
+  chapter notes are not enforced: they tell look-alike conditions of other chapters apart (the hypertensive
+  diseases block excludes primary pulmonary hypertension I27.0), which guideline I.A.12.a (unrelated
+  conditions) lets one claim carry together.
 - `missing_companion_code`: a code whose "Use additional code" note is mandatory and names the codes to add,
   with none of them on the claim. Only these notes are enforced (every other "use additional" note is
   conditional: "if applicable", "if known", or a choice among codes):
@@ -57,6 +60,8 @@ def excludes1_notes(code: str) -> tuple[tuple[str, str, tuple[tuple[str, str], .
         return ()
     notes = []
     for owner in [code, *icd.get_ancestors(code)]:
+        if icd.is_chapter_or_block(owner):
+            break
         for text in icd.get_excludes1(owner):
             ranges = tuple(code_ranges(text))
             if ranges:
