@@ -93,7 +93,8 @@ def test_widened_codes_turn_off_the_procedure_support_and_unseen_drg_categories(
 def test_note_ranges_resolve_categories_codes_and_ranges():
     assert edits_icd.code_ranges("gestational diabetes (O24.4-)") == [("O244", "O244")]
     assert edits_icd.code_ranges("hypertensive disease (O10-O11, O13-O16)") == [("O10", "O11"), ("O13", "O16")]
-    assert edits_icd.code_ranges("hypertension due to kidney disease (I15.0, I15.1)") == [("I150", "I150"), ("I151", "I151")]
+    kidney = "hypertension due to kidney disease (I15.0, I15.1)"
+    assert edits_icd.code_ranges(kidney) == [("I150", "I150"), ("I151", "I151")]
     assert edits_icd.code_ranges("certain localized infections - see body system-related chapters") == []
 
 
@@ -108,7 +109,8 @@ def test_parent_notes_apply_to_children():
 def test_only_mandatory_use_additional_notes_are_enforced():
     assert edits_icd.companion_requirements("E66") == ()  # "Z68, if known"
     assert edits_icd.companion_requirements("J45909") == ()  # a list to choose from
-    assert edits_icd.companion_requirements("I120") == (("stage of chronic kidney disease", (("N185", "N185"), ("N186", "N186"))),)
+    stage_5 = (("N185", "N185"), ("N186", "N186"))
+    assert edits_icd.companion_requirements("I120") == (("stage of chronic kidney disease", stage_5),)
 
 
 def test_preventive_bands_cover_the_fourteen_codes_in_order():
@@ -117,9 +119,10 @@ def test_preventive_bands_cover_the_fourteen_codes_in_order():
     assert [(b[2], b[3]) for b in preventive[::2]] == [(0, 0), (1, 4), (5, 11), (12, 17), (18, 39), (40, 64), (65, 124)]
 
 
-# Pairs the reference population itself emits (core/reference owns them; reported to its owner): bipolar disorder
-# drawn independently of depression, and pre-eclampsia with essential hypertension (should be O11).
-REFERENCE_EXCLUDES1 = {("F319", "F329"), ("F319", "F331"), ("O1403", "I10"), ("O1404", "I10")}
+# Category pairs the reference population itself emits (core/reference owns them; reported to its owner), found
+# on 1,000,000 reference claims: bipolar disorder drawn independently of depression, pre-eclampsia with
+# essential hypertension (should be O11), gestational with pre-existing diabetes, Crohn's with ulcerative colitis.
+REFERENCE_EXCLUDES1 = {("F31", "F32"), ("F31", "F33"), ("O14", "I10"), ("O24", "E10"), ("O24", "E11"), ("K50", "K51")}
 
 
 def test_reference_population_passes_every_new_rule_except_its_documented_excludes1_pairs():
@@ -127,7 +130,17 @@ def test_reference_population_passes_every_new_rule_except_its_documented_exclud
     found = check_claims(claims, TrainingSupport.from_claims(claims))
     counts = {rule: found.filter(pl.col("rule") == rule).height for rule in NEW_RULES}
     assert {rule: n for rule, n in counts.items() if n} == {"excludes1_pair": counts["excludes1_pair"]}
-    pairs = set(found["detail"].str.extract_groups(r"^(\w+) with (\w+):").struct.unnest().rows())
+    pairs = set(found["detail"].str.extract_groups(r"^(\w{3})\w* with (\w{3})\w*:").struct.unnest().rows())
     assert pairs <= REFERENCE_EXCLUDES1, pairs
     assert counts["excludes1_pair"] < 0.02 * claims.height
     assert int(failing_mask(claims).sum()) == found["claim_id"].n_unique()
+
+
+def test_the_enforced_companion_notes_are_exactly_the_documented_thirty_codes():
+    from synth_ehr_assets.core import codes
+
+    enforced = {code for code in codes.billable_codes() if edits_icd.companion_requirements(code)}
+    o10 = {f"O10{sub}{tail}" for sub in "23" for tail in ("11", "12", "13", "19", "2", "3")}
+    documented = {"E0822", "E0922", "E1022", "E1122", "E1322", "Q8781", "I120", "I129", "I1310", "I1311", "I130",
+                  "I132", "I0981", "I110", "I97130", "I97131", "O80", "O82"} | o10
+    assert enforced == documented

@@ -33,13 +33,10 @@ def long(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     Concatenating one filtered select per slot is about 3× faster than `unpivot` on string columns.
     """
     parts = [
-        frame.lazy().filter(pl.col(c).is_not_null()).select(*LONG_INDEX, pl.lit(c).alias("column"), pl.col(c).alias("code"))
+        frame.lazy()
+        .filter(pl.col(c).is_not_null())
+        .select(*LONG_INDEX, pl.lit(c).alias("column"), pl.col(c).alias("code"))
         for c in columns
     ]
     return pl.concat(parts).collect()
 
-
-def in_ranges(code: pl.Expr, ranges: list[tuple[str, str]]) -> pl.Expr:
-    """`code` inside any inclusive (low, high) prefix range, e.g. ("N181", "N186") holds N181..N186 and N1830."""
-    inside = [(code.str.slice(0, len(low)) >= low) & (code.str.slice(0, len(high)) <= high) for low, high in ranges]
-    return pl.any_horizontal(inside) if inside else pl.lit(False)

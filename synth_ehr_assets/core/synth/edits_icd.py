@@ -9,11 +9,12 @@
 - `missing_companion_code`: a code whose "Use additional code" note is mandatory and names the codes to add,
   with none of them on the claim. Only these notes are enforced (every other "use additional" note is
   conditional: "if applicable", "if known", or a choice among codes):
-  "code to identify (the) stage of chronic kidney disease (N18.x...)" (E08.22-E13.22, Q87.81, I12, I13 with the
-  stage range each note names: I12.0 needs N18.5/N18.6, I12.9 N18.1-N18.4/N18.9; the diabetic notes name
-  N18.1-N18.6, and N18.9 also satisfies them: the CKD code is there, only its stage is undocumented), "code to identify (the)
-  type of heart failure / the heart failure (I50.-)" (I09.81, I11.0, I13.0, I13.2, I97.13), "code to indicate
-  outcome of delivery (Z37.0)" (O80, O82), and "code from I12/I13 to identify ..." (O10.2, O10.3).
+  "code to identify (the) stage of chronic kidney disease (N18.x...)" (E08.22-E13.22, Q87.81, I12, I13 with
+  the stage range each note names: I12.0 needs N18.5/N18.6, I12.9 N18.1-N18.4/N18.9; the diabetic notes name
+  N18.1-N18.6, and N18.9 also satisfies them: the CKD code is there, only its stage is undocumented),
+  "code to identify (the) type of heart failure / the heart failure (I50.-)" (I09.81, I11.0, I13.0, I13.2,
+  I97.13), "code to indicate outcome of delivery (Z37.0)" (O80, O82), and "code from I12/I13 to identify ..."
+  (O10.2, O10.3).
 - `redundant_unspecified`: a code titled "without complication(s)" together with another code below the same
   parent that is not itself "without complications" (E11.9 with E11.22); N18.9 (CKD, unspecified stage) with a
   staged N18 code; I50.9 (heart failure, unspecified) with another I50 code.
@@ -115,7 +116,8 @@ def conflict_pairs(present: list[str]) -> pl.DataFrame:
             for low, high in ranges:
                 for other in _slice(present, low, high):
                     if other != code:
-                        rows.append((code, other, "excludes1_pair", f"{other} with {code}: Excludes1 at {owner} ({text})"))
+                        detail = f"{other} with {code}: Excludes1 at {owner} ({text})"
+                        rows.append((code, other, "excludes1_pair", detail))
         scope = UNSPECIFIED_SCOPES.get(code) or (code[:-1] if code in without else None)
         if scope:
             for other in _slice(present, scope, scope):

@@ -53,10 +53,11 @@ class TrainingSupport:
             [train.lazy().select(pl.col(c).alias("px"), cat).drop_nulls() for c in schema.PX_COLUMNS]
         ).unique().collect()
         drg = train.lazy().select(pl.col("drg"), cat).drop_nulls().unique().collect()
-        under = train.filter(pl.col("age") < MEDICARE_AGE)
-        medicare = under.filter((pl.col("payer") == "medicare") & (pl.col("age") >= ADULT_AGE) & ~_qualifying())
-        bands = medicare.select((pl.col("age") // AGE_BAND * AGE_BAND).unique())["age"]
-        rate = float((under["payer"] == "medicare").mean() or 0.0) if under.height else 0.0
+        under = train.select("age", "payer", *schema.DX_COLUMNS).filter(pl.col("age") < MEDICARE_AGE)
+        medicare = under.filter(pl.col("payer") == "medicare")
+        adults = medicare.filter((pl.col("age") >= ADULT_AGE) & ~_qualifying())
+        bands = adults.select((pl.col("age") // AGE_BAND * AGE_BAND).unique())["age"]
+        rate = medicare.height / under.height if under.height else 0.0
         return cls(px.sort(px.columns), drg.sort(drg.columns), tuple(sorted(int(b) for b in bands)), rate, widen)
 
     def to_dict(self) -> dict:
