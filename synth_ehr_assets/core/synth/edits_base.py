@@ -27,15 +27,15 @@ def violations(frame: pl.DataFrame, rule: str, detail: pl.Expr, column: pl.Expr 
     )
 
 
-def long(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
-    """One row per filled code slot: _row, claim_type, age, sex, column, code (grouped by slot, not by row).
+def long(frame: pl.DataFrame, columns: list[str], extra: tuple[str, ...] = ()) -> pl.DataFrame:
+    """One row per filled code slot: _row, claim_type, age, sex, `extra`, column, code (grouped by slot).
 
     Concatenating one filtered select per slot is about 3× faster than `unpivot` on string columns.
     """
     parts = [
         frame.lazy()
         .filter(pl.col(c).is_not_null())
-        .select(*LONG_INDEX, pl.lit(c).alias("column"), pl.col(c).alias("code"))
+        .select(*LONG_INDEX, *extra, pl.lit(c).alias("column"), pl.col(c).alias("code"))
         for c in columns
     ]
     return pl.concat(parts).collect()

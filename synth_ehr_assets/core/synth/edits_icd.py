@@ -128,11 +128,11 @@ def conflict_pairs(present: list[str]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema, orient="row").unique(["code", "other", "rule"], keep="first")
 
 
-def pair_violations(frame: pl.DataFrame, long_dx: pl.DataFrame) -> pl.DataFrame:
+def pair_violations(long_dx: pl.DataFrame) -> pl.DataFrame:
     """`excludes1_pair` and `redundant_unspecified`: one violation per (claim, rule, later slot of the pair).
 
-    A boolean conflict matrix over the involved codes, looked up for the 45 slot pairs, finds the few claims with
-    a conflict; only those are joined code by code to word the detail.
+    A boolean conflict matrix over the involved codes, looked up between the codes of each claim, finds the few
+    claims with a conflict; only those are joined code by code to word the detail.
     """
     pairs = conflict_pairs(long_dx["code"].unique().drop_nulls().to_list())
     involved = pl.concat([pairs["code"], pairs["other"]]).unique().sort()
@@ -142,16 +142,18 @@ def pair_violations(frame: pl.DataFrame, long_dx: pl.DataFrame) -> pl.DataFrame:
     conflict = np.zeros((involved.len() + 1, involved.len() + 1), dtype=bool)
     conflict[keyed["a"].to_numpy(), keyed["b"].to_numpy()] = True
     conflict |= conflict.T
-    coded = frame.select(
-        *(pl.col(c).replace_strict(involved, ids, default=0, return_dtype=pl.UInt16) for c in schema.DX_COLUMNS)
-    ).to_numpy()
-    hit = np.zeros(frame.height, dtype=bool)
-    for i in range(coded.shape[1]):
-        for j in range(i + 1, coded.shape[1]):
-            hit |= conflict[coded[:, i], coded[:, j]]
-    rows = frame.select(ROW).filter(pl.Series(hit))
-    slot = pl.col("column").str.slice(3).cast(pl.Int32)
-    inv = long_dx.join(rows, on=ROW, how="semi").select(ROW, "column", "code", slot.alias("slot"))
+    inv = (
+        long_dx.filter(pl.col("code").is_in(involved.implode()))
+        .select(ROW, "column", "code", pl.col("code").replace_strict(involved, ids).alias("id"))
+        .sort(ROW)
+    )
+    row, code = inv[ROW].to_numpy(), inv["id"].to_numpy()
+    hit = np.zeros(len(row), dtype=bool)
+    for step in range(1, len(schema.DX_COLUMNS)):  # a claim's involved codes are adjacent once sorted by row
+        same = (row[step:] == row[:-step]) & conflict[code[step:], code[:-step]]
+        hit[step:] |= same
+    slot = pl.col("column").str.slice(3).cast(pl.Int32).alias("slot")
+    inv = inv.filter(pl.col(ROW).is_in(np.unique(row[hit]))).select(ROW, "column", "code", slot)
     both = inv.join(inv, on=ROW, suffix="_other").join(
         pairs, left_on=["code", "code_other"], right_on=["code", "other"], how="inner"
     )
@@ -175,8 +177,11 @@ def companion_violations(long_dx: pl.DataFrame) -> pl.DataFrame:
     schema = {"code": pl.String, "need": pl.String}
     needs_table = pl.DataFrame(needs, schema=schema, orient="row")
     has_table = pl.DataFrame(satisfied, schema=schema, orient="row").unique()
-    wanting = long_dx.select(ROW, "column", "code").join(needs_table, on="code", how="inner")
-    having = long_dx.select(ROW, "code").join(has_table, on="code", how="inner").select(ROW, "need").unique()
+    def rows_with(table: pl.DataFrame) -> pl.DataFrame:
+        return long_dx.filter(pl.col("code").is_in(table["code"].implode())).join(table, on="code", how="inner")
+
+    wanting = rows_with(needs_table)
+    having = rows_with(has_table).select(ROW, "need").unique()
     missing = wanting.join(having, on=[ROW, "need"], how="anti")
     detail = pl.format("{} needs an additional code for {} on the claim", pl.col("code"), pl.col("need"))
     return violations(missing, "missing_companion_code", detail)

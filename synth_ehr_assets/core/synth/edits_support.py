@@ -80,15 +80,14 @@ class TrainingSupport:
 
 
 def support_violations(frame: pl.DataFrame, long_px: pl.DataFrame, support: TrainingSupport) -> list[pl.DataFrame]:
-    return [_px_dx(frame, long_px, support), _drg_dx(frame, support), _payer_age(frame, support)]
+    """`px_dx_unsupported`, `drg_dx_mismatch`, `payer_age_implausible`; `long_px` carries each row's dx_1."""
+    return [_px_dx(long_px, support), _drg_dx(frame, support), _payer_age(frame, support)]
 
 
-def _px_dx(frame: pl.DataFrame, long_px: pl.DataFrame, support: TrainingSupport) -> pl.DataFrame:
+def _px_dx(long_px: pl.DataFrame, support: TrainingSupport) -> pl.DataFrame:
     if support.widen:
         return empty()
-    rows = long_px.select(ROW, "column", pl.col("code").alias("px")).join(
-        frame.select(ROW, _category().alias("category")), on=ROW, how="left"
-    )
+    rows = long_px.select(ROW, "column", pl.col("code").alias("px"), _category().alias("category"))
     unseen = rows.join(support.px_dx, on=["px", "category"], how="anti", nulls_equal=True)
     detail = pl.format("{} never billed with a {} principal diagnosis in training", pl.col("px"), pl.col("category"))
     return violations(unseen, "px_dx_unsupported", detail)

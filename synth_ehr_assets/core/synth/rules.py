@@ -130,7 +130,7 @@ def violations_by_row(df: pl.DataFrame, support: TrainingSupport | None = None) 
         raise ValueError(f"check_claims: frame lacks columns {missing}")
     frame = df.rechunk().with_row_index(_ROW)  # polars 1.44 can panic filtering multi-chunk string views
     long_dx = _long(frame, schema.DX_COLUMNS)
-    long_px = _long(frame, schema.PX_COLUMNS)
+    long_px = _long(frame, schema.PX_COLUMNS, extra=("dx_1",))
     parts = [
         _flag(frame, pl.col("dx_1").is_null(), "missing_principal_dx", "dx_1", pl.lit("no principal diagnosis")),
         _slot_gaps(frame, schema.DX_COLUMNS, "dx_slot_gap"),
@@ -144,7 +144,7 @@ def violations_by_row(df: pl.DataFrame, support: TrainingSupport | None = None) 
         _amounts(frame),
         *_amount_precision(frame),
         *_invalid_values(frame),
-        edits_icd.pair_violations(frame, long_dx),
+        edits_icd.pair_violations(long_dx),
         edits_icd.companion_violations(long_dx),
         edits_procedures.band_violations(long_px),
         *(edits_support.support_violations(frame, long_px, support) if support is not None else []),
