@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 
 from synth_ehr_assets.core import codes, schema
-from synth_ehr_assets.core.synth.edits_base import ROW, violations
+from synth_ehr_assets.core.synth.edits_base import ROW, empty, violations
 
 _CODE = r"[A-Z][0-9][0-9A-Z](?:\.?[0-9A-Z]{1,4})?"
 _ITEM = re.compile(rf"^({_CODE})\.?-?(?:\s*-\s*({_CODE})\.?-?)?$")
@@ -135,6 +135,8 @@ def pair_violations(long_dx: pl.DataFrame) -> pl.DataFrame:
     claims with a conflict; only those are joined code by code to word the detail.
     """
     pairs = conflict_pairs(long_dx["code"].unique().drop_nulls().to_list())
+    if pairs.is_empty():
+        return empty()
     involved = pl.concat([pairs["code"], pairs["other"]]).unique().sort()
     ids = pl.int_range(1, involved.len() + 1, eager=True, dtype=pl.UInt16)
     index = pl.DataFrame({"code": involved, "a": ids})
@@ -144,7 +146,7 @@ def pair_violations(long_dx: pl.DataFrame) -> pl.DataFrame:
     conflict |= conflict.T
     inv = (
         long_dx.filter(pl.col("code").is_in(involved.implode()))
-        .select(ROW, "column", "code", pl.col("code").replace_strict(involved, ids).alias("id"))
+        .select(ROW, "column", "code", pl.col("code").replace_strict(involved, ids, return_dtype=pl.UInt16).alias("id"))
         .sort(ROW)
     )
     row, code = inv[ROW].to_numpy(), inv["id"].to_numpy()
