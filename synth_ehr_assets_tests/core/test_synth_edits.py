@@ -55,6 +55,7 @@ def test_training_claims_pass_their_own_support(support):
          "drg_dx_mismatch", "drg", "DRG 470 never seen with a I50"),
         ({"payer": "medicare", "age": 33}, "payer_age_implausible", "payer", "no Medicare claims aged 30-34"),
         ({"payer": "medicare", "age": 8, "px_1": "99213"}, "payer_age_implausible", "payer", "a child"),
+        ({"dx_1": None, "dx_2": None}, "px_dx_unsupported", "px_1", "with a missing principal"),
     ],
 )
 def test_support_rules_flag_what_training_never_saw(support, overrides, rule, column, fragment):
@@ -62,7 +63,7 @@ def test_support_rules_flag_what_training_never_saw(support, overrides, rule, co
     found = check_claims(claims, support)
     hits = found.filter(pl.col("rule") == rule)
     assert hits.select("claim_id", "column").rows() == [("bad", column)], found
-    assert fragment in hits["detail"][0]
+    assert fragment in hits["detail"][0] and found["detail"].null_count() == 0
     assert check_claims(claims).filter(pl.col("rule") == rule).height == 0  # skipped without support
 
 

@@ -89,7 +89,8 @@ def _px_dx(long_px: pl.DataFrame, support: TrainingSupport) -> pl.DataFrame:
         return empty()
     rows = long_px.select(ROW, "column", pl.col("code").alias("px"), _category().alias("category"))
     unseen = rows.join(support.px_dx, on=["px", "category"], how="anti", nulls_equal=True)
-    detail = pl.format("{} never billed with a {} principal diagnosis in training", pl.col("px"), pl.col("category"))
+    category = pl.col("category").fill_null("missing")
+    detail = pl.format("{} never billed with a {} principal diagnosis in training", pl.col("px"), category)
     return violations(unseen, "px_dx_unsupported", detail)
 
 
@@ -98,7 +99,10 @@ def _drg_dx(frame: pl.DataFrame, support: TrainingSupport) -> pl.DataFrame:
     if support.widen:
         rows = rows.join(support.drg_dx.select("category").unique(), on="category", how="semi")
     unseen = rows.join(support.drg_dx, on=["drg", "category"], how="anti", nulls_equal=True)
-    detail = pl.format("DRG {} never seen with a {} principal diagnosis ({}) in training", "drg", "category", "dx_1")
+    detail = pl.format(
+        "DRG {} never seen with a {} principal diagnosis ({}) in training", "drg",
+        pl.col("category").fill_null("missing"), pl.col("dx_1").fill_null("none"),
+    )
     return violations(unseen, "drg_dx_mismatch", detail, pl.lit("drg"))
 
 
