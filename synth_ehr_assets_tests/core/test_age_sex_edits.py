@@ -25,10 +25,10 @@ def test_the_table_gives_the_verdict_of_the_row_by_row_edit_for_every_age_and_se
 def test_row_masks_flag_only_codes_the_row_may_not_carry():
     rows = pl.DataFrame(
         {
-            "code": ["O210", "O210", "Z00129", "Z00129", "C61", "E119", None],
-            "age": [30, 30, 8, 40, 70, 70, 70],
-            "sex": ["F", "M", "M", "M", "F", "M", "M"],
+            "code": ["O210", "O210", "Z00129", "Z00129", "C61", "E119", None, "C50911", "C50911"],
+            "age": [30, 30, 8, 40, 70, 70, 70, 45, 45],
+            "sex": ["F", "M", "M", "M", "F", "M", "M", "F", "M"],
         }
     )
     mask = age_sex_edits.conflict_mask(rows["code"], rows["age"], rows["sex"])
-    assert mask.tolist() == [False, True, False, True, True, False, False]
+    assert mask.tolist() == [False, True, False, True, True, False, False, False, False]

