@@ -216,6 +216,8 @@ class FaultySynthesizer:
     ):
         self.inner, self.source, self.copies, self.always_broken = inner, source, copies, always_broken
         self.transformer, self.autoencoder = inner.transformer, inner.autoencoder
+        self.generator, self.condition_column = inner.generator, inner.condition_column
+        self.condition_profile = inner.condition_profile
 
     def sample(self, n, conditions=None, code_decoder=None, seed=None):
         frame = self.inner.sample(n, conditions=conditions, code_decoder=code_decoder, seed=seed)

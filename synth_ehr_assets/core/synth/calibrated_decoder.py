@@ -43,6 +43,9 @@ class CalibratedCodeMapper(CodeMapper):
                 self.priors[kind] = CodePrior(train_claims, pool, columns)
                 self.lifts[kind] = PairLift(train_claims, pool, columns)
         self.sigma = {kind: (sigma or DEFAULT_SIGMA) for kind in self.priors}
+        if "procedure" in self.indexes:
+            self._procedure_rules = _ProcedureRules(self.indexes["procedure"].codes.tolist(), train_claims, widen)
+        self.calibration: dict[str, dict[float, float]] = {}  # σ → mean log probability of real codes
 
     def _positions(self, kind: str, group_id) -> np.ndarray:
         """Pool positions of the codes admissible for the group (all when all or none are allowed)."""
@@ -83,6 +86,8 @@ class CalibratedCodeMapper(CodeMapper):
             q = queries[start:start + step]
             # -|q - c|²/2σ² up to a per-row constant: (q·c - |c|²/2)/σ²
             logits += (q @ vectors.T - half_sq) * inv_var
+            if kind == "procedure":
+                self._procedure_rules.mask(logits, positions, context, picked)
             for series in earlier:  # a code already on the claim is never drawn again
                 taken = series.gather(picked).cast(pl.String)
                 ids = taken.replace_strict(self.lifts[kind].index, default=-1, return_dtype=pl.Int64).to_numpy()
@@ -94,18 +99,78 @@ class CalibratedCodeMapper(CodeMapper):
         return pool_ids[chosen]
 
 
-SIGMA_GRID = (0.25, 0.35, 0.5, 0.7, 1.0, 1.4, 2.0, 2.8, 4.0, 5.6, 8.0)
+class _ProcedureRules:
+    """Procedures a row may carry beyond its setting: the age/sex band of the code (`edits_procedures`) and, unless
+    codes are widened, a procedure billed in training with the row's principal category (`px_dx_unsupported`)."""
+
+    def __init__(self, pool: list[str], train_claims: pl.DataFrame, widen: bool):
+        from synth_ehr_assets.core.synth.edits_procedures import ADULT_MAX, _band_table
+
+        table = pl.DataFrame({"code": pool}).join(_band_table(tuple(pool)), on="code", how="left", maintain_order="left")
+        self.min_age = table["min_age"].fill_null(0).to_numpy()
+        self.max_age = table["max_age"].fill_null(ADULT_MAX).to_numpy()
+        self.sex = table["band_sex"].fill_null("").to_numpy()
+        self.categories: dict[str, int] = {}  # principal category → row of `supported`; other rows: the last
+        self.supported = np.ones((1, len(pool)), dtype=bool)
+        if not widen:
+            position = {code: i for i, code in enumerate(pool)}
+            pairs = pl.concat([
+                train_claims.select(
+                    pl.col(c).cast(pl.String).alias("px"),
+                    pl.col("dx_1").cast(pl.String).str.slice(0, 3).alias("category"),
+                )
+                for c in schema.PX_COLUMNS if c in train_claims.columns
+            ]).drop_nulls().unique()
+            grouped = pairs.group_by("category").agg("px").sort("category")
+            self.supported = np.zeros((grouped.height + 1, len(pool)), dtype=bool)
+            self.supported[-1] = True
+            for row, (category, codes) in enumerate(grouped.iter_rows()):
+                self.categories[category] = row
+                self.supported[row, [position[c] for c in codes if c in position]] = True
+
+    def mask(self, logits: np.ndarray, positions: np.ndarray, context: pl.DataFrame, picked: pl.Series) -> None:
+        """Set the logits of inadmissible procedures to -inf in place (rows left with none keep theirs: the edits
+        reject and resample them)."""
+        allowed = np.ones(logits.shape, dtype=bool)
+        if "age" in context.columns and "sex" in context.columns:
+            age = context["age"].gather(picked).cast(pl.Float64).fill_null(-1).to_numpy()[:, None]
+            sex = context["sex"].gather(picked).cast(pl.String).fill_null("").to_numpy()[:, None]
+            band_sex = self.sex[positions][None, :]
+            allowed &= (age >= self.min_age[positions]) & (age <= self.max_age[positions])
+            allowed &= (band_sex == "") | (band_sex == sex)
+        categories = context["dx_1"].gather(picked).cast(pl.String).str.slice(0, 3)
+        rows = categories.replace_strict(self.categories, default=len(self.supported) - 1, return_dtype=pl.Int64)
+        allowed &= self.supported[rows.to_numpy()][:, positions]
+        usable = allowed.any(1)
+        logits[~allowed & usable[:, None]] = -np.inf
+
+
+SIGMA_GRID = (0.35, 0.5, 0.7, 1.0, 1.4, 2.0, 2.8, 4.0, 5.6, 8.0, 16.0, 64.0)
 CALIBRATION_ROWS = 2000
 
 
-def calibrate_sigma(mapper: CalibratedCodeMapper, synthesizer, train_claims: pl.DataFrame, model_frame,
+def generated_matrix(synthesizer, principal: pl.Series, seed: int) -> np.ndarray:
+    """Encoded rows the synthesizer generates for these principal codes (before any decoding)."""
+    transformer = synthesizer.transformer
+    condition = transformer.transform_column(synthesizer.condition_column, principal)
+    if getattr(synthesizer, "condition_profile", None) is not None:
+        condition = np.hstack([condition, synthesizer.condition_profile.encode(principal)])
+    latents = synthesizer.generator.sample(principal.len(), condition, seed=seed)
+    return synthesizer.autoencoder.decode(latents, seed=seed)
+
+
+def calibrate_sigma(mapper: CalibratedCodeMapper, synthesizer, train_claims: pl.DataFrame,
                     seed: int = 0, rows: int = CALIBRATION_ROWS) -> dict[str, float]:
-    """Per slot kind, the σ under which the decoder's posterior gives training rows' true codes the highest mean
-    log probability: rows go through the autoencoder (encode → decode, as generated rows are decoded) and every
-    filled slot's decoded vector is scored against its pool, prior included. Sets and returns `mapper.sigma`."""
+    """Per slot kind, the σ under which the posterior gives real training codes the highest mean log probability
+    when the vectors are what the synthesizer generates for the same principal code: for each sampled training
+    claim the generator draws a row conditioned on its dx_1, and each slot filled on both is scored against the
+    real code, prior included. Vectors that say little about the real codes (blurred GAN output) get a wide σ and
+    the prior decides; informative vectors get a narrow one. Sets and returns `mapper.sigma`."""
     sample = train_claims.sample(min(rows, train_claims.height), seed=seed) if train_claims.height else train_claims
-    transformer, autoencoder = synthesizer.transformer, synthesizer.autoencoder
-    decoded = autoencoder.decode(autoencoder.encode(transformer.transform(model_frame(sample))), seed=seed)
+    if not sample.height:
+        return dict(mapper.sigma)
+    transformer = synthesizer.transformer
+    decoded = generated_matrix(synthesizer, sample[synthesizer.condition_column].cast(pl.String), seed)
     for kind in mapper.priors:
         columns = secondary_columns() if kind == "secondary" else schema.PX_COLUMNS
         index, prior = mapper.indexes[kind], mapper.priors[kind]
@@ -115,13 +180,13 @@ def calibrate_sigma(mapper: CalibratedCodeMapper, synthesizer, train_claims: pl.
         for column in columns:
             if column not in transformer.column_slices:
                 continue
+            block = decoded[:, transformer.column_slices[column]]
             truth = sample[column].cast(pl.String).replace_strict(position, default=-1, return_dtype=pl.Int64)
-            rows_with = np.flatnonzero(truth.to_numpy() >= 0)
+            rows_with = np.flatnonzero((truth.to_numpy() >= 0) & (block[:, 0] > 0.5))
             if not rows_with.size:
                 continue
-            block = decoded[rows_with, transformer.column_slices[column]][:, 1:]
             log_prior = prior.log_prior_rows(sample["dx_1"].gather(rows_with), sample["claim_type"].gather(rows_with))
-            closeness = block @ index.vectors.T - half_sq
+            closeness = block[rows_with, 1:] @ index.vectors.T - half_sq
             true = truth.to_numpy()[rows_with]
             for sigma in SIGMA_GRID:
                 logits = log_prior + closeness / sigma**2
@@ -129,6 +194,7 @@ def calibrate_sigma(mapper: CalibratedCodeMapper, synthesizer, train_claims: pl.
                 log_norm = top[:, 0] + np.log(np.exp(logits - top).sum(1))
                 scores[sigma].append(logits[np.arange(len(true)), true] - log_norm)
         if any(scores[s] for s in SIGMA_GRID):
-            means = {s: float(np.concatenate(v).mean()) for s, v in scores.items()}
+            means = {s: float(np.concatenate(v).mean()) for s, v in scores.items() if v}
             mapper.sigma[kind] = max(means, key=means.get)
+            mapper.calibration[kind] = means
     return dict(mapper.sigma)

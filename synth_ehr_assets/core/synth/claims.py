@@ -22,6 +22,7 @@ from synth_ehr_assets.core.spec import CodesConfig, PrivacyConfig
 from synth_ehr_assets.core.synth import privacy_filters, rules
 from synth_ehr_assets.core.synth.code_mapper import CONDITION_COLUMN, CodeMapper
 from synth_ehr_assets.core.synth.condition_profile import ConditionProfile
+from synth_ehr_assets.core.synth.setting_draws import ChargesBySetting, InpatientDetails
 from synth_ehr_assets.core.synth.principal_plan import coverage_conditions, principal_plan, reallocate
 from synth_ehr_assets.core.synth.transformer import TableTransformer
 
@@ -59,6 +60,7 @@ _INPATIENT = pl.col("claim_type") == "inpatient"
 PROFILE_COLUMNS = ("sex", "claim_type", "payer")  # with the age band: the principal's profile (ConditionProfile)
 MAX_ROUNDS = 12
 REALLOCATE_ROUND = 6  # from this round on, free rows of a principal code that keeps failing go to other codes
+CELL_ROUNDS = 10  # rounds holding each principal's inpatient share (`setting_cells`); later rounds fill any setting
 MIN_ACCEPTANCE = 0.02  # oversampling never assumes that fewer than 2% of sampled rows survive
 OVERSAMPLE = 1.1
 FIRST_ROUND_ACCEPTANCE = 0.9  # assumed before any row was screened (rows are mapped to admissible codes)
@@ -96,7 +98,7 @@ def claims_frame(modelled: pl.DataFrame) -> pl.DataFrame:
 
 def code_decoder(decoding: str, synthesizer, train_claims, code_index, widen: bool, seed: int, sigma=None):
     """The `CodeDecoder` of `synthesizer.code_decoding`: calibrated posterior draws (σ calibrated on the training
-    rows through the synthesizer's autoencoder unless given), or the argmax nearest code."""
+    rows against what the synthesizer generates, unless given), or the argmax nearest code."""
     if decoding == "argmax":
         return CodeMapper(synthesizer.transformer, train_claims, code_index, widen)
     if decoding != "calibrated":
@@ -104,8 +106,8 @@ def code_decoder(decoding: str, synthesizer, train_claims, code_index, widen: bo
     from synth_ehr_assets.core.synth.calibrated_decoder import CalibratedCodeMapper, calibrate_sigma
 
     mapper = CalibratedCodeMapper(synthesizer.transformer, train_claims, code_index, widen, seed=seed, sigma=sigma)
-    if sigma is None and getattr(synthesizer, "autoencoder", None) is not None:
-        calibrate_sigma(mapper, synthesizer, train_claims, model_frame, seed)
+    if sigma is None and getattr(synthesizer, "generator", None) is not None:
+        calibrate_sigma(mapper, synthesizer, train_claims, seed)
     return mapper
 
 
@@ -188,8 +190,11 @@ def synthesize_claims(
     rng = np.random.default_rng([seed, 1])
     coverage_rows, coverage = coverage_conditions(coverage or [], train_claims, rng)
     plan = principal_plan(n_rows, coverage_rows, train_claims, rng)
-    screen = _Screen(synthesizer.transformer, privacy, protected, train_claims)
+    screen = _Screen(synthesizer.transformer, privacy, protected, train_claims, codes.widen_to_catalog)
     mapper = code_decoder(decoding, synthesizer, train_claims, code_index, codes.widen_to_catalog, seed, sigma)
+    cells = setting_cells(plan, train_claims, rng)
+    inpatient, charges = InpatientDetails(train_claims), ChargesBySetting(train_claims)
+    cell_have, cell_survived = dict.fromkeys(cells, 0), dict.fromkeys(cells, 0)
     kept: list[pl.DataFrame] = []
     have = dict.fromkeys(plan, 0)
     sampled, survived = dict.fromkeys(plan, 0), dict.fromkeys(plan, 0)
@@ -205,23 +210,48 @@ def synthesize_claims(
         overall = sum(survived.values()) / max(sum(sampled.values()), 1) if rounds > 1 else FIRST_ROUND_ACCEPTANCE
         if rounds == REALLOCATE_ROUND:
             reallocated = reallocate(plan, have, coverage_rows, survived, sampled, rng)
+        holding_cells = rounds < CELL_ROUNDS and bool(cells)
         request = {}
         for code in plan:
             if have[code] < plan[code]:
                 rate = (survived[code] + 10 * overall) / (sampled[code] + 10)  # smoothed toward the overall rate
-                request[code] = math.ceil((plan[code] - have[code]) / max(rate, MIN_ACCEPTANCE) * OVERSAMPLE)
+                need = (plan[code] - have[code]) / max(rate, MIN_ACCEPTANCE)
+                if holding_cells and f"{code}|inpatient" in cells:
+                    for key in (f"{code}|inpatient", f"{code}|other"):
+                        share = cells[key] / max(plan[code], 1)
+                        cell_rate = (cell_survived[key] + 10 * rate * share) / (sampled[code] + 10)
+                        if cell_have[key] < cells[key]:
+                            need = max(need, (cells[key] - cell_have[key]) / max(cell_rate, MIN_ACCEPTANCE))
+                request[code] = math.ceil(need * OVERSAMPLE)
         round_seed = int(np.random.SeedSequence([seed, rounds]).generate_state(1)[0])
         frame = synthesizer.sample(sum(request.values()), conditions=request, code_decoder=mapper, seed=round_seed)
-        frame = claims_frame(frame.with_columns(pl.col(CONDITION_COLUMN).cast(pl.String)))
+        frame = frame.with_columns(pl.col(CONDITION_COLUMN).cast(pl.String))
+        frame = charges.apply(frame, np.random.default_rng([seed, rounds, 4]))  # before the shares become amounts
+        frame = inpatient.apply(claims_frame(frame), np.random.default_rng([seed, rounds, 3]))
         for code, count in request.items():
             sampled[code] += count
         accepted = screen(schema.conform(frame))
         for code, count in accepted[CONDITION_COLUMN].value_counts().iter_rows():
             survived[code] += count
-        missing = pl.col(CONDITION_COLUMN).replace_strict(
+        if holding_cells:  # hold each principal's inpatient share; the last rounds let go
+            missing = {key: cells[key] - cell_have[key] for key in cells}
+            missing |= {f"{code}|*": plan[code] - have[code] for code in plan if f"{code}|other" not in cells}
+            accepted = accepted.with_columns(_cell=_cell_key(set(cells)))
+            for key, count in accepted["_cell"].value_counts().iter_rows():
+                if key in cell_survived:
+                    cell_survived[key] += count
+            accepted = accepted.filter(
+                pl.int_range(pl.len()).over("_cell")
+                < pl.col("_cell").replace_strict(missing, default=0, return_dtype=pl.Int64)
+            )
+            for key, count in accepted["_cell"].value_counts().iter_rows():
+                if key in cell_have:
+                    cell_have[key] += count
+            accepted = accepted.drop("_cell")
+        missing_rows = pl.col(CONDITION_COLUMN).replace_strict(
             list(plan), [plan[c] - have[c] for c in plan], default=0, return_dtype=pl.Int64
         )
-        accepted = accepted.filter(pl.int_range(pl.len()).over(CONDITION_COLUMN) < missing)
+        accepted = accepted.filter(pl.int_range(pl.len()).over(CONDITION_COLUMN) < missing_rows)
         for code, count in accepted[CONDITION_COLUMN].value_counts().iter_rows():
             have[code] += count
         kept.append(accepted)
@@ -252,6 +282,28 @@ def synthesize_claims(
     return claims, report
 
 
+def setting_cells(plan: dict[str, int], train_claims: pl.DataFrame, rng: np.random.Generator) -> dict[str, int]:
+    """Planned rows per (principal code, inpatient or other), drawn from each code's training inpatient share:
+    inpatient rows fail more edits than office visits, so filling a principal's rows with whatever survives
+    would halve the inpatient share. Codes training never saw are left out (any setting fills them)."""
+    shares = train_claims.group_by(pl.col(CONDITION_COLUMN).cast(pl.String)).agg(
+        share=(pl.col("claim_type") == "inpatient").mean()
+    )
+    share = dict(shares.iter_rows())
+    cells = {}
+    for code, rows in plan.items():
+        if code in share and share[code] is not None:
+            inpatient = int(rng.binomial(rows, share[code]))
+            cells[f"{code}|inpatient"], cells[f"{code}|other"] = inpatient, rows - inpatient
+    return cells
+
+
+def _cell_key(keys: set[str]) -> pl.Expr:
+    setting = pl.when(pl.col("claim_type") == "inpatient").then(pl.lit("inpatient")).otherwise(pl.lit("other"))
+    key = pl.concat_str([pl.col(CONDITION_COLUMN), pl.lit("|"), setting])
+    return pl.when(key.is_in(list(keys))).then(key).otherwise(pl.concat_str([pl.col(CONDITION_COLUMN), pl.lit("|*")]))
+
+
 def _target_expr(item: dict) -> pl.Expr:
     if item["code"] is not None:
         return pl.col(CONDITION_COLUMN) == item["code"]
@@ -261,8 +313,10 @@ def _target_expr(item: dict) -> pl.Expr:
 class _Screen:
     """Generalise, then drop rows failing an edit, copying a protected row, or lying too close to a train row."""
 
-    def __init__(self, transformer: TableTransformer, privacy: PrivacyConfig, protected: pl.DataFrame, train: pl.DataFrame):
+    def __init__(self, transformer: TableTransformer, privacy: PrivacyConfig, protected: pl.DataFrame,
+                 train: pl.DataFrame, widen: bool = False):
         self.transformer, self.privacy = transformer, privacy
+        self.support = rules.TrainingSupport.from_claims(train, widen=widen)
         self.copy_keys = privacy_filters.copy_keys(privacy_filters.generalise(protected, privacy)).unique()
         threshold = privacy.near_duplicate_distance
         self.train_features = (
@@ -274,7 +328,7 @@ class _Screen:
 
     def __call__(self, frame: pl.DataFrame) -> pl.DataFrame:
         frame = privacy_filters.generalise(frame, self.privacy)
-        violations = rules.violations_by_row(frame)
+        violations = rules.violations_by_row(frame, self.support)
         for rule, rows in rules.rule_counts(violations).items():
             self.rejected[rule] += rows
         passing = frame.filter(~pl.int_range(frame.height).is_in(violations["_row"].unique().implode()))

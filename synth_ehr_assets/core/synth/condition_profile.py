@@ -65,7 +65,7 @@ class ConditionProfile:
         frame = pl.DataFrame({"key": keys, "row": np.arange(len(keys))})
         out = {}
         for key, rows in frame.group_by("key").agg(pl.col("row")).iter_rows():
-            rows = np.asarray(rows)
+            rows = np.sort(np.asarray(rows))
             out[key] = (matrix[rows].sum(0) + SMOOTHING * parent(key)) / (len(rows) + SMOOTHING)
         return out
 

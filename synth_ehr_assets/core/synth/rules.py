@@ -62,8 +62,13 @@ RULES = (
     "px_dx_unsupported",
     "drg_dx_mismatch",
     "payer_age_implausible",
+    "principal_age_unsupported",
+    "principal_setting_unsupported",
 )
-SUPPORT_RULES = ("px_dx_unsupported", "drg_dx_mismatch", "payer_age_implausible")
+SUPPORT_RULES = (
+    "px_dx_unsupported", "drg_dx_mismatch", "payer_age_implausible", "principal_age_unsupported",
+    "principal_setting_unsupported",
+)
 SECONDARY_ONLY_Z = {"Z37": "outcome of delivery", "Z3A": "weeks of gestation", "Z67": "blood type", "Z68": "BMI"}
 PCS_PATTERN = r"^[0-9A-HJ-NP-Z]{7}$"
 CPT_HCPCS_PATTERN = r"^([0-9]{4}[0-9A-Z]|[A-Z][0-9]{4})$"
