@@ -108,6 +108,10 @@ class GateThresholds(_Strict):
     min_all_dx_prevalence_r2: float = Field(0.90, le=1, description="R² of per-code share of claims, any dx slot")
     min_cooccurrence_r2: float = Field(0.80, le=1, description="R² of per-pair share of claims (pairs ≥ 5× in train)")
     max_overrepresentation: float = Field(3.0, ge=1, description="largest synthetic/train share among codes ≥ 0.5%")
+    null_deviation_factor: float = Field(
+        2.0, ge=1, description="the R² and over-representation bounds widen to factor × the real holdout's own "
+        "deviation (1 - R², ratio) where a real sample of that size misses the defaults"
+    )
     max_unsupported_share_factor: float = Field(
         2.0, ge=1, description="each unsupported-combination share ≤ max(factor × holdout null, floor)"
     )

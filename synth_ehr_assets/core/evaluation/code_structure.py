@@ -186,6 +186,7 @@ def code_structure_figures(
     pairs = (
         _pair_counts(ref_long).filter(pl.col("n") >= min_pair_count)
         .join(_pair_counts(cand_long), on=["code", "code_b"], how="left", suffix="_c")
+        .sort("code", "code_b")  # a fixed order: the same inputs give the same sums to the last digit
         .select((pl.col("n") / reference.height).alias("reference"),
                 (pl.col("n_c").fill_null(0) / candidate.height).alias("candidate"))
         .collect()

@@ -164,7 +164,7 @@ def fidelity_report(
     all_r2, all_top, all_table = prevalence_agreement(real_train, synthetic, principal_only=False)
     charges = charge_quantiles(real_train, synthetic)
     utility, utility_table = tstr_report(real_train, real_holdout, synthetic, seed, max_rows)
-    structure = code_structure_report(real_train, real_holdout, synthetic)
+    structure = code_structure_report(real_train, real_holdout, synthetic, seed=seed)
 
     report: dict = {
         "quality_score": quality["quality_score"],
