@@ -34,11 +34,11 @@ def _diagnoses(claims: pl.DataFrame) -> pl.DataFrame:
 
 @lru_cache(maxsize=100_000)
 def _billable(code: str) -> bool:
-    """A billable FY2026 ICD-10-CM code in canonical form: a leaf of the tabular list, not a block or chapter."""
+    """A billable FY2026 ICD-10-CM code in canonical form: a leaf of the tabular list. The pattern keeps out
+    blocks (`C00-C96`) and chapters; B20, F99, P84, R99 and Z66 name both a one-category block and its code."""
     import simple_icd_10_cm as icd
 
-    return bool(_CANONICAL.match(code)) and icd.is_valid_item(code) and icd.is_leaf(code) \
-        and not icd.is_chapter_or_block(code)
+    return bool(_CANONICAL.match(code)) and icd.is_valid_item(code) and icd.is_leaf(code)
 
 
 def _shown(rows: pl.DataFrame, label: pl.Expr) -> dict[str, float]:
