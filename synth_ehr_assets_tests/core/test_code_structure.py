@@ -95,6 +95,8 @@ def test_settings_missing_from_the_candidate_fail_the_setting_gap(population):
     outpatient_only = population["sample"].filter(pl.col("claim_type") != "inpatient")
     report, _, result = gate(population, outpatient_only)
     assert report["synthetic"]["inpatient_share"] == 0.0
+    joint = report["synthetic"]["tables"]["claim_type_joint"]
+    assert joint.filter(pl.col("figure").str.contains("inpatient"))["relative_gap"].to_list() == [1.0] * 6
     assert not result.passed
     assert any(name.startswith("claim_type_joint_deviation: ") for name in result.failing)
 
@@ -140,3 +142,20 @@ def test_the_figures_are_computed_without_the_synthesizer_code():
         imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
         imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
         assert not {m for m in imported if m and (".synth" in m or m.endswith("age_sex_edits"))}, name
+
+
+def test_the_data_card_prints_each_figure_next_to_its_null_and_threshold(population):
+    from synth_ehr_assets.core.export.bundle import jsonable
+    from synth_ehr_assets.core.export.data_card import render_data_card
+
+    injected = population["sample"].with_columns(pl.lit("G10").alias("dx_4"))
+    _, figures, _ = gate(population, injected)
+    manifest = jsonable({"release_id": "cs", "metrics": {"fidelity": headline(figures), "privacy": {}},
+                         "spec": {"gates": DEFAULTS.model_dump()}, "code_structure": cs.code_structure_tables(figures)})
+    card = render_data_card(manifest, {})
+    section = card[card.index("<h2>Code structure</h2>"):card.index("<h2>Fidelity figures</h2>")]
+    assert "<th>real holdout (null)</th>" in section and "<td>≥ 0.9</td>" in section
+    assert "largest over-representation" in section and "<td>FAIL</td>" in section
+    assert "<td>G10</td><td>Huntington&#x27;s disease</td>" in section
+    fidelity_rows = card[card.index("<h2>Fidelity figures</h2>"):]
+    assert "code_structure." not in fidelity_rows

@@ -113,10 +113,11 @@ def _setting_figures(claims: pl.DataFrame) -> dict[str, float]:
 
 
 def _relative_gap(reference: float, candidate: float) -> float:
+    """|candidate - reference| / |reference|; a setting present on one side only is 100% off."""
     if math.isnan(reference) and math.isnan(candidate):
         return 0.0
     if math.isnan(reference) or math.isnan(candidate):
-        return math.inf
+        return 1.0
     if reference == 0.0:
         return 0.0 if candidate == 0.0 else math.inf
     return abs(candidate - reference) / abs(reference)
