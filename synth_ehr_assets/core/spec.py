@@ -110,7 +110,7 @@ class GateThresholds(_Strict):
     max_overrepresentation: float = Field(3.0, ge=1, description="largest synthetic/train share among codes ≥ 0.5%")
     null_deviation_factor: float = Field(
         2.0, ge=1, description="the R² and over-representation bounds widen to factor × the real holdout's own "
-        "deviation (1 - R², ratio) where a real sample of that size misses the defaults"
+        "deviation (1 - R², ratio - 1) where a real sample of that size misses the defaults"
     )
     max_unsupported_share_factor: float = Field(
         2.0, ge=1, description="each unsupported-combination share ≤ max(factor × holdout null, floor)"

@@ -142,11 +142,11 @@ def gate_check_result(check_name: str, gate) -> dg.AssetCheckResult:
 def code_structure_markdown(figures: pl.DataFrame, gates) -> str:
     """The code-structure figures as "figure | synthetic | real holdout (null) | threshold" Markdown."""
     from synth_ehr_assets.core.evaluation.figures import headline
-    from synth_ehr_assets.core.evaluation.gates import code_structure_rows
+    from synth_ehr_assets.core.evaluation.gates import bound_text, code_structure_rows
 
     lines = ["| figure | synthetic | real holdout (null) | threshold |", "|---|---|---|---|"]
     for row in code_structure_rows(headline(figures), gates):
-        bound = "—" if row["operator"] is None else f"{'≥' if row['operator'] == '>=' else '≤'} {row['threshold']:.4g}"
+        bound = bound_text(row) or "—"
         mark = "" if row["passed"] is None else (" ✓" if row["passed"] else " ✗")
         lines.append(f"| {row['label']} | {row['synthetic']:.4g}{mark} | {row['null']:.4g} | {bound} |")
     return "\n".join(lines)

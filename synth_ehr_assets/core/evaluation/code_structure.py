@@ -54,7 +54,7 @@ def _prevalence(long: pl.LazyFrame, rows: int) -> pl.LazyFrame:
 def _pair_counts(long: pl.LazyFrame) -> pl.LazyFrame:
     """Claims per (code, code_b) pair, code < code_b: the sorted long frame against itself shifted by k rows."""
     shifted = [
-        long.select("code", pl.col("code").shift(-k).alias("code_b"), (pl.col("row").shift(-k) == pl.col("row")).alias("same"))
+        long.select("code", pl.col("code").shift(-k).alias("code_b"), same=pl.col("row").shift(-k) == pl.col("row"))
         .filter("same")
         for k in range(1, len(DX_COLUMNS))
     ]

@@ -120,7 +120,7 @@ def _code_structure_bound(name: str, null: float, noise: float, gates: GateThres
         default = gates.min_all_dx_prevalence_r2 if name == "all_dx_prevalence_r2" else gates.min_cooccurrence_r2
         return ">=", 1 - _relative_to_null(1 - null, factor, 1 - default)
     if name == "max_overrepresentation":
-        return "<=", _relative_to_null(null, factor, gates.max_overrepresentation)
+        return "<=", 1 + _relative_to_null(null - 1, factor, gates.max_overrepresentation - 1)
     return None
 
 
@@ -149,12 +149,19 @@ def code_structure_rows(figures: dict[str, float], gates: GateThresholds) -> lis
     return rows
 
 
+def bound_text(row: dict) -> str | None:
+    """A code-structure row's bound as text (`≥ 0.9`), None for a figure that is only reported."""
+    if row["operator"] is None:
+        return None
+    return f"{'≥' if row['operator'] == '>=' else '≤'} {row['threshold']:.4g}"
+
+
 def code_structure_gate(fidelity: pl.DataFrame, gates: GateThresholds) -> GateResult:
     """Every gated code-structure figure inside its bound (value = figures outside, threshold 0). Each bound is
     the spec's default unless the real holdout itself misses it by a margin: R² ≥ min(default, 1 - factor ×
-    (1 - null R²)), over-representation ≤ max(default, factor × null), unsupported shares ≤ max(factor × null,
-    floor), the setting gap ≤ max(default, factor × its sampling noise at the synthetic table's size). A failure names each figure (the setting gap also its worst
-    setting figure)."""
+    (1 - null R²)), over-representation - 1 ≤ max(default - 1, factor × (null - 1)), unsupported shares ≤ max(factor × null,
+    floor), the setting gap ≤ max(default, factor × its sampling noise at the synthetic table's size).
+    A failure names each figure (the setting gap also its worst setting figure)."""
     for name in CODE_STRUCTURE_LABELS:
         require(fidelity, f"{SYNTHETIC_PREFIX}{name}")
     rows = [row for row in code_structure_rows(headline(fidelity), gates) if row["operator"] is not None]

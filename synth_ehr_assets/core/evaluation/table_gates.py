@@ -110,9 +110,9 @@ def age_sex_gate(claims: pl.DataFrame, gates: GateThresholds) -> GateResult:
     hits = dx.join(verdicts.drop_nulls("reason"), on=["code", "age", "sex"], how="inner", nulls_equal=True)
     passed = hits.height <= gates.max_age_sex_violations
     examples = hits.unique("reason", maintain_order=True).head(5)
+    reasons = [f"; {r['code']} at age {r['age']} sex {r['sex']}: {r['reason']}" for r in examples.iter_rows(named=True)]
     text = (f"{hits.height} age/sex edit violations among {dx.height:,} diagnoses (threshold "
-            f"{gates.max_age_sex_violations})" + "".join(
-                f"; {r['code']} at age {r['age']} sex {r['sex']}: {r['reason']}" for r in examples.iter_rows(named=True)))
+            f"{gates.max_age_sex_violations})" + "".join(reasons))
     failing = _shown(hits, pl.format("{} {}={} (age {}, sex {})", "claim_id", "slot", "code", "age", "sex"))
     return GateResult("age_sex_edits", passed, float(hits.height), float(gates.max_age_sex_violations), text,
                       failing)

@@ -78,7 +78,7 @@ def _image(png: bytes, alt: str) -> str:
 def _code_structure_section(manifest: dict) -> list[str]:
     """Each code-structure figure next to the real holdout's (the null level) and its gate bound, then the most
     over- and under-represented codes (`manifest["code_structure"]`)."""
-    from synth_ehr_assets.core.evaluation.gates import code_structure_rows
+    from synth_ehr_assets.core.evaluation.gates import bound_text, code_structure_rows
     from synth_ehr_assets.core.spec import GateThresholds
 
     figures = {k: math.nan if v is None else v for k, v in manifest.get("metrics", {}).get("fidelity", {}).items()
@@ -87,10 +87,9 @@ def _code_structure_section(manifest: dict) -> list[str]:
         return []
     rows = []
     for row in code_structure_rows(figures, GateThresholds(**manifest.get("spec", {}).get("gates", {}))):
-        bound = None if row["operator"] is None else f"{'≥' if row['operator'] == '>=' else '≤'} {row['threshold']:.4g}"
         result = {None: "", True: "pass", False: "FAIL"}[row["passed"]]
         rows.append({"figure": row["label"], "synthetic": row["synthetic"], "real holdout (null)": row["null"],
-                     "threshold": bound, "result": result})
+                     "threshold": bound_text(row), "result": result})
     tables = manifest.get("code_structure", {})
     columns = ["code", "description", "reference_share", "candidate_share", "ratio"]
     return [
