@@ -18,9 +18,11 @@ TINY_SPEC = {
     "codes": {"embed": "used"},
     "synthesizer": {"autoencoder_epochs": 3, "gan_epochs": 6, "batch_size": 128},
     "narratives": {"engine": "design", "sample_size": 20},
-    # Six GAN epochs reach a quality of about 0.5, not the default bar of 0.8; the gate still runs and is recorded
-    # against this value (broken output scores far lower).
-    "gates": {"min_quality_score": 0.4},
+    # Six GAN epochs reach a quality of about 0.5, not the default bar of 0.8, and nowhere near the code-structure
+    # defaults; the gates still run and are recorded against these values (their failures are tested on planted
+    # and one-epoch output in test_release_gates.py and core/test_gates_on_real_output.py).
+    "gates": {"min_quality_score": 0.4, "min_all_dx_prevalence_r2": -100.0, "min_cooccurrence_r2": -100.0,
+              "max_overrepresentation": 1e6, "min_unsupported_share_floor": 1.0, "max_claim_type_joint_deviation": 1e6},
 }
 BLOCKING_GATES = {
     ("source_claims", "source_schema_valid"),
@@ -30,6 +32,7 @@ BLOCKING_GATES = {
     ("provider_notes", "notes_free_of_phi"),
     ("judge_scores", "judge_thresholds"),
     ("fidelity_report", "fidelity_quality_score"),
+    ("fidelity_report", "fidelity_code_structure"),
     ("privacy_report", "privacy_dcr_overfitting"),
     ("privacy_report", "privacy_membership_inference"),
 }
@@ -47,7 +50,9 @@ def test_a_tiny_release_end_to_end(write_spec, stores):
     with release_instance(RELEASE) as instance:
         result = materialize(assets, RELEASE, instance, raise_on_error=False)
         failed = [e.step_key for e in result.all_events if e.is_step_failure]
-        assert result.success, f"failed steps: {failed}"
+        checks = [f"{e.check_name}: {e.metadata['detail'].value}" for e in result.get_asset_check_evaluations()
+                  if not e.passed and "detail" in e.metadata]
+        assert result.success, f"failed steps: {failed}; failed checks: {checks}"
 
         folder = stores / "releases" / RELEASE
         assert verify_release(folder) == []

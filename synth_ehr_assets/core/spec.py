@@ -105,6 +105,24 @@ class GateThresholds(_Strict):
     min_dcr_overfitting_protection: float = Field(0.9, ge=0, le=1)
     max_membership_inference_auc: float = Field(0.60, ge=0.5, le=1)
     min_quality_score: float = Field(0.80, ge=0, le=1)
+    min_all_dx_prevalence_r2: float = Field(0.90, le=1, description="R² of per-code share of claims, any dx slot")
+    min_cooccurrence_r2: float = Field(0.80, le=1, description="R² of per-pair share of claims (pairs ≥ 5× in train)")
+    max_overrepresentation: float = Field(3.0, ge=1, description="largest synthetic/train share among codes ≥ 0.5%")
+    null_deviation_factor: float = Field(
+        2.0, ge=1, description="the R² and over-representation bounds widen to factor × the real holdout's own "
+        "deviation (1 - R², ratio - 1) where a real sample of that size misses the defaults"
+    )
+    max_unsupported_share_factor: float = Field(
+        2.0, ge=1, description="each unsupported-combination share ≤ max(factor × holdout null, floor)"
+    )
+    min_unsupported_share_floor: float = Field(0.01, ge=0, le=1, description="the floor of that bound")
+    max_claim_type_joint_deviation: float = Field(
+        0.15, ge=0, description="largest relative gap of inpatient share, stay and charge quantiles per claim type "
+        "(or noise factor × its sampling noise at the synthetic table's size, when larger)"
+    )
+    claim_type_joint_noise_factor: float = Field(
+        2.0, ge=1, description="multiple of the 95th-percentile sampling noise that setting gap may reach"
+    )
     min_judge_relevance: float | None = Field(None, ge=1, le=5, description="mean relevance (1-5); None = report only")
     max_low_note_share: float | None = Field(None, ge=0, le=1, description="share of notes scoring below 3")
     max_phi_hits: int = Field(0, ge=0)

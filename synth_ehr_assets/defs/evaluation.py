@@ -12,6 +12,7 @@ from synth_ehr_assets.defs.resources import ArtifactStore, ReleaseSpecs
 from synth_ehr_assets.io.duckdb_io import DUCKDB_POOL, RELEASE_PARTITION_METADATA
 
 QUALITY_CHECK = "fidelity_quality_score"
+CODE_STRUCTURE_CHECK = "fidelity_code_structure"
 DCR_CHECK = "privacy_dcr_overfitting"
 MIA_CHECK = "privacy_membership_inference"
 REPORT = dict(partitions_def=release_partitions, group_name="evaluation", kinds={"duckdb", "polars"},
@@ -48,6 +49,10 @@ def _report_metadata(figures: pl.DataFrame, seconds: float, folder) -> dict:
 
 @dg.asset(**REPORT, check_specs=[
     _gate(QUALITY_CHECK, "fidelity_report", "sdmetrics quality score ≥ gates.min_quality_score (default 0.80)."),
+    _gate(CODE_STRUCTURE_CHECK, "fidelity_report", "Code structure vs train, next to the real holdout (null): "
+          "all-dx prevalence R² ≥ 0.90, co-occurrence R² ≥ 0.80, over-representation ≤ 3× (each widened to 2× the "
+          "null's deviation when larger), unsupported-combination shares ≤ max(2 × null, 1%), setting figures "
+          "within 15% or 2× their sampling noise (gates.min_all_dx_prevalence_r2 ... claim_type_joint_noise_factor)."),
 ])
 def fidelity_report(
     context: dg.AssetExecutionContext, config: EvaluationConfig, release_specs: ReleaseSpecs,
@@ -55,9 +60,11 @@ def fidelity_report(
     synthetic_claims: pl.DataFrame,
 ):
     """Synthetic vs real training claims: sdmetrics quality (shapes, pair trends), RMSE/EMD per numeric column,
-    correlation difference, code-prevalence R² and top-50 overlap, charge quantiles, TSTR next to TRTR."""
+    correlation difference, code-prevalence R² and top-50 overlap, charge quantiles, TSTR next to TRTR, and the
+    code-structure figures (co-occurrence, over-representation, unsupported combinations, settings) each next to
+    the real holdout's own value (the null level)."""
     from synth_ehr_assets.core.evaluation.fidelity import fidelity_figures, fidelity_report as build_report
-    from synth_ehr_assets.core.evaluation.gates import quality_gate
+    from synth_ehr_assets.core.evaluation.gates import code_structure_gate, quality_gate
     from synth_ehr_assets.core.export import plots
 
     spec, release = release_specs.load(context.partition_key), context.partition_key
@@ -75,8 +82,12 @@ def fidelity_report(
     context.log.info(f"fidelity: quality {report['quality_score']:.3f} in {seconds:.1f}s")
     yield dg.Output(figures, metadata={
         **_report_metadata(figures, seconds, folder), "utility": preview(tables["utility"]),
+        "code_structure": dg.MetadataValue.md(code_structure_markdown(figures, spec.gates)),
+        "overrepresented_codes": preview(tables["code_structure"]["synthetic"]["tables"]["overrepresented"]),
+        "underrepresented_codes": preview(tables["code_structure"]["synthetic"]["tables"]["underrepresented"]),
     })
     yield gate_check_result(QUALITY_CHECK, quality_gate(figures, spec.gates))
+    yield gate_check_result(CODE_STRUCTURE_CHECK, code_structure_gate(figures, spec.gates))
 
 
 @dg.asset(**REPORT, check_specs=[
@@ -126,3 +137,16 @@ def gate_check_result(check_name: str, gate) -> dg.AssetCheckResult:
             "failing": dg.MetadataValue.md(failing if gate.failing else "none"),
         },
     )
+
+
+def code_structure_markdown(figures: pl.DataFrame, gates) -> str:
+    """The code-structure figures as "figure | synthetic | real holdout (null) | threshold" Markdown."""
+    from synth_ehr_assets.core.evaluation.figures import headline
+    from synth_ehr_assets.core.evaluation.gates import bound_text, code_structure_rows
+
+    lines = ["| figure | synthetic | real holdout (null) | threshold |", "|---|---|---|---|"]
+    for row in code_structure_rows(headline(figures), gates):
+        bound = bound_text(row) or "—"
+        mark = "" if row["passed"] is None else (" ✓" if row["passed"] else " ✗")
+        lines.append(f"| {row['label']} | {row['synthetic']:.4g}{mark} | {row['null']:.4g} | {bound} |")
+    return "\n".join(lines)

@@ -85,6 +85,7 @@ def release(
     """`<release dir>/<id>/`: Parquet + CSV tables, FHIR R4B bundles, manifest.json (lineage, metrics, gates,
     sha256 of every file) and data_card.html; written atomically, refused while any blocking gate is failing."""
     from synth_ehr_assets.core.codes import CODE_SET_VERSION
+    from synth_ehr_assets.core.evaluation.code_structure import code_structure_tables
     from synth_ehr_assets.core.evaluation.figures import headline
     from synth_ehr_assets.core.export.bundle import write_release
     from synth_ehr_assets.core.export.plots import judge_histogram_png
@@ -112,6 +113,7 @@ def release(
         "upstream": upstream,
         "dagster_run_id": context.run_id,
         "metrics": {"fidelity": headline(fidelity_report), "privacy": headline(privacy_report)},
+        "code_structure": code_structure_tables(fidelity_report),
         "gates": gates,
     }
     images = {caption: (Path(artifacts.root) / release_id / asset / name).read_bytes()

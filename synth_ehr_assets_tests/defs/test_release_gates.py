@@ -17,6 +17,7 @@ import polars as pl
 import pytest
 
 from synth_ehr_assets.cli import release_card
+from synth_ehr_assets.core.schema import DX_COLUMNS
 from synth_ehr_assets.defs.partitions import release_partitions
 from synth_ehr_assets.defs.resources import ReleaseSpecs
 from synth_ehr_assets.io.duckdb_io import RELEASE_PARTITION_METADATA
@@ -31,18 +32,21 @@ REPORTS_AND_RELEASE = ["synthetic_claims", "fidelity_report", "privacy_report", 
 
 @lru_cache(maxsize=1)
 def planted_tables() -> dict[str, pl.DataFrame]:
-    """A release's upstream tables: reference source with a seeded 80/20 claim split (as the synthesizer splits), an
-    independent synthetic sample
-    (its ids prefixed so they never equal a source id) and a few symptoms, notes and judge scores."""
+    """A release's upstream tables: reference source with a seeded 80/20 claim split (as the synthesizer splits), a
+    synthetic table that is an independent sample of the same population (other claims of it, ids prefixed so
+    they never equal a source id; a sample of another seed carries other rare codes and fails code structure) and
+    a few symptoms, notes and judge scores."""
     from synth_ehr_assets.core.reference import generate_reference_claims
 
-    source = generate_reference_claims(2000, seed=1, release_id=RELEASE)
+    population = generate_reference_claims(2600, seed=1, release_id=RELEASE)
+    drawn = pl.int_range(pl.len()).shuffle(seed=1) < 600
+    source = population.filter(~drawn)
     split = source.select(
         "release_id", "claim_id",
         pl.when(pl.int_range(pl.len()).shuffle(seed=0) < 400).then(pl.lit("holdout")).otherwise(pl.lit("train"))
         .alias("split"),
     )
-    synthetic = generate_reference_claims(600, seed=2, release_id=RELEASE).with_columns(
+    synthetic = population.filter(drawn).with_columns(
         pl.concat_str(pl.lit("S"), "claim_id").alias("claim_id"),
         pl.concat_str(pl.lit("S"), "patient_id").alias("patient_id"),
     )
@@ -146,6 +150,7 @@ def test_a_clean_release_is_written_and_a_later_failed_gate_keeps_it_from_being_
     manifest = json.loads((folder / "manifest.json").read_text())
     gates = {(g["asset"], g["check"]): g for g in manifest["gates"]}
     for key in [("synthetic_claims", "synthetic_codes_valid"), ("fidelity_report", "fidelity_quality_score"),
+                ("fidelity_report", "fidelity_code_structure"),
                 ("privacy_report", "privacy_dcr_overfitting"), ("privacy_report", "privacy_membership_inference")]:
         assert gates[key]["passed"] and gates[key]["blocking"], key
     assert manifest["metrics"]["fidelity"]["quality_score"] >= 0.8
@@ -154,6 +159,9 @@ def test_a_clean_release_is_written_and_a_later_failed_gate_keeps_it_from_being_
     assert card[1] == "release gated: claims 600, judge_scores 12, notes 12, symptoms 12"
     assert any(line.strip().startswith("pass  fidelity_report.fidelity_quality_score (0.") for line in card)
     assert card[-1] == f"  data card: {folder / 'data_card.html'}"
+    assert "<h2>Code structure</h2>" in (folder / "data_card.html").read_text()
+    assert manifest["code_structure"]["overrepresented"]
+    assert manifest["metrics"]["fidelity"]["code_structure_null.cooccurrence_r2"] > 0.5
 
     copies = planted_tables()["source_claims"].head(3)
     result = run(instance, ["synthetic_claims"], pl.concat([planted_tables()["synthetic_claims"], copies]))
@@ -170,8 +178,8 @@ def test_copies_of_source_rows_block_the_release(planted_release, instance):
     copies = planted_tables()["source_claims"].sample(5, seed=1)
     result = run(instance, REPORTS_AND_RELEASE, pl.concat([planted_tables()["synthetic_claims"], copies]))
     check = failed_check(result, "synthetic_no_source_copies")
-    assert check.metadata["exact_matches"].value == 5
-    assert set(check.metadata["failing_claims"].value.split(", ")) == set(copies["claim_id"])
+    assert check.metadata["value"].value == 5
+    assert all(f"| {claim_id} |" in check.metadata["failing"].value for claim_id in copies["claim_id"])
     assert_not_released(result, stores)
 
 
@@ -182,7 +190,7 @@ def test_an_invalid_code_blocks_the_release(planted_release, instance):
                                     .otherwise(pl.col("dx_1")).alias("dx_1"))
     result = run(instance, REPORTS_AND_RELEASE, broken)
     check = failed_check(result, "synthetic_codes_valid")
-    assert check.metadata["failing_claims"].value == synthetic["claim_id"][7]
+    assert check.metadata["failing"].value.splitlines()[2:] == [f"| {synthetic['claim_id'][7]} dx_1=E11 | 1 |"]
     assert_not_released(result, stores)
 
 
@@ -195,7 +203,7 @@ def test_an_age_sex_violation_blocks_the_release(planted_release, instance):
     )
     result = run(instance, REPORTS_AND_RELEASE, broken)
     check = failed_check(result, "synthetic_age_sex_edits")
-    assert man in check.metadata["failing_claims"].value
+    assert f"| {man} dx_2=O800 (age" in check.metadata["failing"].value
     assert_not_released(result, stores)
 
 
@@ -229,4 +237,32 @@ def test_a_quality_score_under_the_threshold_blocks_the_release(planted_release,
     check = failed_check(result, "fidelity_quality_score")
     assert check.metadata["value"].value < 0.99 and check.metadata["threshold"].value == 0.99
     assert "shape " in check.metadata["failing"].value and "pair " in check.metadata["failing"].value
+    assert_not_released(result, stores)
+
+
+def test_one_code_injected_into_a_fifth_of_the_claims_blocks_the_release(planted_release, instance):
+    stores = planted_release()
+    synthetic = planted_tables()["synthetic_claims"]
+    injected = synthetic.with_columns(
+        pl.when(pl.int_range(pl.len()).shuffle(seed=1) < synthetic.height // 5).then(pl.lit("G10"))
+        .otherwise(pl.col("dx_3")).alias("dx_3")
+    )
+    result = run(instance, REPORTS_AND_RELEASE, injected)
+    check = failed_check(result, "fidelity_code_structure")
+    assert "| max_overrepresentation |" in check.metadata["failing"].value
+    assert check.metadata["value"].value >= 1 and "null" in check.metadata["detail"].value
+    assert_not_released(result, stores)
+
+
+def test_ages_shuffled_across_claims_block_the_release(planted_release, instance):
+    stores = planted_release()
+    synthetic = planted_tables()["synthetic_claims"]
+    # Shuffled among adults without a maternity code, so no age/sex edit blocks the claims before the report.
+    maternity = pl.any_horizontal(pl.col(c).str.contains(r"^(O|Z3[34]|Z3A)").fill_null(False) for c in DX_COLUMNS)
+    movable = (pl.col("age") >= 18) & ~maternity
+    shuffled = pl.concat([synthetic.filter(movable).with_columns(pl.col("age").shuffle(seed=2)),
+                          synthetic.filter(~movable)])
+    result = run(instance, REPORTS_AND_RELEASE, shuffled)
+    check = failed_check(result, "fidelity_code_structure")
+    assert "| unsupported_dx1_age_share |" in check.metadata["failing"].value
     assert_not_released(result, stores)

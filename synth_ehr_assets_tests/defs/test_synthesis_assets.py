@@ -76,7 +76,7 @@ def check_release_end_to_end(write_spec, stores):
 
         checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
         assert set(checks) >= GATES and all(checks[name].passed for name in GATES)
-        assert checks["synthetic_codes_valid"].metadata["valid_code_share"].value == 1.0
+        assert checks["synthetic_codes_valid"].metadata["value"].value == 1.0
 
         events = {e.asset_key.to_user_string(): e for e in result.get_asset_materialization_events()}
         synthetic_meta = events["synthetic_claims"].materialization.metadata
@@ -107,9 +107,10 @@ def test_a_failing_gate_blocks_and_names_the_failing_claims():
     results = {r.check_name: r for r in gate_results(broken, source, GateThresholds(), PrivacyConfig())}
     assert not any(r.passed for r in results.values())
     first, second = broken["claim_id"][0], broken["claim_id"][1]
-    assert results["synthetic_codes_valid"].metadata["failing_claims"].value == first
-    assert second in results["synthetic_age_sex_edits"].metadata["failing_claims"].value
-    assert results["synthetic_no_source_copies"].metadata["exact_matches"].value >= 38
+    assert f"| {first} dx_1=E11 |" in results["synthetic_codes_valid"].metadata["failing"].value
+    assert f"| {second} dx_2=O80 (age" in results["synthetic_age_sex_edits"].metadata["failing"].value
+    assert results["synthetic_no_source_copies"].metadata["value"].value >= 38
+    assert "female-only" in results["synthetic_age_sex_edits"].metadata["detail"].value
     relaxed = GateThresholds(min_valid_code_share=0.9, max_age_sex_violations=5, max_exact_matches=40)
     assert all(r.passed for r in gate_results(broken, source, relaxed, PrivacyConfig()))
     assert isinstance(results["synthetic_codes_valid"], dg.AssetCheckResult)

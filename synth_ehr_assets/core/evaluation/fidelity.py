@@ -1,4 +1,5 @@
-"""Fidelity report: how closely the synthetic claims follow the real training claims (DESIGN §8).
+"""Fidelity report: how closely the synthetic claims follow the real training claims (DESIGN §8), including the
+code-structure figures (`code_structure.py`) of the synthetic claims next to the real holdout's.
 
 `fidelity_report` returns a flat mapping of named floats (for DuckDB and asset metadata) plus a `tables`
 entry of polars frames (for the data card).
@@ -15,6 +16,11 @@ import polars as pl
 from scipy.stats import wasserstein_distance
 from sklearn.metrics import r2_score
 
+from synth_ehr_assets.core.evaluation.code_structure import (
+    code_structure_detail,
+    code_structure_headline,
+    code_structure_report,
+)
 from synth_ehr_assets.core.evaluation.figures import figures_frame
 from synth_ehr_assets.core.evaluation.sdmetrics_bridge import quality_report, subsample
 from synth_ehr_assets.core.evaluation.utility import tstr_report
@@ -158,6 +164,7 @@ def fidelity_report(
     all_r2, all_top, all_table = prevalence_agreement(real_train, synthetic, principal_only=False)
     charges = charge_quantiles(real_train, synthetic)
     utility, utility_table = tstr_report(real_train, real_holdout, synthetic, seed, max_rows)
+    structure = code_structure_report(real_train, real_holdout, synthetic, seed=seed)
 
     report: dict = {
         "quality_score": quality["quality_score"],
@@ -177,6 +184,7 @@ def fidelity_report(
         "real_train_rows": float(real_train.height),
         "real_holdout_rows": float(real_holdout.height),
         "synthetic_rows": float(synthetic.height),
+        **code_structure_headline(structure),
     }
     report["tables"] = {
         "column_shapes": quality["column_shapes"],
@@ -187,16 +195,19 @@ def fidelity_report(
         "all_dx_prevalence": all_table.head(PREVALENCE_TABLE_CODES),
         "charge_quantiles": charges,
         "utility": utility_table,
+        "code_structure": structure,
     }
     logger.info(
-        "fidelity: quality %.3f, principal dx R² %.3f, all dx R² %.3f in %.1fs",
-        report["quality_score"], principal_r2, all_r2, time.perf_counter() - started,
+        "fidelity: quality %.3f, principal dx R² %.3f, all dx R² %.3f, co-occurrence R² %.3f (null %.3f) in %.1fs",
+        report["quality_score"], principal_r2, all_r2, structure["synthetic"]["cooccurrence_r2"],
+        structure["holdout"]["cooccurrence_r2"], time.perf_counter() - started,
     )
     return report
 
 
 def fidelity_figures(release_id: str, report: dict) -> pl.DataFrame:
-    """The report as long rows: headline figures, then column shapes, pair trends and correlation differences."""
+    """The report as long rows: headline figures, then column shapes, pair trends, correlation differences and
+    the code-structure detail (ranked over/under-represented codes, per-setting gaps)."""
     tables = report["tables"]
     detail = [("column_shape", r["column"], r["score"]) for r in tables["column_shapes"].iter_rows(named=True)]
     detail += [
@@ -207,5 +218,6 @@ def fidelity_figures(release_id: str, report: dict) -> pl.DataFrame:
         ("correlation_difference", f"{r['column_1']}|{r['column_2']}", r["difference"])
         for r in tables["correlations"].iter_rows(named=True)
     ]
+    detail += code_structure_detail(tables["code_structure"])
     headline = {k: v for k, v in report.items() if k != "tables"}
     return figures_frame(release_id, "fidelity", headline, detail)

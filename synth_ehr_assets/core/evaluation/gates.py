@@ -1,8 +1,10 @@
-"""Gates on the evaluation reports (DESIGN §2): quality, DCR overfitting protection, membership inference.
+"""Gates on the evaluation reports (DESIGN §2): quality, code structure, DCR overfitting protection, membership
+inference.
 
 Each gate reads a report's figures table (see `figures.py`) and the release's thresholds, and returns a
 `GateResult` that names the figures or rows behind a failure. The Dagster layer turns it into a blocking check.
-(Code validity, age/sex edits and exact copies are gated on `synthetic_claims`; PHI and judge on `judge_scores`.)
+Code structure is gated on the fidelity report too; code validity, age/sex edits and source copies are gated on
+`synthetic_claims` (`table_gates.py`), PHI and judge on `judge_scores`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from synth_ehr_assets.core.evaluation.figures import detail, require
+from synth_ehr_assets.core.evaluation.code_structure import NULL_PREFIX, SYNTHETIC_PREFIX
+from synth_ehr_assets.core.evaluation.figures import detail, headline, require
 from synth_ehr_assets.core.spec import GateThresholds
 
 SHOWN = 10
@@ -92,3 +95,82 @@ def membership_inference_gate(privacy: pl.DataFrame, gates: GateThresholds) -> G
         "membership_inference_auc", passed, value, gates.max_membership_inference_auc, text,
         {} if passed else _closest_rows(privacy),
     )
+
+
+CODE_STRUCTURE_LABELS = {
+    "all_dx_prevalence_r2": "all-diagnosis prevalence R²",
+    "cooccurrence_r2": "diagnosis-pair co-occurrence R²",
+    "max_overrepresentation": "largest over-representation (codes ≥ 0.5% of claims)",
+    "unsupported_dx1_age_share": "rows with an unseen (dx_1 category, age decade)",
+    "unsupported_dx1_sex_share": "rows with an unseen (dx_1 category, sex)",
+    "unsupported_dx1_claim_type_share": "rows with an unseen (dx_1, claim type)",
+    "unsupported_px_dx1_share": "rows with a procedure unseen with its dx_1 category",
+    "claim_type_joint_deviation": "largest relative gap: inpatient share, stay and charge quantiles per claim type",
+}
+
+
+def _code_structure_bound(name: str, null: float, noise: float, gates: GateThresholds) -> tuple[str, float] | None:
+    """(">=" or "<=", bound) of a gated code-structure figure; None for a figure that is only reported."""
+    if name.startswith("unsupported_"):
+        return "<=", _relative_to_null(null, gates.max_unsupported_share_factor, gates.min_unsupported_share_floor)
+    if name == "claim_type_joint_deviation":
+        return "<=", max(gates.max_claim_type_joint_deviation, gates.claim_type_joint_noise_factor * noise)
+    factor = gates.null_deviation_factor
+    if name in ("all_dx_prevalence_r2", "cooccurrence_r2"):
+        default = gates.min_all_dx_prevalence_r2 if name == "all_dx_prevalence_r2" else gates.min_cooccurrence_r2
+        return ">=", 1 - _relative_to_null(1 - null, factor, 1 - default)
+    if name == "max_overrepresentation":
+        return "<=", 1 + _relative_to_null(null - 1, factor, gates.max_overrepresentation - 1)
+    return None
+
+
+def _relative_to_null(null: float, factor: float, floor: float) -> float:
+    """max(factor × the holdout's value, floor): a real sample's own deviation is not held against a synthetic one."""
+    return math.nan if math.isnan(null) else max(factor * null, floor)
+
+
+def code_structure_rows(figures: dict[str, float], gates: GateThresholds) -> list[dict]:
+    """One row per code-structure figure (headline names `code_structure.*` / `code_structure_null.*`): synthetic
+    value, holdout null, and for gated figures the bound and whether the synthetic value keeps it."""
+    rows = []
+    for metric, value in figures.items():
+        if not metric.startswith(SYNTHETIC_PREFIX):
+            continue
+        name = metric.removeprefix(SYNTHETIC_PREFIX)
+        null = figures.get(f"{NULL_PREFIX}{name}", math.nan)
+        bound = _code_structure_bound(name, null, figures.get(f"{SYNTHETIC_PREFIX}claim_type_joint_noise", 0.0), gates)
+        row = {"figure": name, "label": CODE_STRUCTURE_LABELS.get(name, name), "synthetic": value, "null": null,
+               "operator": None, "threshold": None, "passed": None}
+        if bound is not None:
+            operator, threshold = bound
+            keeps = _at_least(value, threshold) if operator == ">=" else _at_most(value, threshold)
+            row |= {"operator": operator, "threshold": threshold, "passed": keeps}
+        rows.append(row)
+    return rows
+
+
+def bound_text(row: dict) -> str | None:
+    """A code-structure row's bound as text (`≥ 0.9`), None for a figure that is only reported."""
+    if row["operator"] is None:
+        return None
+    return f"{'≥' if row['operator'] == '>=' else '≤'} {row['threshold']:.4g}"
+
+
+def code_structure_gate(fidelity: pl.DataFrame, gates: GateThresholds) -> GateResult:
+    """Every gated code-structure figure inside its bound (value = figures outside, threshold 0). Each bound is
+    the spec's default unless the real holdout itself misses it by a margin: R² ≥ min(default, 1 - factor ×
+    (1 - null R²)), over-representation - 1 ≤ max(default - 1, factor × (null - 1)), unsupported shares ≤ max(factor × null,
+    floor), the setting gap ≤ max(default, factor × its sampling noise at the synthetic table's size).
+    A failure names each figure (the setting gap also its worst setting figure)."""
+    for name in CODE_STRUCTURE_LABELS:
+        require(fidelity, f"{SYNTHETIC_PREFIX}{name}")
+    rows = [row for row in code_structure_rows(headline(fidelity), gates) if row["operator"] is not None]
+    failing = {row["figure"]: row["synthetic"] for row in rows if not row["passed"]}
+    if "claim_type_joint_deviation" in failing:
+        gaps = detail(fidelity, f"{SYNTHETIC_PREFIX}claim_type_gap").sort("value", descending=True, nulls_last=True)
+        failing[f"claim_type_joint_deviation: {gaps['column'][0]}"] = failing.pop("claim_type_joint_deviation")
+    text = "; ".join(
+        f"{row['figure']} {row['synthetic']:.4g} ({row['operator']} {row['threshold']:.4g}, null {row['null']:.4g})"
+        for row in rows
+    )
+    return GateResult("code_structure", not failing, float(len(failing)), 0.0, text, failing)

@@ -21,6 +21,7 @@ LIMITATIONS = (
     "guarantee unless the manifest records a differential-privacy epsilon. Real-data figures on this card are "
     "aggregates of the training rows."
 )
+CODE_STRUCTURE_PREFIXES = ("code_structure.", "code_structure_null.")
 LINEAGE_FIELDS = ("seed", "source_fingerprint", "code_set_version", "embedding_model", "spec_fingerprint")
 
 _STYLE = """
@@ -74,11 +75,42 @@ def _image(png: bytes, alt: str) -> str:
     return f'<h3>{html.escape(alt)}</h3><img alt="{html.escape(alt)}" src="data:image/png;base64,{encoded}">'
 
 
+def _code_structure_section(manifest: dict) -> list[str]:
+    """Each code-structure figure next to the real holdout's (the null level) and its gate bound, then the most
+    over- and under-represented codes (`manifest["code_structure"]`)."""
+    from synth_ehr_assets.core.evaluation.gates import bound_text, code_structure_rows
+    from synth_ehr_assets.core.spec import GateThresholds
+
+    figures = {k: math.nan if v is None else v for k, v in manifest.get("metrics", {}).get("fidelity", {}).items()
+               if k.startswith(CODE_STRUCTURE_PREFIXES)}
+    if not figures:
+        return []
+    rows = []
+    for row in code_structure_rows(figures, GateThresholds(**manifest.get("spec", {}).get("gates", {}))):
+        result = {None: "", True: "pass", False: "FAIL"}[row["passed"]]
+        rows.append({"figure": row["label"], "synthetic": row["synthetic"], "real holdout (null)": row["null"],
+                     "threshold": bound_text(row), "result": result})
+    tables = manifest.get("code_structure", {})
+    columns = ["code", "description", "reference_share", "candidate_share", "ratio"]
+    return [
+        "<h2>Code structure</h2>",
+        "<p>Synthetic claims and the real holdout, each measured against the training claims: the holdout's value "
+        "is what a faithful sample of the same population reaches (the null level).</p>",
+        _table(rows),
+        "<h3>Most over-represented codes (share of claims, synthetic vs train)</h3>",
+        _table(tables.get("overrepresented", []), columns),
+        "<h3>Most under-represented common codes</h3>",
+        _table(tables.get("underrepresented", []), columns),
+    ]
+
+
 def render_data_card(manifest: dict, images: dict[str, bytes]) -> str:
     """The HTML text of the data card for a release manifest (see `bundle.write_release`).
 
     Reads `release_id`, `description`, `row_counts`, the lineage fields, `gates` (list of dicts with asset,
-    check, passed, blocking, metadata) and `metrics` (`fidelity` and `privacy` mappings of headline floats);
+    check, passed, blocking, metadata), `metrics` (`fidelity` and `privacy` mappings of headline floats; the
+    `code_structure.*` ones get their own section with the thresholds of `spec.gates`) and `code_structure`
+    (`overrepresented` / `underrepresented` lists of code rows);
     `images` maps a caption to PNG bytes, shown in the given order.
     """
     release_id = manifest["release_id"]
@@ -94,8 +126,9 @@ def render_data_card(manifest: dict, images: dict[str, bytes]) -> str:
         "<h2>Plots</h2>",
         *[_image(png, caption) for caption, png in images.items()],
     ]
+    sections += _code_structure_section(manifest)
     for report in ("fidelity", "privacy"):
-        figures = metrics.get(report, {})
+        figures = {k: v for k, v in metrics.get(report, {}).items() if not k.startswith(CODE_STRUCTURE_PREFIXES)}
         rows = [{"figure": name, "value": value} for name, value in figures.items()]
         sections += [f"<h2>{report.capitalize()} figures</h2>", f'<div class="metrics">{_table(rows)}</div>']
     sections += [

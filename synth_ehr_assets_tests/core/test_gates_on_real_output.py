@@ -1,0 +1,63 @@
+"""Real, deliberately bad synthesizer output through the gates: a claims synthesizer fitted for one epoch, its rows
+decoded by the argmax nearest code and released without the clinical edits. The code-structure gate and the
+age/sex gate fire on it; the gates that this output does not break (codes are decoded from the catalog, no row
+copies a source row) pass, so each verdict is the gate's own."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from synth_ehr_assets.core import schema
+from synth_ehr_assets.core.evaluation import code_structure as cs
+from synth_ehr_assets.core.evaluation import table_gates
+from synth_ehr_assets.core.evaluation.figures import figures_frame
+from synth_ehr_assets.core.evaluation.gates import code_structure_gate
+from synth_ehr_assets.core.reference import generate_reference_claims
+from synth_ehr_assets.core.spec import GateThresholds, PrivacyConfig
+from synth_ehr_assets_tests.core.test_synth_claims import hierarchy_vectors
+
+DEFAULTS = GateThresholds()
+
+
+@pytest.fixture(scope="module")
+def one_epoch_output() -> dict[str, pl.DataFrame]:
+    import torch
+
+    from synth_ehr_assets.core.synth.claims import CONDITION_COLUMN, MODEL_COLUMN_KINDS, claims_frame, model_frame
+    from synth_ehr_assets.core.synth.config import SynthesizerConfig
+    from synth_ehr_assets.core.synth.synthesizer import TableSynthesizer
+    from synth_ehr_assets.core.vector_store import NearestCodeIndex
+
+    torch.set_num_threads(1)
+    real = generate_reference_claims(2500, seed=1, release_id="bad")
+    holdout = pl.int_range(pl.len()).shuffle(seed=0) < 500
+    train = real.filter(~holdout)
+    catalog = sorted(pl.concat([real[c] for c in schema.DX_COLUMNS + schema.PX_COLUMNS]).drop_nulls().unique())
+    index = NearestCodeIndex(catalog, hierarchy_vectors(catalog))
+    config = SynthesizerConfig(code_dims=6, latent_dim=12, autoencoder_epochs=1, gan_epochs=1, batch_size=128,
+                               autoencoder_hidden=[64], gan_hidden=[64], memorisation_probe_rows=100)
+    model = TableSynthesizer(MODEL_COLUMN_KINDS, config, seed=3, code_vectors=index.vector_of,
+                             condition_column=CONDITION_COLUMN)
+    model.fit(model_frame(train))
+    sampled = model.sample(1000, seed=7).with_columns(pl.col(CONDITION_COLUMN).cast(pl.String))
+    synthetic = schema.conform(claims_frame(sampled))
+    return {"source": real, "train": train, "holdout": real.filter(holdout), "synthetic": synthetic}
+
+
+def test_the_code_structure_gate_fires_on_a_one_epoch_synthesizer(one_epoch_output):
+    report = cs.code_structure_report(one_epoch_output["train"], one_epoch_output["holdout"],
+                                      one_epoch_output["synthetic"])
+    figures = figures_frame("bad", "fidelity", cs.code_structure_headline(report), cs.code_structure_detail(report))
+    result = code_structure_gate(figures, DEFAULTS)
+    assert not result.passed
+    assert {"all_dx_prevalence_r2", "cooccurrence_r2", "max_overrepresentation"} <= set(result.failing)
+    assert result.failing["all_dx_prevalence_r2"] < 0.9 < report["holdout"]["all_dx_prevalence_r2"]
+
+
+def test_the_age_sex_gate_fires_on_unedited_rows_and_the_unbroken_gates_pass(one_epoch_output):
+    synthetic = one_epoch_output["synthetic"]
+    edits = table_gates.age_sex_gate(synthetic, DEFAULTS)
+    assert not edits.passed and edits.value > 0 and edits.failing
+    assert table_gates.codes_valid_gate(synthetic, DEFAULTS).passed
+    assert table_gates.source_copies_gate(synthetic, one_epoch_output["source"], DEFAULTS, PrivacyConfig()).passed
