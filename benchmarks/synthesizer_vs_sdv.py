@@ -226,7 +226,7 @@ def main() -> int:
 
     import polars as pl
 
-    from bench_scores import NULL_ROW, code_structure, evaluate, evaluate_null, save, tables_markdown
+    from bench_scores import NULL_ROW, code_structure, evaluate, evaluate_null, save
 
     from synth_ehr_assets.core.reference import generate_reference_claims
     from synth_ehr_assets.core.synth.synthesizer import split_rows
@@ -249,6 +249,9 @@ def main() -> int:
     print(header, flush=True)
     results, code_tables = {}, {}
     results[NULL_ROW], code_tables[NULL_ROW] = evaluate_null(train, holdout, args.seed)
+    train_figures, _ = code_structure(train, train)
+    command_line = "python benchmarks/synthesizer_vs_sdv.py " + shlex.join(sys.argv[1:])
+
     with tempfile.TemporaryDirectory() as folder:
         workdir = Path(folder)
         train.write_parquet(workdir / "train.parquet")
@@ -279,14 +282,21 @@ def main() -> int:
             results[method]["rows_per_s"] = rows / results[method]["sample_s"]
             results[method]["map_rows_per_s"] = rows / results[method].get("sample_map_s", results[method]["sample_s"])
             print(f"{method}: done ({_rounded(results[method])})", flush=True)
-    train_figures, _ = code_structure(train, train)
-    text = "\n".join([header, "", tables_markdown(results, train_figures), notes(results, code_tables)])
+            if args.save:  # after every method, so a long run that is stopped keeps what it measured
+                partial = report(header, train_figures, results, code_tables)
+                save(RESULTS / args.save, command_line, results, code_tables, partial)
+    text = report(header, train_figures, results, code_tables)
     print("\n" + text)
     if args.save:
-        command_line = "python benchmarks/synthesizer_vs_sdv.py " + shlex.join(sys.argv[1:])
         save(RESULTS / args.save, command_line, results, code_tables, text)
         print(f"\nsaved under {RESULTS / args.save}")
     return 0 if len(results) == len(set(args.methods) | set(imports)) + 1 else 1
+
+
+def report(header: str, train_figures: dict, results: dict, code_tables: dict) -> str:
+    from bench_scores import tables_markdown
+
+    return "\n".join([header, "", tables_markdown(results, train_figures), notes(results, code_tables)])
 
 
 def _compare(results: dict) -> str:
