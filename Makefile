@@ -41,7 +41,7 @@ dev: install
 	$(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
 bench: install-dev
-	$(VENV)/bin/uv pip install $(UV_FLAGS) "$(TORCH)" -e ".[dev,bench]"
+	$(VENV)/bin/uv pip install $(UV_FLAGS) --override benchmarks/bench-overrides.txt "$(TORCH)" -e ".[dev,bench]"
 	$(PY) benchmarks/run_all.py
 
 clean-data:

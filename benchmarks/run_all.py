@@ -8,11 +8,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 # Order: cheap first, so a slow or failing late benchmark does not hide the others' figures.
 ORDER = ["reference_population.py", "embeddings.py", "narratives.py", "synthesizer_vs_sdv.py"]
+# Modules the benchmarks import or run on another machine (they need arguments), not benchmarks of their own.
+HELPERS = {"sdv_fit.py", "tabular_argn.py", "bench_scores.py"}
 
 
 def main() -> int:
     scripts = [HERE / name for name in ORDER if (HERE / name).exists()]
-    scripts += sorted(p for p in HERE.glob("*.py") if p.name not in ORDER and p.name != Path(__file__).name)
+    scripts += sorted(p for p in HERE.glob("*.py") if p.name not in {*ORDER, *HELPERS, Path(__file__).name})
     failures = []
     for script in scripts:
         print(f"\n=== {script.name} ===", flush=True)

@@ -1,41 +1,45 @@
-"""synth-ehr's synthesizer against SDV's GaussianCopula and CTGAN on reference-population claims (issue 3 item 7).
+"""synth-ehr's synthesizer against SDV's GaussianCopula and CTGAN and MOSTLY AI's TabularARGN on reference-population
+claims (issue 3 item 7, issue 10 item 7).
 
     python benchmarks/synthesizer_vs_sdv.py                       # 50,000 claims, 40,000 synthetic rows each
-    python benchmarks/synthesizer_vs_sdv.py --claims 5000 --ctgan-epochs 50 --big-rows 0
+    python benchmarks/synthesizer_vs_sdv.py --claims 5000 --methods synth_ehr tabular_argn --big-rows 0
 
 One protocol for every method: the same seeded 80/20 train/holdout split of the same claims, the same modelled
-columns (SDV sees diagnosis/procedure slots as categoricals), the same number of synthetic rows, the same
-scorers (`core/evaluation`: sdmetrics quality, code-prevalence R², DCR overfitting protection; TSTR below).
-Each method fits and samples in its own process so peak RSS is its own. synth-ehr's fit time includes embedding
+columns (SDV and TabularARGN see diagnosis/procedure slots as categoricals), the same number of synthetic rows,
+the same scorers (`bench_scores.py`: sdmetrics quality, code-prevalence R², inpatient TSTR, DCR overfitting
+protection, the code-structure figures of `core/evaluation/code_structure.py`, `_RARE_` placeholders, invalid
+codes and clinical-edit failures), and the real holdout scored the same way as the null level.
+Each method fits and samples in its own process so peak RSS (the process and its children) is its own; torch
+uses `SYNTH_EHR_TORCH_THREADS` threads in every method when it is set. synth-ehr's fit time includes embedding
 the code descriptions; its sampling time includes nearest-code mapping, clinical edits with resampling and the
 privacy filters ("released rows/s"); "sample+map rows/s" times what CTGAN's `sample` does, plus mapping
 every code slot to a valid code (no edits, no filters), with the code mapper built beforehand (its build time,
 once per fitted model, is printed as mapper_build_s). `--big-rows` also times synth-ehr producing that many
-claims (goal: 1,000,000 in ≤ 120 s). SDV is the optional `bench` extra (`pip install -e .[bench]`).
+claims (goal: 1,000,000 in ≤ 120 s). TabularARGN's fit time covers the engine's split, analyze, encode and
+train steps with its defaults (`tabular_argn.py`). SDV and mostlyai-engine are the optional `bench` extra.
 
-CTGAN's default 300 epochs take hours on 2 cores. `--export DIR` writes the train split; `sdv_fit.py` fits SDV
-on it on another machine (e.g. a GPU, with a training time budget); `--import ctgan_gpu=DIR` scores that sample
-here under the same protocol, and the table says where it was fitted. Sampling speed is compared with a CTGAN
-fitted here (`--ctgan-epochs 1` is enough: its sampling cost does not depend on the epochs).
+CTGAN's default 300 epochs take hours on 2 cores. `--export DIR` writes the train split; `sdv_fit.py` (or
+`tabular_argn.py`) fits on it on another machine (e.g. a GPU, with a training time budget); `--import
+ctgan_gpu=DIR` scores that sample here under the same protocol, and the table says where it was fitted.
+Sampling speed is compared with a CTGAN fitted here (`--ctgan-epochs 1` is enough: its sampling cost does not
+depend on the epochs). `--save NAME` keeps the command, figures and tables under `benchmarks/results/NAME/`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import resource
+import shlex
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-METHODS = ("synth_ehr", "gaussian_copula", "ctgan")
-EVAL_ROWS = 10_000  # sdmetrics quality / TSTR rows per side
-DCR_ROWS = 2_000  # sdmetrics DCR is quadratic: synthetic queries and reference rows per side
-LEAKY_FEATURES = ("claim_type=", "los_days", "px:", "px_count", "provider_specialty=", "log_")  # setting and money
+METHODS = ("synth_ehr", "gaussian_copula", "ctgan", "tabular_argn")
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def modelled(claims):
@@ -45,7 +49,9 @@ def modelled(claims):
 
 
 def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident memory of this process or of its largest finished child (e.g. a data-loader worker)."""
+    own, children = (resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return max(own, children) / 1024
 
 
 def code_vector_index(claims):
@@ -126,6 +132,16 @@ def run_sdv(method: str, train, rows: int, seed: int, ctgan_epochs: int, out: Pa
     return timings
 
 
+def run_tabular_argn(train, rows: int, seed: int, max_minutes: float | None, out: Path) -> dict:
+    import polars as pl
+
+    from tabular_argn import fit_and_sample
+
+    synthetic, timings = fit_and_sample(modelled(train).to_pandas(), rows, seed, "cpu", max_minutes, out.parent)
+    pl.from_pandas(synthetic).write_parquet(out)
+    return timings
+
+
 def export_split(train, holdout, folder: Path) -> None:
     """What `sdv_fit.py` needs on another machine: the train split's modelled columns and their kinds."""
     from synth_ehr_assets.core.synth.claims import CLAIM_COLUMN_KINDS
@@ -151,65 +167,25 @@ def imported_result(folder: Path, train) -> tuple[dict, Path]:
     return json.loads((folder / "result.json").read_text()), folder / "sample.parquet"
 
 
-def single(method: str, workdir: Path, rows: int, seed: int, ctgan_epochs: int, big_rows: int) -> None:
+def single(args) -> None:
     import polars as pl
 
+    threads = os.environ.get("SYNTH_EHR_TORCH_THREADS")
+    if threads and args.single != "synth_ehr":  # synth-ehr reads it itself
+        import torch
+
+        torch.set_num_threads(int(threads))
+    workdir, method = args.workdir, args.single
     train, holdout = pl.read_parquet(workdir / "train.parquet"), pl.read_parquet(workdir / "holdout.parquet")
     out = workdir / f"{method}.parquet"
     if method == "synth_ehr":
-        result = run_synth_ehr(train, holdout, rows, seed, big_rows, out)
+        result = run_synth_ehr(train, holdout, args.rows, args.seed, args.big_rows, out)
+    elif method == "tabular_argn":
+        result = run_tabular_argn(train, args.rows, args.seed, args.argn_max_minutes, out)
     else:
-        result = run_sdv(method, train, rows, seed, ctgan_epochs, out)
+        result = run_sdv(method, train, args.rows, args.seed, args.ctgan_epochs, out)
     result["peak_rss_mib"] = peak_rss_mib()
     print("RESULT " + json.dumps(result), flush=True)
-
-
-def inpatient_tstr(train, holdout, synthetic, seed: int) -> tuple[float, float]:
-    """ROC AUC on the real holdout of "inpatient or not" trained on synthetic (TSTR) and on real rows (TRTR),
-    from demographics, payer, region, date and diagnoses only: the setting's giveaways (claim type, stay,
-    procedures, specialty, amounts) are hidden from the model."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
-
-    from synth_ehr_assets.core.evaluation.features import ClaimEncoder
-    from synth_ehr_assets.core.evaluation.sdmetrics_bridge import subsample
-
-    rows = min(EVAL_ROWS, train.height, synthetic.height)
-    real, synth = subsample(train, rows, seed), subsample(synthetic, rows, seed + 1)
-    encoder = ClaimEncoder.fit(train)
-    keep = [i for i, name in enumerate(encoder.feature_names) if not name.startswith(LEAKY_FEATURES)]
-
-    def auc(fit_rows) -> float:
-        labels = (fit_rows["claim_type"] == "inpatient").to_numpy()
-        truth = (holdout["claim_type"] == "inpatient").to_numpy()
-        if labels.min() == labels.max():
-            return math.nan
-        model = LogisticRegression(max_iter=1000, random_state=seed)
-        model.fit(encoder.transform(fit_rows)[:, keep], labels)
-        return float(roc_auc_score(truth, model.predict_proba(encoder.transform(holdout)[:, keep])[:, 1]))
-
-    return auc(synth), auc(real)
-
-
-def evaluate(train, holdout, synthetic, seed: int) -> dict:
-    from synth_ehr_assets.core import schema
-    from synth_ehr_assets.core.evaluation.fidelity import prevalence_agreement
-    from synth_ehr_assets.core.evaluation.sdmetrics_bridge import dcr_protection, quality_report, subsample
-
-    synthetic = schema.conform(synthetic)
-    quality = quality_report(subsample(train, EVAL_ROWS, seed), subsample(synthetic, EVAL_ROWS, seed + 1), seed)
-    r2, _, _ = prevalence_agreement(train, synthetic, principal_only=True)
-    tstr, trtr = inpatient_tstr(train, holdout, synthetic, seed)
-    dcr = dcr_protection(train, holdout, synthetic, seed, DCR_ROWS, DCR_ROWS)
-    return {
-        "quality": quality["quality_score"],
-        "shapes": quality["column_shapes_score"],
-        "pairs": quality["column_pair_trends_score"],
-        "dx1_r2": r2,
-        "tstr_auc": tstr,
-        "trtr_auc": trtr,
-        "dcr_overfit": dcr["dcr_overfitting_protection"],
-    }
 
 
 def main() -> int:
@@ -225,9 +201,12 @@ def main() -> int:
     )
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--ctgan-epochs", type=int, default=300, help="SDV's default is 300")
+    parser.add_argument(
+        "--argn-max-minutes", type=float, help="cap TabularARGN's training time (default: the engine's own)"
+    )
     parser.add_argument("--big-rows", type=int, default=1_000_000, help="also time synth-ehr at this size (0 = skip)")
     parser.add_argument(
-        "--export", type=Path, metavar="DIR", help="write the train split for sdv_fit.py into DIR and stop"
+        "--export", type=Path, metavar="DIR", help="write the train split for sdv_fit.py / tabular_argn.py into DIR"
     )
     parser.add_argument(
         "--import",
@@ -235,16 +214,19 @@ def main() -> int:
         action="append",
         default=[],
         metavar="LABEL=DIR",
-        help="also score the sample that sdv_fit.py wrote in DIR (e.g. CTGAN trained on a GPU) as row LABEL",
+        help="also score the sample that sdv_fit.py or tabular_argn.py wrote in DIR (e.g. fitted on a GPU) as LABEL",
     )
+    parser.add_argument("--save", metavar="NAME", help="keep command, figures and tables in benchmarks/results/NAME")
     parser.add_argument("--single", choices=METHODS, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.single:
-        single(args.single, args.workdir, args.rows, args.seed, args.ctgan_epochs, args.big_rows)
+        single(args)
         return 0
 
     import polars as pl
+
+    from bench_scores import NULL_ROW, code_structure, evaluate, evaluate_null, save
 
     from synth_ehr_assets.core.reference import generate_reference_claims
     from synth_ehr_assets.core.synth.synthesizer import split_rows
@@ -259,12 +241,17 @@ def main() -> int:
         print(f"exported the {train.height:,}-row train split to {args.export}; now run sdv_fit.py there")
         return 0
     imports = dict(item.split("=", 1) for item in args.imports)
-    print(
+    header = (
         f"{claims.height:,} reference claims: {train.height:,} train / {holdout.height:,} holdout; "
-        f"{rows:,} synthetic rows per method; {args.split}-level split; {os.cpu_count()} CPUs",
-        flush=True,
+        f"{rows:,} synthetic rows per method; {args.split}-level split; {os.cpu_count()} CPUs, "
+        f"SYNTH_EHR_TORCH_THREADS={os.environ.get('SYNTH_EHR_TORCH_THREADS', 'unset')}"
     )
-    results = {}
+    print(header, flush=True)
+    results, code_tables = {}, {}
+    results[NULL_ROW], code_tables[NULL_ROW] = evaluate_null(train, holdout, args.seed)
+    train_figures, _ = code_structure(train, train)
+    command_line = "python benchmarks/synthesizer_vs_sdv.py " + shlex.join(sys.argv[1:])
+
     with tempfile.TemporaryDirectory() as folder:
         workdir = Path(folder)
         train.write_parquet(workdir / "train.parquet")
@@ -272,27 +259,17 @@ def main() -> int:
         for method, folder in imports.items():
             results[method], sample = imported_result(Path(folder), train)
             synthetic = pl.read_parquet(sample)
-            results[method].update(evaluate(train, holdout, synthetic, args.seed))
+            figures, code_tables[method] = evaluate(train, holdout, synthetic, args.seed)
+            results[method].update(figures)
             speed = synthetic.height / results[method]["sample_s"]
             results[method]["rows_per_s"] = results[method]["map_rows_per_s"] = speed
             print(f"{method} (imported, fitted on {results[method]['device']}): {_rounded(results[method])}", flush=True)
         for method in args.methods:
-            command = [
-                sys.executable,
-                __file__,
-                "--single",
-                method,
-                "--workdir",
-                str(workdir),
-                "--rows",
-                str(rows),
-                "--seed",
-                str(args.seed),
-                "--ctgan-epochs",
-                str(args.ctgan_epochs),
-                "--big-rows",
-                str(args.big_rows),
-            ]
+            command = [sys.executable, __file__, "--single", method, "--workdir", str(workdir), "--rows", str(rows)]
+            command += ["--seed", str(args.seed), "--ctgan-epochs", str(args.ctgan_epochs)]
+            command += ["--big-rows", str(args.big_rows)]
+            if args.argn_max_minutes:
+                command += ["--argn-max-minutes", str(args.argn_max_minutes)]
             output = subprocess.run(command, capture_output=True, text=True, check=False)
             line = next((ln for ln in output.stdout.splitlines() if ln.startswith("RESULT ")), None)
             if output.returncode or line is None:
@@ -300,20 +277,34 @@ def main() -> int:
                 continue
             results[method] = json.loads(line[7:])
             synthetic = pl.read_parquet(workdir / f"{method}.parquet")
-            results[method].update(evaluate(train, holdout, synthetic, args.seed))
+            figures, code_tables[method] = evaluate(train, holdout, synthetic, args.seed)
+            results[method].update(figures)
             results[method]["rows_per_s"] = rows / results[method]["sample_s"]
             results[method]["map_rows_per_s"] = rows / results[method].get("sample_map_s", results[method]["sample_s"])
             print(f"{method}: done ({_rounded(results[method])})", flush=True)
-    print_table(results)
-    return 0 if len(results) == len(set(args.methods) | set(imports)) else 1
+            if args.save:  # after every method, so a long run that is stopped keeps what it measured
+                partial = report(header, train_figures, results, code_tables)
+                save(RESULTS / args.save, command_line, results, code_tables, partial)
+    text = report(header, train_figures, results, code_tables)
+    print("\n" + text)
+    if args.save:
+        save(RESULTS / args.save, command_line, results, code_tables, text)
+        print(f"\nsaved under {RESULTS / args.save}")
+    return 0 if len(results) == len(set(args.methods) | set(imports)) + 1 else 1
 
 
-def _compare(results: dict) -> None:
+def report(header: str, train_figures: dict, results: dict, code_tables: dict) -> str:
+    from bench_scores import tables_markdown
+
+    return "\n".join([header, "", tables_markdown(results, train_figures), notes(results, code_tables)])
+
+
+def _compare(results: dict) -> str:
     """synth-ehr against the best CTGAN quality in the table and CTGAN's sampling speed on this machine."""
     ours = results.get("synth_ehr")
     ctgans = {name: figures for name, figures in results.items() if figures.get("method", name) == "ctgan"}
     if not ours or not ctgans:
-        return
+        return ""
     best = max(ctgans, key=lambda name: ctgans[name]["quality"])
     local = [name for name, figures in ctgans.items() if "device" not in figures]
     line = f"synth_ehr vs {best} quality: {ours['quality'] - ctgans[best]['quality']:+.3f}"
@@ -323,58 +314,49 @@ def _compare(results: dict) -> None:
             f"; vs {local[0]} on this machine: sample+map rows/s {ours['map_rows_per_s'] / cpu['map_rows_per_s']:.1f}x,"
             f" released rows/s {ours['rows_per_s'] / cpu['rows_per_s']:.1f}x"
         )
-    print(line)
+    return line
 
 
 def _rounded(figures: dict) -> str:
     return json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()})
 
 
-def print_table(results: dict) -> None:
-    columns = [
-        ("quality", "quality"),
-        ("shapes", "col shapes"),
-        ("pairs", "pair trends"),
-        ("dx1_r2", "dx_1 R²"),
-        ("tstr_auc", "TSTR AUC"),
-        ("trtr_auc", "TRTR AUC"),
-        ("dcr_overfit", "DCR overfit"),
-        ("fit_s", "fit s"),
-        ("map_rows_per_s", "sample+map rows/s"),
-        ("rows_per_s", "released rows/s"),
-        ("peak_rss_mib", "peak RSS MiB"),
-    ]
-    print("\n| method | " + " | ".join(title for _, title in columns) + " |")
-    print("|---|" + "---|" * len(columns))
-    for method, figures in results.items():
-        cells = [
-            f"{figures[key]:,.0f}"
-            if key in ("rows_per_s", "map_rows_per_s", "peak_rss_mib")
-            else f"{figures[key]:.3f}"
-            if key != "fit_s"
-            else f"{figures[key]:.1f}"
-            for key, _ in columns
-        ]
-        print(f"| {method} | " + " | ".join(cells) + " |")
+def notes(results: dict, code_tables: dict) -> str:
+    """What the tables do not say: synth-ehr's big run and rejections, where each peer was fitted and for how long,
+    and each method's most over-represented codes."""
+    from bench_scores import overrepresented_lines
+
+    lines = [""]
     ours = results.get("synth_ehr", {})
     if "big_rows" in ours:
-        print(
-            f"\nsynth_ehr: {ours['big_rows']:,} claims (sampling, code mapping, edits, privacy filters) in "
-            f"{ours['big_s']:.1f}s (goal ≤ 120s); fit includes {ours['embed_s']:.1f}s of code embeddings; "
-            f"GAN {ours['gan_epochs']} epochs ({ours['gan_stop']}); rejection rate {ours['rejection_rate']:.3f}, "
-            f"largest per rule: {', '.join(f'{k} {v:.3f}' for k, v in ours['top_rejections'].items())}; "
-            f"{ours['rounds']} sampling rounds"
+        lines.append(
+            f"synth_ehr: {ours['big_rows']:,} claims (sampling, code mapping, edits, privacy filters) in "
+            f"{ours['big_s']:.1f}s (goal ≤ 120s)"
         )
-    _compare(results)
+    if ours:
+        lines.append(
+            f"synth_ehr: fit includes {ours['embed_s']:.1f}s of code embeddings; GAN {ours['gan_epochs']} epochs "
+            f"({ours['gan_stop']}); rejection rate {ours['rejection_rate']:.3f}, largest per rule: "
+            f"{', '.join(f'{k} {v:.3f}' for k, v in ours['top_rejections'].items())}; {ours['rounds']} sampling rounds"
+        )
+    lines.append(_compare(results))
     for method, figures in results.items():
-        if figures.get("method", method) == "ctgan" and "device" not in figures:
-            print(f"{method}: fitted here for {figures.get('epochs_run')} epochs (CTGAN's sampling speed on this machine)")
-        if "device" in figures:
-            print(
+        kind = figures.get("method", method)
+        if kind == "ctgan" and "device" not in figures:
+            lines.append(f"{method}: fitted here for {figures.get('epochs_run')} epochs (CTGAN's sampling speed here)")
+        if kind == "tabular_argn":
+            lines.append(
+                f"{method}: engine defaults, {figures.get('epochs_run', 0):.1f} epochs in "
+                f"{figures.get('train_loop_s', 0):.0f}s of training, on {figures.get('device', 'this machine (CPU)')}"
+            )
+        elif "device" in figures:
+            lines.append(
                 f"{method}: fitted by sdv_fit.py on {figures['device']}, {figures.get('epochs_run', '?')} of "
                 f"{figures.get('epochs')} epochs in {figures.get('train_loop_s', 0):.0f}s of training; its fit s and "
                 "rows/s are that machine's"
             )
+    lines.append(overrepresented_lines(code_tables))
+    return "\n".join(line for line in lines if line is not None)
 
 
 if __name__ == "__main__":
