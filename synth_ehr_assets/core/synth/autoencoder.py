@@ -18,6 +18,12 @@ import torch
 from torch import nn
 
 from synth_ehr_assets.core.synth.config import SynthesizerConfig
+from synth_ehr_assets.core.synth.training_checks import (
+    check_autoencoder_loss,
+    check_features,
+    check_gradients,
+    minibatches,
+)
 from synth_ehr_assets.core.synth.transformer import Segment
 
 FORMAT_VERSION = 1
@@ -186,8 +192,12 @@ def train_autoencoder(
     seed: int,
     progress: Progress | None = None,
 ) -> tuple[FeatureAutoencoder, dict]:
-    """Train on encoded rows; returns the model (eval mode) and a report with per-epoch losses and seconds."""
+    """Train on encoded rows; returns the model (eval mode) and a report with per-epoch losses and seconds.
+
+    Raises `TrainingError` (naming the column and the likely cause) on a non-finite feature, loss or gradient.
+    """
     configure_torch_threads(config)
+    check_features(np.asarray(matrix), segments)
     started = time.perf_counter()
     data = torch.from_numpy(np.ascontiguousarray(matrix, dtype=np.float32))
     if data.shape[0] == 0:
@@ -202,15 +212,18 @@ def train_autoencoder(
     model.train()
     for epoch in range(1, config.autoencoder_epochs + 1):
         epoch_start, total, batches = time.perf_counter(), 0.0, 0
-        for rows in torch.randperm(data.shape[0], generator=generator).split(batch):
+        for rows in minibatches(data.shape[0], batch, generator):
             target = data[rows]
             latent = model.encoder(target)
             if config.latent_noise:
                 scale = config.latent_noise * latent.detach().std(0)  # relative to each latent's spread
                 latent = latent + scale * torch.randn(latent.shape, generator=generator)
-            loss = model.loss(model.decoder(latent), target)
+            raw = model.decoder(latent)
+            loss = model.loss(raw, target)
+            check_autoencoder_loss(model, loss, raw, target, epoch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            check_gradients(model, "autoencoder", epoch, model.segments)
             optimizer.step()
             total, batches = total + loss.item(), batches + 1
         epochs.append({"epoch": epoch, "loss": total / batches, "seconds": time.perf_counter() - epoch_start})

@@ -42,6 +42,12 @@ class SynthesizerConfig(BaseModel):
     gan_patience: int = Field(
         40, ge=1, description="stop when the critic's Wasserstein estimate has not improved for this many epochs"
     )
+    gan_divergence_limit: float = Field(
+        1000.0,
+        gt=0,
+        description="stop with an error when the critic's Wasserstein estimate on standardised latents exceeds "
+        "this in magnitude (a WGAN-GP critic stays near 1-10; beyond this it has diverged)",
+    )
     memorisation_check_every: int = Field(
         5, ge=1, description="epochs between anti-memorisation probes (generated vs train/holdout distances)"
     )
