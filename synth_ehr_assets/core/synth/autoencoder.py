@@ -185,6 +185,13 @@ class FeatureAutoencoder(nn.Module):
         return model.eval()
 
 
+def _adapted(config: SynthesizerConfig, rows: int) -> tuple[SynthesizerConfig, dict]:
+    """`config.adapted_to(rows)` and the fields it changed (empty when the source is not small)."""
+    adapted = config.adapted_to(rows)
+    changed = {k: getattr(adapted, k) for k in type(config).model_fields if getattr(adapted, k) != getattr(config, k)}
+    return adapted, changed
+
+
 def train_autoencoder(
     matrix: np.ndarray,
     segments: Sequence[Segment],
@@ -195,7 +202,9 @@ def train_autoencoder(
     """Train on encoded rows; returns the model (eval mode) and a report with per-epoch losses and seconds.
 
     Raises `TrainingError` (naming the column and the likely cause) on a non-finite feature, loss or gradient.
+    A table below `config.small_source_rows` trains with `config.adapted_to(rows)` (listed in the report).
     """
+    config, adapted = _adapted(config, len(matrix))
     configure_torch_threads(config)
     check_features(np.asarray(matrix), segments)
     started = time.perf_counter()
@@ -237,6 +246,7 @@ def train_autoencoder(
         "rows": int(data.shape[0]),
         "input_dim": int(data.shape[1]),
         "latent_dim": config.latent_dim,
+        "adapted_to_small_source": adapted,
         **reconstruction_errors(model, matrix[: min(len(matrix), 20_000)]),
     }
     return model, report

@@ -26,6 +26,7 @@ from torch import nn
 
 from synth_ehr_assets.core.synth.autoencoder import (
     Progress,
+    _adapted,
     configure_torch_threads,
     effective_batch_size,
     load_config,
@@ -215,8 +216,10 @@ def train_gan(
     """Train the (conditional) WGAN-GP; returns the best generator (eval mode) and a report.
 
     The report holds per-epoch losses/timings (`epochs`), `memorisation_curve`, `stopped_reason`
-    (max_epochs | memorisation | patience), `best_epoch`, `epochs_run`, `probe_rows` and `seconds`.
+    (max_epochs | memorisation | patience), `best_epoch`, `epochs_run`, `probe_rows` and `seconds`; a table below
+    `config.small_source_rows` trains with `config.adapted_to(rows)` (`adapted_to_small_source` lists the changes).
     """
+    config, adapted = _adapted(config, len(latents))
     configure_torch_threads(config)
     started = time.perf_counter()
     latents = np.ascontiguousarray(latents, dtype=np.float32)
@@ -277,6 +280,7 @@ def train_gan(
         "rows": n,
         "condition_dim": condition_dim,
         "probe_rows": probe["size"] if probe else 0,
+        "adapted_to_small_source": adapted,
     }
     return generator, report
 
