@@ -26,7 +26,7 @@ def test_cms_claim_lines_aggregate_to_claims_with_yyyymmdd_dates_and_dotted_code
     lines = pl.read_csv(FIXTURES / "cms_claim_lines.csv", infer_schema_length=0)
     result = load_source(parse_spec({"source": CMS_SOURCE}, "cms"))
     claims = result.claims
-    assert result.quarantine.height == 0 and claims.height == lines["CLM_ID"].n_unique() == 600
+    assert result.quarantine.height == 0 and claims.height == lines["CLM_ID"].n_unique() == 1500
     assert result.stats["lines_in"] == lines.height
     first = claims.filter(pl.col("claim_id") == "C000001").row(0, named=True)
     assert first["dx_1"] == "F419" and first["dx_4"] == "J45909"  # dotted in the file
