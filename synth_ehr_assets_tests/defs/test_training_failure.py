@@ -13,13 +13,13 @@ DIVERGING = {"autoencoder_epochs": 2, "gan_epochs": 100, "gan_gradient_penalty":
              "gan_critic_steps": 1000, "gan_patience": 1000}
 
 
-@pytest.mark.slow  # about 40 s: source, code embeddings and encoding run before the GAN fails
+@pytest.mark.slow  # 1-2 minutes on 2 cores: source, code embeddings and encoding run before the GAN fails
 def test_a_diverging_critic_fails_the_step_and_registers_nothing(write_spec, stores):
     import mlflow
 
     write_spec("broken", {"rows": 50, "seed": 1, "source": {"kind": "reference", "claims": 400},
                           "codes": {"embed": "used"}, "synthesizer": DIVERGING})
-    selection = ["source_claims", "code_catalog", "code_embeddings", "encoded_features", "feature_autoencoder",
+    selection = ["source_claims", "source_quarantine", "code_catalog", "code_embeddings", "encoded_features", "feature_autoencoder",
                  "gan_checkpoint", "synthetic_claims"]
     with release_instance("broken") as instance:
         result = materialize(selection, "broken", instance, raise_on_error=False)
