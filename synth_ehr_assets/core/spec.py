@@ -41,13 +41,58 @@ class ReferenceSource(_Strict):
     claims: int = Field(20_000, ge=10, le=50_000_000, description="claims to generate as the source table")
 
 
+def strftime_format(value: str | None) -> str | None:
+    """`YYYYMMDD`-style date patterns (YYYY, MM, DD) or strftime (`%Y%m%d`) -> strftime."""
+    if value is None or "%" in value:
+        return value
+    converted = value.replace("YYYY", "%Y").replace("MM", "%m").replace("DD", "%d")
+    if re.search(r"[A-Za-z]", converted.replace("%Y", "").replace("%m", "").replace("%d", "")):
+        raise ValueError(f"date format {value!r}: use YYYY, MM and DD (e.g. YYYYMMDD) or strftime (%Y%m%d)")
+    return converted
+
+
+class MappedColumn(_Strict):
+    """A `column_map` entry with a per-column format (dates): `{column: CLM_FROM_DT, format: YYYYMMDD}`."""
+
+    column: str
+    format: str | None = Field(None, description="date format of this column (YYYYMMDD or strftime)")
+
+    @field_validator("format")
+    @classmethod
+    def _format(cls, value: str | None) -> str | None:
+        return strftime_format(value)
+
+
 class FileSource(_Strict):
     """A CSV or Parquet file in the canonical schema, or mapped onto it with `column_map`."""
 
     kind: Literal["file"] = "file"
     path: str = Field(description="CSV or Parquet path; relative paths resolve against the spec file's folder")
     format: Literal["auto", "csv", "parquet"] = "auto"
-    column_map: dict[str, str] = Field(default_factory=dict, description="canonical column -> column in the file")
+    column_map: dict[str, str | MappedColumn] = Field(
+        default_factory=dict, description="canonical column -> column in the file, or {column, format}"
+    )
+    date_format: str | None = Field(
+        None, description="format of every date column (YYYYMMDD or strftime); unset: YYYY-MM-DD, MM/DD/YYYY, YYYYMMDD"
+    )
+    line_level: bool = Field(
+        False, description="one row per claim line: rows sharing a claim_id are aggregated into one claim"
+    )
+
+    @field_validator("date_format")
+    @classmethod
+    def _date_format(cls, value: str | None) -> str | None:
+        return strftime_format(value)
+
+    def file_columns(self) -> dict[str, str]:
+        """canonical column -> file column."""
+        return {k: v if isinstance(v, str) else v.column for k, v in self.column_map.items()}
+
+    def date_formats(self) -> dict[str, str]:
+        """canonical date column -> strftime format (per-column formats win over `date_format`)."""
+        formats = {"service_date": self.date_format} if self.date_format else {}
+        formats.update({k: v.format for k, v in self.column_map.items() if isinstance(v, MappedColumn) and v.format})
+        return formats
 
 
 class MimicIVSource(_Strict):

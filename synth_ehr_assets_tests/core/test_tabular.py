@@ -111,17 +111,18 @@ def test_synthesize_cli_on_a_tiny_csv_with_meta(tmp_path, capsys, monkeypatch):
     table.write_csv(tmp_path / "train.csv")
     meta = {"columns": {"person": {"sdtype": "id"}, "zip3": {"sdtype": "categorical"}}}
     (tmp_path / "meta.json").write_text(json.dumps(meta))
-    code = main(["synthesize", "--train", str(tmp_path / "train.csv"), "--out", str(tmp_path / "out.csv"),
-                 "--rows", "300", "--meta", str(tmp_path / "meta.json"), "--seed", "3"])
-    assert code == 0
-    report = json.loads(capsys.readouterr().out)
+    args = ["synthesize", "--train", str(tmp_path / "train.csv"), "--out", str(tmp_path / "out.csv"),
+            "--rows", "300", "--meta", str(tmp_path / "meta.json"), "--seed", "3"]
+    assert main(args) == 2  # 160 training rows: the small-source check refuses, naming the size and the remedy
+    assert "small source: 200 rows (160 training rows" in capsys.readouterr().err
+    assert not (tmp_path / "out.csv").exists()
+    report = synthesize_table(tmp_path / "train.csv", tmp_path / "out.csv", 300, tmp_path / "meta.json", seed=3,
+                              config=SynthesizerConfig(small_source_rows=0))  # the CLI defaults, check off
     assert report["columns"] == {"person": "id", "zip3": "categorical", "score": "numerical", "group": "categorical"}
     out = pl.read_csv(tmp_path / "out.csv")
     assert out.columns == table.columns and len(out) == 300
     assert out["person"].n_unique() == 300 and set(out["zip3"]) <= {100, 200, 300}
     assert out["score"].dtype == pl.Float64 and 0.05 < out["score"].null_count() / 300 < 0.5
-    assert synthesize_table(tmp_path / "train.csv", tmp_path / "again.csv", 300, tmp_path / "meta.json", seed=3,
-                            config=CONFIG)["rows"] == 300
     assert main(["synthesize", "--train", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "o.csv"), "--rows", "5"]) == 2
 
 

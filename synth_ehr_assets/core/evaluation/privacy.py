@@ -106,6 +106,24 @@ def _distance_metrics(
     return metrics, {"closest_synthetic_rows": closest, "dcr_distances": histogram}
 
 
+def verbatim_source_strings(synthetic: pl.DataFrame, real_train: pl.DataFrame) -> tuple[dict[str, float], pl.DataFrame]:
+    """Distinct source values of every string column (both tables) that appear verbatim in the release, and how
+    many of them only one source row holds (those point at a person); per column in the table."""
+    rows = []
+    for name in [c for c in real_train.columns if c != "release_id" and real_train[c].dtype == pl.String]:
+        if name not in synthetic.columns:
+            continue
+        counts = real_train[name].drop_nulls().value_counts(name="n")
+        hits = counts.filter(pl.col(name).is_in(synthetic[name].drop_nulls().cast(pl.String).unique().implode()))
+        rows.append({"column": name, "values": hits.height, "unique_values": hits.filter(pl.col("n") == 1).height})
+    table = pl.DataFrame(rows, schema={"column": pl.String, "values": pl.Int64, "unique_values": pl.Int64})
+    totals = {
+        "verbatim_source_values": float(table["values"].sum()),
+        "verbatim_unique_source_values": float(table["unique_values"].sum()),
+    }
+    return totals, table
+
+
 def phi_summary(phi_hits: pl.DataFrame) -> dict[str, float]:
     """Totals of the note PHI scan: `phi_hits` has one row per scanned note (claim_id, phi_hits count)."""
     missing = {"claim_id", "phi_hits"} - set(phi_hits.columns)
@@ -150,6 +168,8 @@ def privacy_report(
         **dcr_protection(real_train, real_holdout, synthetic, seed, dcr_rows, sdmetrics_library_rows),
         **quasi_identifier_uniqueness(synthetic, generalise(real_train, privacy)),
     }
+    verbatim, tables["verbatim_strings"] = verbatim_source_strings(synthetic, real_train)
+    report.update(verbatim)
     tables["exact_matches"] = matches
     if phi_hits is not None:
         report.update(phi_summary(phi_hits))
@@ -172,6 +192,9 @@ def privacy_figures(release_id: str, report: dict, listed: int = 50) -> pl.DataF
         for r in tables["closest_synthetic_rows"].iter_rows(named=True)
     ]
     detail += [("exact_match", claim_id, 1.0) for claim_id in tables["exact_matches"]["claim_id"].head(listed)]
+    if "verbatim_strings" in tables:
+        detail += [("verbatim_unique_source_values", c, float(n)) for c, n in
+                   tables["verbatim_strings"].select("column", "unique_values").iter_rows()]
     if "phi_hits" in tables:
         noted = tables["phi_hits"].head(listed)
         detail += [("phi_hits", claim_id, hits) for claim_id, hits in noted.select("claim_id", "phi_hits").iter_rows()]

@@ -6,6 +6,8 @@ at a missing file, the file is empty or unreadable, a required column is absent,
 canonical column that does not exist or a file column that is not there. Columns the schema does not know are
 ignored and listed in `stats["ignored_columns"]`; a `release_id` column in the file is replaced by the release's.
 Quarantine rows count data rows from 1 (the first row under the header), as a spreadsheet user sees them.
+`source.date_format` (or a `{column, format}` entry in `column_map`) names the date format; `source.line_level`
+aggregates claim lines (CMS-style layouts: one row per billed line) into claims before validation.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import polars as pl
 from synth_ehr_assets.core import schema
 from synth_ehr_assets.core.sources import code_checks
 from synth_ehr_assets.core.sources.result import Progress, SourceError, SourceResult, fingerprint_files, report
-from synth_ehr_assets.core.sources.validation import REQUIRED_COLUMNS, validate
+from synth_ehr_assets.core.sources.validation import MONEY_COLUMNS, REQUIRED_COLUMNS, _money, validate
 from synth_ehr_assets.core.spec import FileSource, ReleaseSpec
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -34,10 +36,16 @@ def load_file_source(spec: ReleaseSpec, progress: Progress = None) -> SourceResu
         )
     raw = read_as_text(path, source.format)
     report(progress, 0, raw.height)
-    frame = apply_column_map(raw, source.column_map, path)
-    claims, quarantine, stats = validate(frame, release_id=spec.release_id, source=path.name)
+    frame = apply_column_map(raw, source.file_columns(), path)
+    if source.line_level:
+        frame = aggregate_lines(frame)
+    claims, quarantine, stats = validate(
+        frame, release_id=spec.release_id, source=path.name, date_formats=source.date_formats()
+    )
     report(progress, raw.height, raw.height)
-    ignored = sorted(set(raw.columns) - set(source.column_map.values()) - set(schema.CLAIM_COLUMNS))
+    if source.line_level:
+        stats.update(lines_in=raw.height, claims_in=frame.height)
+    ignored = sorted(set(raw.columns) - set(source.file_columns().values()) - set(schema.CLAIM_COLUMNS))
     stats.update(
         path=str(path),
         format=_format(path, source.format),
@@ -107,3 +115,39 @@ def apply_column_map(raw: pl.DataFrame, column_map: dict[str, str], path: Path) 
         pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_row"),
         pl.struct(pl.all()).struct.json_encode().alias("_raw"),
     )
+
+
+def aggregate_lines(frame: pl.DataFrame) -> pl.DataFrame:
+    """Claim lines (canonical String frame, one row per line) -> one row per claim_id, in first-line order.
+
+    Claim-level values come from the first line; diagnoses and procedures are the distinct codes of all lines in
+    line order (dx_1 stays the first line's principal); amounts are summed over lines, unless a line's amount
+    is not a number, which then stands for the claim so that validation names it. `_row`/`_raw` point at the
+    claim's first line. Rows without a claim_id stay as they are (validation rejects them).
+    """
+    dx, px = schema.DX_COLUMNS, schema.PX_COLUMNS
+    coded, money = set(dx + px + list(MONEY_COLUMNS)), list(MONEY_COLUMNS)
+    firsts = [c for c in frame.columns if c not in coded and c != "claim_id"]
+    stripped = frame.with_columns(pl.col(money).str.strip_chars().replace("", None))
+    keyed = stripped.filter(pl.col("claim_id").is_not_null())
+
+    def codes(columns: list[str]) -> pl.Expr:  # dotted and dotless spellings of one code count once
+        folded = [pl.col(c).str.strip_chars().str.replace_all(".", "", literal=True).str.to_uppercase() for c in columns]
+        return pl.concat_list(folded).flatten().replace("", None).drop_nulls().unique(maintain_order=True)
+
+    def amount(column: str) -> pl.Expr:
+        value = _money(column)
+        bad = pl.col(column).filter(pl.col(column).is_not_null() & value.is_null()).first()
+        whole = pl.when(pl.col(column).is_null().any()).then(None).otherwise(value.sum().cast(pl.String))
+        return pl.coalesce(bad, whole).alias(column)
+
+    claims = keyed.group_by("claim_id", maintain_order=True).agg(
+        *[pl.col(c).first() for c in firsts], codes(dx).alias("__dx"), codes(px).alias("__px"),
+        *[amount(c) for c in money],
+    )
+    claims = claims.with_columns(
+        *[pl.col("__dx").list.get(i, null_on_oob=True).alias(c) for i, c in enumerate(dx)],
+        *[pl.col("__px").list.get(i, null_on_oob=True).alias(c) for i, c in enumerate(px)],
+    ).drop("__dx", "__px")
+    loose = stripped.filter(pl.col("claim_id").is_null())
+    return pl.concat([claims.select(frame.columns), loose.select(frame.columns)]).sort("_row")

@@ -3,8 +3,8 @@
 Input: a frame with every canonical column as String (absent optional columns null), `_row` (1-based data row
 as a spreadsheet user counts it: the first row under the header is row 1) and `_raw` (JSON of the raw row).
 Values are stripped, blanks become null, categoricals are case-folded ("Self Pay" -> self_pay, "female" -> F),
-codes lose dots, money may carry a leading "$" and thousands commas, dates are ISO (a time part is ignored)
-or US m/d/Y. A row that breaks any rule is rejected whole; with `drop_bad_secondary_codes` (MIMIC-IV) an
+codes lose dots, money may carry a leading "$" and thousands commas, dates are ISO (a time part is ignored),
+US m/d/Y or YYYYMMDD, unless `source.date_format` (or a per-column format) names the one format. A row that breaks any rule is rejected whole; with `drop_bad_secondary_codes` (MIMIC-IV) an
 invalid or age/sex-conflicting *secondary* diagnosis is recorded in quarantine and removed from the claim,
 which is kept (the principal diagnosis always decides).
 """
@@ -51,8 +51,23 @@ def _text(column: str) -> pl.Expr:
     return pl.col(column).str.strip_chars()
 
 
-def normalise(frame: pl.DataFrame) -> pl.DataFrame:
-    """Strip, null blanks, fold categoricals and codes; adds parsed `<col>__value` columns for numbers and dates."""
+DEFAULT_DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%Y%m%d")  # YYYYMMDD: CMS claim files and X12
+
+
+def parse_date(column: str, date_format: str | None = None) -> pl.Expr:
+    """Text -> Date: the given strftime format only, else ISO (a time part ignored), MM/DD/YYYY or YYYYMMDD."""
+    if date_format:
+        return pl.col(column).str.to_date(date_format, strict=False)
+    iso = pl.col(column).str.replace(r"^(\d{4}-\d{2}-\d{2})[ T].*$", "${1}")
+    return pl.coalesce(
+        [iso.str.to_date(fmt, strict=False) for fmt in DEFAULT_DATE_FORMATS[:2]]
+        + [pl.when(iso.str.contains(r"^\d{8}$")).then(iso.str.to_date("%Y%m%d", strict=False))]
+    )
+
+
+def normalise(frame: pl.DataFrame, date_formats: dict[str, str] | None = None) -> pl.DataFrame:
+    """Strip, null blanks, fold categoricals and codes; adds parsed `<col>__value` columns for numbers and dates
+    (`date_formats`: canonical date column -> strftime format, see `parse_date`)."""
     text_columns = [c for c in schema.CLAIM_COLUMNS if c != "release_id"]
     frame = frame.with_columns(_text(c).replace("", None).alias(c) for c in text_columns)
     codes = schema.DX_COLUMNS + schema.PX_COLUMNS
@@ -64,12 +79,7 @@ def normalise(frame: pl.DataFrame) -> pl.DataFrame:
     )
     parsed = [_money(c).alias(f"{c}__value") for c in MONEY_COLUMNS]
     parsed += [pl.col(c).cast(pl.Float64, strict=False).alias(f"{c}__value") for c in INTEGER_COLUMNS]
-    iso = pl.col("service_date").str.replace(r"^(\d{4}-\d{2}-\d{2})[ T].*$", "${1}")
-    parsed.append(
-        pl.coalesce(iso.str.to_date("%Y-%m-%d", strict=False), iso.str.to_date("%m/%d/%Y", strict=False)).alias(
-            "service_date__value"
-        )
-    )
+    parsed.append(parse_date("service_date", (date_formats or {}).get("service_date")).alias("service_date__value"))
     return frame.with_columns(parsed)
 
 
@@ -112,7 +122,7 @@ def rules() -> list[Rule]:
             "unparseable_date",
             "service_date",
             pl.col("service_date").is_not_null() & date.is_null(),
-            pl.format("service_date {} is not a date (use YYYY-MM-DD or MM/DD/YYYY)", pl.col("service_date")),
+            pl.format("service_date {} is not a date (use YYYY-MM-DD, MM/DD/YYYY or YYYYMMDD, or set source.date_format)", pl.col("service_date")),
         )
     )
     for column in MONEY_COLUMNS:
@@ -233,10 +243,15 @@ def _with_age_sex_edits(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def validate(
-    frame: pl.DataFrame, *, release_id: str, source: str, drop_bad_secondary_codes: bool = False
+    frame: pl.DataFrame,
+    *,
+    release_id: str,
+    source: str,
+    drop_bad_secondary_codes: bool = False,
+    date_formats: dict[str, str] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
     """Split a string frame into valid canonical claims and quarantine rows; returns (claims, quarantine, stats)."""
-    frame = _with_age_sex_edits(normalise(frame))
+    frame = _with_age_sex_edits(normalise(frame, date_formats))
     frame = frame.with_columns(pl.col("_row").first().over("claim_id").alias("__first_row"))
     all_rules = rules()
     frame = frame.with_columns(rule.broken.fill_null(False).alias(f"__broken_{i}") for i, rule in enumerate(all_rules))

@@ -18,6 +18,12 @@ import torch
 from torch import nn
 
 from synth_ehr_assets.core.synth.config import SynthesizerConfig
+from synth_ehr_assets.core.synth.training_checks import (
+    check_autoencoder_loss,
+    check_features,
+    check_gradients,
+    minibatches,
+)
 from synth_ehr_assets.core.synth.transformer import Segment
 
 FORMAT_VERSION = 1
@@ -179,6 +185,13 @@ class FeatureAutoencoder(nn.Module):
         return model.eval()
 
 
+def _adapted(config: SynthesizerConfig, rows: int) -> tuple[SynthesizerConfig, dict]:
+    """`config.adapted_to(rows)` and the fields it changed (empty when the source is not small)."""
+    adapted = config.adapted_to(rows)
+    changed = {k: getattr(adapted, k) for k in type(config).model_fields if getattr(adapted, k) != getattr(config, k)}
+    return adapted, changed
+
+
 def train_autoencoder(
     matrix: np.ndarray,
     segments: Sequence[Segment],
@@ -186,8 +199,14 @@ def train_autoencoder(
     seed: int,
     progress: Progress | None = None,
 ) -> tuple[FeatureAutoencoder, dict]:
-    """Train on encoded rows; returns the model (eval mode) and a report with per-epoch losses and seconds."""
+    """Train on encoded rows; returns the model (eval mode) and a report with per-epoch losses and seconds.
+
+    Raises `TrainingError` (naming the column and the likely cause) on a non-finite feature, loss or gradient.
+    A table below `config.small_source_rows` trains with `config.adapted_to(rows)` (listed in the report).
+    """
+    config, adapted = _adapted(config, len(matrix))
     configure_torch_threads(config)
+    check_features(np.asarray(matrix), segments)
     started = time.perf_counter()
     data = torch.from_numpy(np.ascontiguousarray(matrix, dtype=np.float32))
     if data.shape[0] == 0:
@@ -202,15 +221,18 @@ def train_autoencoder(
     model.train()
     for epoch in range(1, config.autoencoder_epochs + 1):
         epoch_start, total, batches = time.perf_counter(), 0.0, 0
-        for rows in torch.randperm(data.shape[0], generator=generator).split(batch):
+        for rows in minibatches(data.shape[0], batch, generator):
             target = data[rows]
             latent = model.encoder(target)
             if config.latent_noise:
                 scale = config.latent_noise * latent.detach().std(0)  # relative to each latent's spread
                 latent = latent + scale * torch.randn(latent.shape, generator=generator)
-            loss = model.loss(model.decoder(latent), target)
+            raw = model.decoder(latent)
+            loss = model.loss(raw, target)
+            check_autoencoder_loss(model, loss, raw, target, epoch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            check_gradients(model, "autoencoder", epoch, model.segments)
             optimizer.step()
             total, batches = total + loss.item(), batches + 1
         epochs.append({"epoch": epoch, "loss": total / batches, "seconds": time.perf_counter() - epoch_start})
@@ -224,6 +246,7 @@ def train_autoencoder(
         "rows": int(data.shape[0]),
         "input_dim": int(data.shape[1]),
         "latent_dim": config.latent_dim,
+        "adapted_to_small_source": adapted,
         **reconstruction_errors(model, matrix[: min(len(matrix), 20_000)]),
     }
     return model, report

@@ -55,6 +55,12 @@ class SynthesizerConfig(BaseModel):
     gan_patience: int = Field(
         40, ge=1, description="stop when the critic's Wasserstein estimate has not improved for this many epochs"
     )
+    gan_divergence_limit: float = Field(
+        1000.0,
+        gt=0,
+        description="stop with an error when the critic's Wasserstein estimate on standardised latents exceeds "
+        "this in magnitude (a WGAN-GP critic stays near 1-10; beyond this it has diverged)",
+    )
     memorisation_check_every: int = Field(
         5, ge=1, description="epochs between anti-memorisation probes (generated vs train/holdout distances)"
     )
@@ -83,6 +89,13 @@ class SynthesizerConfig(BaseModel):
     memorisation_probe_rows: int = Field(
         2000, ge=50, description="rows generated (and train/holdout rows compared) per anti-memorisation probe"
     )
+    small_source_rows: int = Field(
+        500,
+        ge=0,
+        description="below this many training rows the synthesizer adapts to the small source (see "
+        "`adapted_to`: earlier, stricter anti-memorisation stops) and `synthesize` refuses output that sits closer "
+        "to the training rows than unseen real rows do; 0 = never",
+    )
     sample_batch_size: int = Field(131_072, ge=256, description="rows per batch when sampling")
     torch_threads: int | None = Field(
         None, ge=1, description="torch CPU threads (default: env SYNTH_EHR_TORCH_THREADS, else torch's default)"
@@ -96,3 +109,26 @@ class SynthesizerConfig(BaseModel):
         if kind not in KINDS:
             raise ValueError(f"unknown synthesizer kind {kind!r}; registered kinds: {', '.join(sorted(KINDS))}")
         return kind
+
+    def adapted_to(self, train_rows: int) -> "SynthesizerConfig":
+        """This config, adapted to a source of `train_rows` training rows when it is below `small_source_rows`.
+
+        Small sources get stronger early stopping: anti-memorisation probes every 2 epochs that count from epoch
+        5 on any probe of 20+ rows (by default probes under 200 rows never stop training), a GAN patience of 15 and
+        at most 100 GAN epochs. Capacity and noise are left alone: halving the hidden widths and tripling the
+        latent noise on the MIMIC-IV demo (217 training rows) moved DCR overfitting protection only from 0.70 to
+        0.74 while quality fell from 0.78 to 0.76 and small tables lost their null rates; a 4-d latent left
+        claims rows that the clinical edits rejected 99 times in 100. Fields the spec sets explicitly are kept.
+        This alone does not make a few hundred rows private: the privacy gates (release) and the small-source
+        check (`synthesize`, `small_source.py`) still judge the output.
+        """
+        if train_rows >= self.small_source_rows:
+            return self
+        adapted = {
+            "gan_epochs": min(self.gan_epochs, 100),
+            "gan_patience": min(self.gan_patience, 15),
+            "memorisation_check_every": min(self.memorisation_check_every, 2),
+            "memorisation_warmup_epochs": min(self.memorisation_warmup_epochs, 5),
+            "memorisation_min_rows": min(self.memorisation_min_rows, 20),
+        }
+        return self.model_copy(update={k: v for k, v in adapted.items() if k not in self.model_fields_set})

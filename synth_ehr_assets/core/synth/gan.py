@@ -26,6 +26,7 @@ from torch import nn
 
 from synth_ehr_assets.core.synth.autoencoder import (
     Progress,
+    _adapted,
     configure_torch_threads,
     effective_batch_size,
     load_config,
@@ -34,6 +35,7 @@ from synth_ehr_assets.core.synth.autoencoder import (
     save_module,
 )
 from synth_ehr_assets.core.synth.config import SynthesizerConfig
+from synth_ehr_assets.core.synth.training_checks import check_critic, check_gradients, check_latents, minibatches
 
 
 @dataclass
@@ -146,12 +148,12 @@ class _Wgan:
     def score(self, rows: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
         return self.critic(rows if condition is None else torch.cat([rows, condition], 1))
 
-    def epoch(self, real_all: torch.Tensor, cond_all: torch.Tensor | None, batch: int) -> dict:
+    def epoch(self, real_all: torch.Tensor, cond_all: torch.Tensor | None, batch: int, epoch: int) -> dict:
         """One pass of critic steps over the rows (a generator step every `gan_critic_steps`); mean losses."""
         self.generator.train()
         sums = {"critic_loss": 0.0, "generator_loss": 0.0, "wasserstein": 0.0, "gradient_penalty": 0.0}
         critic_steps = generator_steps = 0
-        for rows in torch.randperm(real_all.shape[0], generator=self.rng).split(batch):
+        for rows in minibatches(real_all.shape[0], batch, self.rng):
             real, cond = real_all[rows], None if cond_all is None else cond_all[rows]
             with torch.no_grad():
                 fake = self.generator.standardised(self._noise(len(rows)), cond)
@@ -162,6 +164,7 @@ class _Wgan:
             loss_c = -wasserstein + self.config.gan_gradient_penalty * penalty
             self.optimise_c.zero_grad(set_to_none=True)
             loss_c.backward()
+            check_gradients(self.critic, "GAN critic", epoch)
             self.optimise_c.step()
             for key, value in (("critic_loss", loss_c), ("wasserstein", wasserstein), ("gradient_penalty", penalty)):
                 sums[key] += value.item()
@@ -170,6 +173,7 @@ class _Wgan:
                 loss_g = -self.score(self.generator.standardised(self._noise(len(rows)), cond), cond).mean()
                 self.optimise_g.zero_grad(set_to_none=True)
                 loss_g.backward()
+                check_gradients(self.generator, "GAN generator", epoch)
                 self.optimise_g.step()
                 sums["generator_loss"] += loss_g.item()
                 generator_steps += 1
@@ -212,14 +216,19 @@ def train_gan(
     """Train the (conditional) WGAN-GP; returns the best generator (eval mode) and a report.
 
     The report holds per-epoch losses/timings (`epochs`), `memorisation_curve`, `stopped_reason`
-    (max_epochs | memorisation | patience), `best_epoch`, `epochs_run`, `probe_rows` and `seconds`.
+    (max_epochs | memorisation | patience), `best_epoch`, `epochs_run`, `probe_rows` and `seconds`; a table below
+    `config.small_source_rows` trains with `config.adapted_to(rows)` (`adapted_to_small_source` lists the changes).
     """
+    config, adapted = _adapted(config, len(latents))
     configure_torch_threads(config)
     started = time.perf_counter()
     latents = np.ascontiguousarray(latents, dtype=np.float32)
     n, latent_dim = latents.shape
     if n < 2:
         raise ValueError("the GAN needs at least two training rows")
+    check_latents(latents)
+    if conditions is not None:
+        check_latents(np.asarray(conditions), "GAN condition vectors")
     condition_dim = 0 if conditions is None else conditions.shape[1]
     mean, std = latents.mean(0), latents.std(0) + 1e-6
     real_all = torch.from_numpy((latents - mean) / std)
@@ -237,8 +246,9 @@ def train_gan(
     best = {"epoch": 0, "state": None}
     for epoch in range(1, config.gan_epochs + 1):
         epoch_start = time.perf_counter()
-        epochs.append({"epoch": epoch, **wgan.epoch(real_all, cond_all, batch)})
+        epochs.append({"epoch": epoch, **wgan.epoch(real_all, cond_all, batch, epoch)})
         epochs[-1]["seconds"] = time.perf_counter() - epoch_start
+        check_critic(epochs[-1], epoch, config.gan_divergence_limit)
         patience.update(epochs[-1]["wasserstein"])
         checkpoint = probe is None and patience.near_low
         if probe is not None and (epoch % config.memorisation_check_every == 0 or epoch == config.gan_epochs):
@@ -270,6 +280,7 @@ def train_gan(
         "rows": n,
         "condition_dim": condition_dim,
         "probe_rows": probe["size"] if probe else 0,
+        "adapted_to_small_source": adapted,
     }
     return generator, report
 

@@ -3,12 +3,17 @@
 Column kinds are inferred (numeric/date dtypes -> numerical; strings that mostly look like ICD-10-CM codes ->
 icd10cm; anything else -> categorical) unless a meta JSON `{"columns": {name: {"sdtype": ...}}}` names them.
 Accepted sdtypes: numerical, categorical, icd10cm, plus the SDV spellings datetime (-> numerical),
-boolean (-> categorical) and id (not modelled: filled with newly minted unique ids).
+boolean (-> categorical) and id (not modelled: filled with newly minted unique ids). Columns the meta file does
+not name are checked for identifier behaviour (`identifiers.py`: unique per row or per patient, phone numbers,
+e-mails) and minted anew like `id` columns, with the reason in the report and the log. Tables below
+`synthesizer.small_source_rows` must pass the small-source privacy check (`small_source.py`) before anything is
+written.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -17,9 +22,12 @@ import polars as pl
 
 from synth_ehr_assets.core.synth.autoencoder import Progress
 from synth_ehr_assets.core.synth.config import SynthesizerConfig
+from synth_ehr_assets.core.synth.identifiers import identifier_reasons
+from synth_ehr_assets.core.synth.small_source import check_small_source_privacy
 from synth_ehr_assets.core.synth.synthesizer import TableSynthesizer
 from synth_ehr_assets.core.synth.transformer import CodeVectors
 
+logger = logging.getLogger(__name__)
 ICD10CM_PATTERN = r"^[A-TV-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$"
 ICD10CM_SHARE = 0.9  # share of non-null values that must look like codes
 SDTYPES = {
@@ -77,9 +85,16 @@ def read_meta(path: str | Path) -> dict[str, str]:
 
 
 def looks_like_icd10cm(series: pl.Series) -> bool:
-    """True when most non-null values of a string column match the ICD-10-CM code pattern."""
+    """True when most non-null values of a string column match the ICD-10-CM code pattern and most distinct
+    values are billable FY2026 codes."""
     values = series.drop_nulls().cast(pl.String).str.strip_chars().str.to_uppercase()
-    return values.len() > 0 and values.str.contains(ICD10CM_PATTERN).mean() >= ICD10CM_SHARE
+    if values.len() == 0 or values.str.contains(ICD10CM_PATTERN).mean() < ICD10CM_SHARE:
+        return False
+    from synth_ehr_assets.core.codes import billable_codes
+
+    # The pattern alone also fits member ids such as M100000: most distinct values must be real billable codes.
+    distinct = values.str.replace_all(".", "", literal=True).unique()
+    return distinct.is_in(list(billable_codes())).mean() >= 0.5
 
 
 def infer_column_kinds(df: pl.DataFrame, sdtypes: dict[str, str] | None = None) -> dict[str, str]:
@@ -142,19 +157,30 @@ def synthesize_table(
     table = read_table(train_path)
     if table.height < 2:
         raise ValueError(f"{train_path} has {table.height} row(s); at least 2 are needed")
-    kinds = infer_column_kinds(table, read_meta(meta_path) if meta_path else None)
+    sdtypes = read_meta(meta_path) if meta_path else {}
+    kinds = infer_column_kinds(table, sdtypes)
+    candidates = [
+        name for name, kind in kinds.items()
+        if name not in sdtypes and (kind == "categorical" or kind == "numerical" and table[name].dtype.is_integer())
+    ]
+    identifiers = identifier_reasons(table, candidates)
+    for name, reason in identifiers.items():
+        logger.warning("column %r behaves like an identifier (%s): not modelled, minted anew", name, reason)
+        kinds[name] = "id"
+    config = config or SynthesizerConfig()
     modelled = {name: kind for name, kind in kinds.items() if kind != "id"}
     if not modelled:
         raise ValueError(f"{train_path}: no column left to model (all are ids)")
     if "icd10cm" in modelled.values() and code_vectors is None:
         code_vectors = description_code_vectors()
-    synthesizer = TableSynthesizer(modelled, config or SynthesizerConfig(), seed, code_vectors)
+    synthesizer = TableSynthesizer(modelled, config, seed, code_vectors)
     started = time.perf_counter()
     fit = synthesizer.fit(table.select(list(modelled)), progress=progress)
     fit_seconds = time.perf_counter() - started
     started = time.perf_counter()
     synthetic = synthesizer.sample(rows, seed=seed)
     sample_seconds = time.perf_counter() - started
+    small_source = check_small_source_privacy(table.select(list(modelled)), synthetic, modelled, config, seed)
     ids = {name: minted_ids(table[name], rows) for name, kind in kinds.items() if kind == "id"}
     output = pl.DataFrame([ids[name] if name in ids else synthetic[name] for name in table.columns])
     write_table(output, out_path)
@@ -163,6 +189,8 @@ def synthesize_table(
         "out": str(out_path),
         "rows": rows,
         "columns": kinds,
+        "identifier_columns": identifiers,
+        "small_source_privacy": small_source,
         "train_rows": fit.train_rows,
         "holdout_rows": fit.holdout_rows,
         "fit_seconds": round(fit_seconds, 3),

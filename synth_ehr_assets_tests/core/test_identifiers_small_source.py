@@ -1,0 +1,95 @@
+"""Identifier columns never reach `synthesize` output; small sources that would be memorised are refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from synth_ehr_assets.core.synth.config import SynthesizerConfig
+from synth_ehr_assets.core.synth.identifiers import identifier_reasons
+from synth_ehr_assets.core.synth.small_source import SmallSourceError, check_small_source_privacy
+from synth_ehr_assets.core.synth.synthesizer import split_rows
+from synth_ehr_assets.core.synth.tabular import synthesize_table
+
+FAST = SynthesizerConfig(
+    latent_dim=8, autoencoder_epochs=3, autoencoder_hidden=[32], gan_hidden=[32], gan_noise_dim=4, gan_epochs=3,
+    torch_threads=1, small_source_rows=0,
+)
+
+
+def members(n: int = 600, seed: int = 0) -> pl.DataFrame:
+    """Claims-like rows with planted identifiers: member ids, phones, e-mails, and a per-patient member number."""
+    rng = np.random.default_rng(seed)
+    patient = rng.integers(0, n // 3, n)
+    return pl.DataFrame({
+        "member_id": [f"M{100000 + i}" for i in rng.permutation(n)],
+        "phone": [f"({rng.integers(200, 999)}) {rng.integers(200, 999)}-{rng.integers(1000, 9999)}" for _ in range(n)],
+        "email": [f"person{i}@example.org" for i in rng.permutation(n)],
+        "subscriber": [f"S{p:05d}" for p in patient],
+        "household": [f"H{p:05d}" for p in patient],
+        "age": rng.integers(18, 90, n),
+        "sex": rng.choice(["F", "M"], n).tolist(),
+        "payer": rng.choice(["medicare", "medicaid", "commercial"], n).tolist(),
+        "charge": rng.lognormal(6, 1, n),
+    })
+
+
+def test_identifier_like_columns_are_detected_with_a_reason():
+    table = members()
+    reasons = identifier_reasons(table, ["member_id", "phone", "email", "subscriber", "household", "sex", "payer"])
+    assert set(reasons) == {"member_id", "phone", "email", "subscriber", "household"}
+    assert "phone" in reasons["phone"] and "email" in reasons["email"] and "unique per row" in reasons["member_id"]
+    assert "one value per" in reasons["subscriber"]
+
+
+def test_no_planted_identifier_reaches_synthesize_output(tmp_path):
+    table = members()
+    table.write_csv(tmp_path / "members.csv")
+    report = synthesize_table(tmp_path / "members.csv", tmp_path / "out.csv", 200, seed=1, config=FAST)
+    out = pl.read_csv(tmp_path / "out.csv", infer_schema_length=0)
+    assert set(report["identifier_columns"]) >= {"member_id", "phone", "email", "subscriber", "household"}
+    source_values = {v for c in ("member_id", "phone", "email", "subscriber", "household") for v in table[c]}
+    released = {v for c in out.columns for v in out[c].to_list()}
+    assert not source_values & released
+    assert out["member_id"].n_unique() == 200 and out.columns == table.columns
+
+
+def test_explicit_meta_kind_wins_over_detection(tmp_path):
+    table = members()
+    table.write_csv(tmp_path / "members.csv")
+    (tmp_path / "meta.json").write_text('{"columns": {"household": {"sdtype": "categorical"}}}')
+    report = synthesize_table(tmp_path / "members.csv", tmp_path / "out.csv", 50, tmp_path / "meta.json", 1, FAST)
+    assert report["columns"]["household"] == "categorical" and "household" not in report["identifier_columns"]
+
+
+def _small(n: int, seed: int) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pl.DataFrame({"age": rng.integers(18, 90, n), "charge": rng.lognormal(6, 1, n),
+                         "payer": rng.choice(["medicare", "medicaid", "commercial"], n).tolist()})
+
+
+KINDS = {"age": "numerical", "charge": "numerical", "payer": "categorical"}
+
+
+def test_small_source_copying_training_rows_is_refused_naming_size_and_remedy():
+    table, config = _small(300, 0), SynthesizerConfig()
+    train_rows, _ = split_rows(table.height, config.holdout_fraction, 3)
+    copies = table[train_rows].sample(500, with_replacement=True, seed=0)
+    with pytest.raises(SmallSourceError, match=r"300 rows \(240 training rows, below synthesizer.small_source_rows"
+                       r" = 500\).*Supply at least 500 training rows"):
+        check_small_source_privacy(table, copies, KINDS, config, seed=3)
+
+
+def test_small_source_with_fresh_rows_passes_and_large_sources_are_not_scored():
+    table, config = _small(300, 0), SynthesizerConfig()
+    scores = check_small_source_privacy(table, _small(500, 9), KINDS, config, seed=3)
+    assert scores["synthetic_protection"] >= scores["real_holdout_protection"] and scores["train_rows"] == 240
+    assert check_small_source_privacy(_small(700, 0), _small(10, 1), KINDS, config, seed=3) == {}
+
+
+def test_small_source_adaptation_keeps_explicit_fields():
+    config = SynthesizerConfig(gan_epochs=7)
+    adapted = config.adapted_to(217)
+    assert adapted.gan_epochs == 7 and adapted.gan_patience == 15 and adapted.memorisation_min_rows == 20
+    assert adapted.latent_dim == config.latent_dim and config.adapted_to(500) is config
