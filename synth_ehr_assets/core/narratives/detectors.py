@@ -136,10 +136,10 @@ def code_title(note: Note, claim: Mapping, dx: Sequence[str], describe) -> list[
     the history, findings and plan."""
     own = [tuple(_norm(describe(c) or "").split()) for c in dx]
     own = [t for t in own if len(t) >= 8]  # long claim titles are pasted, short ones are how clinicians speak
-    found = []
+    found, idioms = [], lx.CODE_IDIOMS.search(CODE_IN_TEXT.sub("", note.text)) is not None
     for section, sentence in note.sentences:
         plain = CODE_IN_TEXT.sub("", sentence)
-        if lx.CODE_IDIOMS.search(plain):
+        if idioms and lx.CODE_IDIOMS.search(plain):
             found.append(Finding("code_title", sentence, "coding idiom in prose"))
         elif section not in ("assessment",) and _has_title(plain, own):
             found.append(Finding("code_title", sentence, "ICD-10-CM title used as note wording"))
@@ -199,16 +199,15 @@ def symptom_diagnosis(note: Note, claim: Mapping, dx: Sequence[str]) -> list[Fin
     age or sex rules out."""
     systems, found, age, sex = _systems(dx), [], claim.get("age"), claim.get("sex")
     for sentence in note.of("subjective"):
-        if not lx.ANY_SYMPTOM.search(sentence):
-            continue
-        for pattern, where in lx.SYMPTOMS:
-            if not asserted(pattern, sentence):
+        for match, (pattern, where) in _matches(sentence, lx.SYMPTOMS, _symptom_anchors()):
+            start = max(sentence.rfind(c, 0, match.start()) for c in ",;:")
+            if lx.NEGATION.search(sentence[start + 1:match.start()]):
                 continue
             if "infant" in where and age is not None and age >= 2 and not where & systems - {"infant"}:
-                found.append(Finding("symptom_diagnosis", sentence, f"infant symptom ({pattern}) at age {age}"))
-            elif where != lx.GENERAL_OK and not where & systems and dx[0][:3] not in ("R69",):
-                found.append(Finding("symptom_diagnosis", sentence, f"symptom /{pattern}/ fits none of {list(dx)}"))
-            break
+                found.append(Finding("symptom_diagnosis", sentence, f"infant symptom at age {age}"))
+            elif where != lx.GENERAL_OK and not where & systems:
+                found.append(Finding("symptom_diagnosis", sentence,
+                                     f"symptom '{match.group(0)}' fits none of {list(dx)}"))
         if sex == "F" and re.search(r"urine stream|prostat|testic|erectile", sentence, re.I):
             found.append(Finding("symptom_diagnosis", sentence, "male-only symptom for a female patient"))
         if sex == "M" and re.search(r"menstrua|vaginal|pelvic pain|breast lump", sentence, re.I):
@@ -230,8 +229,9 @@ def symptom_vitals(note: Note, claim: Mapping, vitals: Mapping[str, float]) -> l
         (r"tachypn|rapid breathing|fast breathing", "rr", lambda v: v > rr_high, "tachypnea with RR {v:.0f}"),
         (r"hypotensi|low blood pressure", "sbp", lambda v: v < HYPOTENSION_SBP, "hypotension with SBP {v:.0f}"),
     )
+    joined = " ".join(told)
     for pattern, name, holds, reason in checks:
-        if name not in vitals:
+        if name not in vitals or not _compiled(pattern).search(joined):
             continue
         for sentence in told:
             body = CODE_IN_TEXT.sub("", sentence)
@@ -334,8 +334,31 @@ def _tests() -> tuple[tuple[re.Pattern, frozenset[str]], ...]:
 
 
 @lru_cache(maxsize=1)
-def _any_test() -> re.Pattern:
-    return re.compile("|".join(f"(?:{p})" for p in lx.TESTS), re.I)
+def _test_anchors() -> tuple[tuple[str, ...], ...]:
+    return tuple(lx.anchors(p) for p in lx.TESTS)
+
+
+@lru_cache(maxsize=1)
+def _symptom_anchors() -> tuple[tuple[str, ...], ...]:
+    return tuple(lx.anchors(p.pattern) for p, _ in lx.SYMPTOMS)
+
+
+def _matches(sentence: str, table, anchor_table):
+    """(match, table row) for each row whose regex matches, trying only rows whose literal anchors occur."""
+    lowered = sentence.lower()
+    for row, anchors in zip(table, anchor_table):
+        if any(a in lowered for a in anchors):
+            for match in row[0].finditer(sentence):
+                yield match, row
+
+
+@lru_cache(maxsize=1)
+def _names_of_code() -> dict[str, tuple[re.Pattern, ...]]:
+    out: dict[str, list[re.Pattern]] = {}
+    for pattern, codes in _tests():
+        for code in codes:
+            out.setdefault(code, []).append(pattern)
+    return {code: tuple(p) for code, p in out.items()}
 
 
 def results_and_procedures(note: Note, claim: Mapping) -> list[Finding]:
@@ -345,24 +368,21 @@ def results_and_procedures(note: Note, claim: Mapping) -> list[Finding]:
         if re.search(r"results? notable for|labs? (?:notable|show)", sentence, re.I) and not billed:
             found.append(Finding("result_without_test", sentence, "results reported but no test was billed"))
             continue
-        if not _any_test().search(sentence):
-            continue
-        clauses = re.split(r"[;]| and (?=[A-Z])", sentence)
-        for pattern, codes in _tests():
-            for clause in clauses:
-                match = pattern.search(clause)
-                if not match or not lx.RESULT_WORDS.search(clause[match.end():match.end() + 60]):
-                    continue
-                if codes & billed or (inpatient and not lx.BUNDLED_INPATIENT.search(match.group(0))):
-                    continue
-                if re.search(r"\b(?:ordered|sent|pending|collected|drawn|planned|if)\b", clause, re.I):
-                    continue
-                found.append(Finding("result_without_test", sentence, f"{match.group(0)} result without a billed "
-                                                                      f"test ({', '.join(sorted(codes))})"))
+        for match, (pattern, codes) in _matches(sentence, _tests(), _test_anchors()):
+            clause_start = max(sentence.rfind(";", 0, match.start()), 0)
+            if not lx.RESULT_WORDS.search(sentence[match.end():match.end() + 60]):
+                continue
+            if codes & billed or (inpatient and not lx.BUNDLED_INPATIENT.search(match.group(0))):
+                continue
+            if re.search(r"\b(?:ordered|sent|pending|collected|drawn|planned|if)\b",
+                         sentence[clause_start:match.end() + 40], re.I):
+                continue
+            found.append(Finding("result_without_test", sentence, f"{match.group(0)} result without a billed "
+                                                                  f"test ({', '.join(sorted(codes))})"))
     text = CODE_IN_TEXT.sub("", note.text)
     for code in sorted(billed):
         service = lx.SERVICES.get(code)
-        names = [p for p, c in _tests() if code in c]
+        names = _names_of_code().get(code, ())
         if service is None and not names:
             continue  # E/M visits and codes the judge has no wording for
         if not any(p.search(text) for p in names) and not (service and re.search(service, text, re.I)):
@@ -419,7 +439,10 @@ def demographics(note: Note, claim: Mapping) -> list[Finding]:
 
 def phi(note: Note) -> list[Finding]:
     hits = scan_phi(note.text)
-    return [Finding("phi", note.text[:80], phi_kinds(hits))] if hits else []
+    if not hits:
+        return []
+    where = next((s for _, s in note.sentences if hits[0].text in s), note.text[:80])
+    return [Finding("phi", where, phi_kinds(hits))]
 
 
 def detect(text: str, claim: Mapping, describe=None) -> list[Finding]:

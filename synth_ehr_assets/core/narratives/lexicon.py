@@ -29,7 +29,8 @@ SYMPTOMS: tuple[tuple[re.Pattern, frozenset[str]], ...] = tuple((re.compile(rf"\
     (r"diarrhea|loose stools|constipat|hard stools|straining|black stools|bloody stools|urgency to stool",
      "gi infect"),
     (r"heartburn|sour taste|reflux", "gi"),
-    (r"burning with urination|urinary frequency|frequent urination|urgency|decreased urination|urinate|"
+    (r"urgency", "gu gi"),
+    (r"burning with urination|urinary frequency|frequent urination|decreased urination|urinate|"
      r"urine stream|flank pain|blood in the urine", "gu endo renal"),
     (r"thirst", "endo metabolic"),
     (r"tingling|numbness|burning feet", "neuro endo"),
@@ -39,7 +40,8 @@ SYMPTOMS: tuple[tuple[re.Pattern, frozenset[str]], ...] = tuple((re.compile(rf"\
      "neuro substance infect"),
     (r"forgetful|confusion|memory", "neuro psych infect"),
     (r"low mood|hopeless|loss of interest|self-harm|suicid|worry|restless|anxiety|cravings|trouble cutting down|"
-     r"trouble focusing|transitions|sweating", "psych substance"),
+     r"trouble focusing|transitions", "psych substance"),
+    (r"sweating", "psych substance cardio endo infect"),
     (r"poor sleep|trouble sleeping|daytime sleepiness", "psych neuro resp"),
     (r"rash|itch|skin redness|scaly|patches|red, warm|yellow skin|yellowing|bruising", "skin heme neonatal"),
     (r"joint|stiffness|big-toe|toe pain|bone pain|hands", "msk heme"),
@@ -54,7 +56,6 @@ SYMPTOMS: tuple[tuple[re.Pattern, frozenset[str]], ...] = tuple((re.compile(rf"\
     (r"swelling of the hands and face", "ob"),
 ))
 GENERAL_OK = frozenset({"general"})
-ANY_SYMPTOM = re.compile("|".join(p.pattern for p, _ in SYMPTOMS), re.I)
 # ICD-10-CM prefix -> systems; the longest listed prefix wins, chapters by first letter as a fallback.
 DX_SYSTEMS: dict[str, str] = {
     "A": "infect general gi", "A0": "gi infect general", "A4": "infect general cardio neuro", "B": "infect general",
@@ -182,3 +183,16 @@ CODE_IDIOMS = re.compile(r"\bunspecified\b|not elsewhere classified|classified e
                          r"initial encounter|subsequent encounter|\bsequela\b|site not specified|without complications|"
                          r"\((?:adult|pediatric)\)|\bencounter for\b|abnormal (?:findings|results) (?:on|of|in)|"
                          r"in specimens from", re.I)
+
+
+def anchors(pattern: str) -> tuple[str, ...]:
+    """Lower-case literal pieces of a regex such that any match contains at least one of them (a fast
+    substring pre-check before the regex runs); empty when a branch has no usable literal."""
+    text = re.sub(r"\(\?<!?[^)]*\)|\(\?:[^()]*\)\?|\(\?:|\\[bdwsBDWS]|.\?|\\.|\[[^]]*\][*+?]?", "\0", pattern)
+    out = []
+    for fragment in text.split("|"):
+        pieces = [p for p in re.split(r"[()\[\]?*+.^${}\0]", fragment) if p.strip()]
+        if not pieces:
+            return ()
+        out.append(max(pieces, key=len).lower())
+    return tuple(out)

@@ -114,9 +114,9 @@ _MAY_MATCH = {
     "ssn": re.compile(r"\d{3}-\d{2}-\d{4}|SSN|social security", re.I),
     "email": re.compile(r"@"),
     "phone": re.compile(r"\d{3}\)?[-. ]\d{3}[-. ]\d{4}"),
-    "mrn": re.compile(r"MRN|record|patient|account|acct|#|\d{7}", re.I),
+    "mrn": re.compile(r"MRN|record|patient (?:id|number)|account|acct|#|\d{7}", re.I),
     "dob": re.compile(r"DOB|D\.O\.B|birth|born", re.I),
-    "date": re.compile(r"\d[/-]\d|" + _MONTH + r"\.? \d|\d " + _MONTH),
+    "date": re.compile(r"\d[/-]\d{1,2}[/-]\d|\d{4}-\d\d-\d|" + _MONTH + r"\.? \d|\d " + _MONTH),
     "titled_name": re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Dr|Prof)\b"),
 }
 _CAPITALISED = re.compile(r"[A-Z][a-z]+")
