@@ -17,7 +17,7 @@ JUDGE_CHECK = "judge_thresholds"
 IDS_SHOWN = 20
 NOTE_SCHEMA = {
     "release_id": pl.String, "claim_id": pl.String, "engine": pl.String, "model": pl.String, "note": pl.String,
-    "prompt_hash": pl.String, "status": pl.String, "failure_reason": pl.String, "regenerations": pl.Int32,
+    "prompt_hash": pl.String, "status": pl.String, "failure_reason": pl.String,
 }
 ASSET = dict(partitions_def=release_partitions, group_name="narratives", kinds={"duckdb", "polars"},
              metadata=RELEASE_PARTITION_METADATA, pool=DUCKDB_POOL)

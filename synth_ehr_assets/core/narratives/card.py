@@ -20,6 +20,8 @@ def histogram(scores: pl.Series) -> list[str]:
 
 def detector_counts(judged: pl.DataFrame) -> dict[str, int]:
     """Notes flagged per defect kind (a note counts once per kind)."""
+    if "flags" not in judged.columns:
+        return {}
     found = Counter(k.strip() for flags in judged["flags"].drop_nulls().to_list() for k in flags.split(","))
     return dict(sorted(found.items(), key=lambda kv: -kv[1]))
 
@@ -42,7 +44,7 @@ def narrative_card(judged: pl.DataFrame, notes: pl.DataFrame, claims: pl.DataFra
             "px": " ".join(claim[f"px_{i}"] for i in range(1, 7) if claim.get(f"px_{i}")),
             "note": note,
             "combined_score": verdict.get("combined_score"),
-            "flags": verdict.get("flags") or "none",
+            "flags": verdict.get("flags") or ("none" if verdict else "not judged"),
         })
     return {
         "notes": judged.height,
