@@ -11,7 +11,11 @@ no cache, no validation; (b) pipeline: `llm_notes` end to end — exemplar retri
 lookups and writes (fresh cache file, so nothing is a hit), retries, pydantic validation, note assembly.
 Runs go raw, pipeline, pipeline, raw (ABBA) and each side's two runs are summed, so a drift in the machine's
 load hits both alike. Overhead = 1 - pipeline tokens/s ÷ raw tokens/s; same seeds → same answers → same tokens.
-The design engine's notes/s is measured on reference claims with its knowledge table prebuilt.
+The design engine's notes/s is measured on reference claims with its knowledge table prebuilt, and the judge
+(`judge_frame`: every clinical detector on every note, no LLM) in seconds per 5,000 design notes, with the share
+of sentences that occur verbatim in more than 5% of the notes.
+
+    python benchmarks/narratives.py --design-only       # design engine + judge only (no llama.cpp server)
 """
 
 from __future__ import annotations
@@ -37,6 +41,28 @@ def reference_setup(n_claims: int, seed: int):
     knowledge = build_knowledge(claim_dx_codes(claims), Path(tempfile.gettempdir()) / "synth_ehr_bench_knowledge")
     symptoms = accepted_by_claim(symptoms_frame(claims, knowledge, seed))
     return claims, knowledge, symptoms
+
+
+def judge_row(claims, knowledge, seed: int) -> None:
+    """Seconds of `judge_frame` per 5,000 design notes, notes flagged, and the repeated-sentence share."""
+    import polars as pl
+
+    from synth_ehr_assets.core.narratives.design import design_notes
+    from synth_ehr_assets.core.narratives.judge import judge_frame
+    from synth_ehr_assets.core.narratives.wording import repeated_sentence_share
+
+    notes = design_notes(claims, knowledge, seed)
+    judge_frame(notes.head(50), claims, knowledge)  # load the catalog titles once, as a release has
+    started = time.perf_counter()
+    judged = judge_frame(notes, claims, knowledge)
+    seconds = time.perf_counter() - started
+    wording = repeated_sentence_share(notes["note"].to_list())
+    print(f"judge: {seconds * 5000 / claims.height:.1f} s per 5,000 notes ({claims.height:,} notes in "
+          f"{seconds:.1f}s); flagged {int((~judged['passed']).sum())}; sentences in > 5% of notes: "
+          f"{wording['repeated_sentence_share']:.1%}")
+    flags = judged["flags"].drop_nulls()
+    if flags.len():
+        print(pl.DataFrame({"flags": flags}).group_by("flags").len().sort("len", descending=True).head(8))
 
 
 def raw_run(client, requests, concurrency: int) -> dict:
@@ -84,6 +110,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--threads", type=int, default=1, help="llama.cpp compute threads")
     parser.add_argument("--design-claims", type=int, default=2000, help="claims for the design-engine row")
+    parser.add_argument("--judge-claims", type=int, default=5000, help="design notes the judge row scores")
+    parser.add_argument("--design-only", action="store_true", help="skip the LLM rows")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
@@ -95,10 +123,14 @@ def main() -> None:
     from synth_ehr_assets.core.narratives.client import LLMClient, LLMSettings
 
     started = time.perf_counter()
-    claims, knowledge, symptoms = reference_setup(max(args.design_claims, 200), args.seed)
+    claims, knowledge, symptoms = reference_setup(max(args.design_claims, args.judge_claims, 200), args.seed)
     print(f"setup: {claims.height:,} reference claims, knowledge for {len(knowledge.dx_codes):,} codes "
           f"in {time.perf_counter() - started:.1f}s")
     design_rate = notes_per_second(claims.head(args.design_claims), knowledge, args.seed)
+    print(f"design engine: {design_rate:,.0f} notes/s ({args.design_claims:,} claims, knowledge prebuilt)")
+    judge_row(claims.head(args.judge_claims), knowledge, args.seed)
+    if args.design_only:
+        return
 
     pool = claims.head(200)
     sample = pool.sample(args.notes, seed=args.seed).sort("claim_id")
@@ -132,7 +164,6 @@ def main() -> None:
         print(f"\nLLM notes, embedded SmolLM2-135M-Instruct Q4_1, {args.threads} thread(s), "
               f"{os.cpu_count()} CPUs visible")
         print(table)
-    print(f"\ndesign engine: {design_rate:,.0f} notes/s ({args.design_claims:,} claims, knowledge prebuilt)")
     if sample_note:
         print("\nsample pipeline note (verbatim):\n" + sample_note[0])
 

@@ -15,7 +15,6 @@ from synth_ehr_assets.io.duckdb_io import DUCKDB_POOL, RELEASE_PARTITION_METADAT
 PHI_CHECK = "notes_free_of_phi"
 JUDGE_CHECK = "judge_thresholds"
 IDS_SHOWN = 20
-CALIBRATION_CLAIMS = 24  # each adds 3 planted notes to embed; enough for a stable AUROC in the metadata
 NOTE_SCHEMA = {
     "release_id": pl.String, "claim_id": pl.String, "engine": pl.String, "model": pl.String, "note": pl.String,
     "prompt_hash": pl.String, "status": pl.String, "failure_reason": pl.String,
@@ -95,6 +94,7 @@ def provider_notes(
     written by the release's engine; a failed generation is a row with its reason, never a missing row."""
     from synth_ehr_assets.core.narratives.design import design_notes
     from synth_ehr_assets.core.narratives.phi import phi_report
+    from synth_ehr_assets.core.narratives.wording import repeated_sentence_share
 
     spec = release_specs.load(context.partition_key)
     claims = _sample(spec, synthetic_claims)
@@ -113,14 +113,17 @@ def provider_notes(
         [pl.col(c).cast(t) if c in notes.columns else pl.lit(None, dtype=t).alias(c) for c, t in NOTE_SCHEMA.items()]
     )
     phi = phi_report(notes["claim_id"].to_list(), notes["note"].to_list())
+    wording = repeated_sentence_share(notes["note"].drop_nulls().to_list())
     sample = notes.filter(pl.col("status") == "ok").head(3)
     yield dg.Output(notes, metadata=table_metadata(
         notes,
         engine=spec.narratives.engine,
         notes_ok=int((notes["status"] == "ok").sum()),
         notes_failed=int((notes["status"] == "failed").sum()),
+        notes_fallback=int((notes["status"] == "fallback").sum()),
         seconds=round(seconds, 2),
         notes_per_second=round(notes.height / max(seconds, 1e-9), 1),
+        repeated_sentence_share=wording["repeated_sentence_share"],
         note_samples=dg.MetadataValue.md("\n\n---\n\n".join(
             f"**{cid}**\n\n" + note.replace("\n", "\n\n") for cid, note in sample.select("claim_id", "note").iter_rows()
         ) or "no notes"),
@@ -141,44 +144,54 @@ def provider_notes(
 @dg.asset(
     **ASSET,
     check_specs=[dg.AssetCheckSpec(JUDGE_CHECK, asset="judge_scores", blocking=True,
-                                   description="Deterministic pass share ≥ 0.9; mean relevance and share of notes "
-                                               "below 3 against the release's judge thresholds when set.")],
+                                   description="Share of notes no detector objects to ≥ 0.9; calibration recall of "
+                                               "every planted defect kind and the flag rate on clean notes; mean "
+                                               "relevance and share below 3 when the release sets them.")],
 )
 def judge_scores(
     context: dg.AssetExecutionContext, llm: LLMEndpoint, release_specs: ReleaseSpecs, artifacts: ArtifactStore,
     provider_notes: pl.DataFrame, synthetic_claims: pl.DataFrame,
 ):
-    """Per note: diagnosis mentioned, demographics consistent, embedding relevance, PHI hits, optional LLM judge
-    scores (1-5) with rationale, and the combined score; the metadata carries the judge's calibration AUROC."""
+    """Per note: every clinical detector's findings (the sentences objected to), optional LLM rubric scores, the
+    combined score (LLM weighted by its calibration) and pass; metadata carries the planted-defect calibration
+    of the engine that wrote the release."""
     from synth_ehr_assets.core.narratives.calibration import calibration_report
-    from synth_ehr_assets.core.narratives.design import design_note
+    from synth_ehr_assets.core.narratives.card import detector_counts, histogram
     from synth_ehr_assets.core.narratives.judge import judge_frame, judge_gate
 
     spec = release_specs.load(context.partition_key)
+    config = spec.narratives
     claims = synthetic_claims.join(provider_notes.select("claim_id"), on="claim_id", how="semi")
     knowledge = _knowledge(context, artifacts, claims)
     started = time.perf_counter()
-    llm_scores = None
-    if spec.narratives.engine == "llm":
-        from synth_ehr_assets.defs.narratives_llm import llm_judge_scores
+    ok = provider_notes.filter(pl.col("status") == "ok")
+    llm_scores, llm_batch = None, None
+    if config.engine == "llm":
+        from synth_ehr_assets.defs.narratives_llm import llm_judge_batch, llm_judge_scores
 
         llm_scores = llm_judge_scores(context, spec, provider_notes, claims)
-    judged = judge_frame(provider_notes, claims, knowledge, spec.narratives, llm_scores)
+        llm_batch = llm_judge_batch(context, spec)
+    calibration = calibration_report(claims, dict(zip(ok["claim_id"], ok["note"])), config.engine,
+                                     config.calibration_per_kind, spec.seed, config, _describe(knowledge), llm_batch)
+    judged = judge_frame(provider_notes, claims, knowledge, config, llm_scores, calibration["llm_auroc"])
     judged = judged.with_columns(release_id=pl.lit(context.partition_key))
     seconds = time.perf_counter() - started
-    calibration = calibration_report(claims, lambda claim: design_note(claim, spec.seed, knowledge), knowledge,
-                                     n=min(CALIBRATION_CLAIMS, claims.height), seed=spec.seed, config=spec.narratives)
-    gate = judge_gate(judged, spec.gates.min_judge_relevance, spec.gates.max_low_note_share)
-    bins = judged["combined_score"].cut([0.2, 0.4, 0.6, 0.8], labels=["0-0.2", "0.2-0.4", "0.4-0.6", "0.6-0.8",
-                                                                      "0.8-1"])
+    gate = judge_gate(judged, spec.gates.min_judge_relevance, spec.gates.max_low_note_share,
+                      calibration=calibration, min_recall=config.min_detector_recall,
+                      max_clean_flag_rate=config.max_clean_flag_rate)
     yield dg.Output(judged, metadata=table_metadata(
         judged,
         seconds=round(seconds, 2),
         pass_share=round(gate["pass_share"], 4),
         mean_combined_score=round(float(judged["combined_score"].mean() or 0.0), 4),
         llm_scored_notes=int(gate["llm_scored"]),
-        combined_score_histogram=counts(bins.cast(pl.String)),
-        **{f"calibration_{k}": float(v) for k, v in calibration.items()},
+        llm_judge_failures=int(judged["llm_status"].str.starts_with("failed").sum()),
+        combined_score_histogram=counts(pl.Series(histogram(judged["combined_score"]))),
+        detector_counts=dg.MetadataValue.json(detector_counts(judged)),
+        calibration_recall=dg.MetadataValue.json(calibration["recall"]),
+        **{f"calibration_{k}": v for k, v in calibration.items()
+           if isinstance(v, (int, float)) and not isinstance(v, bool)},
+        calibration_engine=calibration["engine"],
     ))
     yield dg.AssetCheckResult(
         check_name=JUDGE_CHECK,
@@ -187,9 +200,19 @@ def judge_scores(
             "pass_share": round(gate["pass_share"], 4),
             "mean_relevance": round(gate["mean_relevance"], 3),
             "low_note_share": round(gate["low_note_share"], 4),
+            "calibration_min_recall": float(calibration["min_recall"]),
+            "calibration_clean_flag_rate": float(calibration["clean_flag_rate"]),
+            "calibration_kinds": int(calibration["kinds_planted"]),
+            "llm_auroc": str(calibration["llm_auroc"]),
             "min_judge_relevance": str(spec.gates.min_judge_relevance),
             "max_low_note_share": str(spec.gates.max_low_note_share),
             "failures": "; ".join(gate["failures"]) or "none",
             "failing_claim_ids": ", ".join(judged.filter(~pl.col("passed"))["claim_id"].head(IDS_SHOWN)) or "none",
         },
     )
+
+
+def _describe(knowledge):
+    from synth_ehr_assets.core.narratives.judge import _safe
+
+    return _safe(knowledge.description)

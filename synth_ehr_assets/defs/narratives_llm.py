@@ -7,7 +7,6 @@ import dagster as dg
 import polars as pl
 
 EXEMPLARS_PER_PROMPT = 2
-CANDIDATES_PRINCIPAL, CANDIDATES_SECONDARY = 8, 3
 
 
 @contextmanager
@@ -27,32 +26,22 @@ def _log_stats(context: dg.AssetExecutionContext, what: str, stats) -> None:
 
 
 def llm_symptoms_frame(context: dg.AssetExecutionContext, spec, claims: pl.DataFrame, knowledge) -> pl.DataFrame:
-    """Symptoms chosen by the model among each claim's grounded candidates, reviewed by the design rules."""
+    """Symptoms chosen by the model among each claim's knowledge-table candidates, reviewed by the design rules."""
     from synth_ehr_assets.core.narratives.llm_engine import llm_symptoms
-    from synth_ehr_assets.core.narratives.symptoms import NON_CLINICAL_PREFIXES, SYMPTOM_COLUMNS, claim_dx, review_reason
+    from synth_ehr_assets.core.narratives.symptoms import SYMPTOM_COLUMNS, candidate_symptoms, review_reason
 
     config = spec.narratives
-    r_index = {code: i for i, code in enumerate(knowledge.r_codes)}
 
-    def candidates(claim) -> list[tuple[str, str]]:
-        dx = [c for c in claim_dx(claim) if knowledge.has(c) and not c.startswith(NON_CLINICAL_PREFIXES)]
-        picked: dict[str, str] = {}
-        for rank, code in enumerate(dx[:3]):
-            for i in knowledge.ranked_symptoms(code, CANDIDATES_PRINCIPAL if rank == 0 else CANDIDATES_SECONDARY):
-                picked.setdefault(knowledge.r_phrases[i], knowledge.r_codes[i])
-        return [(code, text) for text, code in picked.items()]
-
-    def review(chosen, claim) -> list[tuple[float, str | None]]:
-        dx, accepted, out = [c for c in claim_dx(claim) if knowledge.has(c)], [], []
-        for code, text in chosen:
-            relevance = knowledge.relevance(r_index[code], dx)
-            reason = review_reason(text, code, relevance, claim, config.symptom_relevance_threshold, accepted)
+    def review(chosen, claim) -> list[tuple[float | None, str | None]]:
+        accepted, out = [], []
+        for _, text in chosen:
+            reason = review_reason(text, None, None, claim, config.symptom_relevance_threshold, accepted)
             accepted += [text] if reason is None else []
-            out.append((round(relevance, 4), reason))
+            out.append((None, reason))
         return out
 
     with _llm_client(context, spec) as client:
-        frame, stats = llm_symptoms(claims, candidates, review, client, spec.seed, config.symptoms_per_claim,
+        frame, stats = llm_symptoms(claims, candidate_symptoms, review, client, spec.seed, config.symptoms_per_claim,
                                     config.max_symptom_retries,
                                     progress=lambda d, t: context.log.debug(f"llm symptoms {d}/{t}"))
     _log_stats(context, "llm symptoms", stats)
@@ -60,6 +49,13 @@ def llm_symptoms_frame(context: dg.AssetExecutionContext, spec, claims: pl.DataF
                                .then(pl.lit("llm request failed: ") + pl.col("failure_reason"))
                                .otherwise(pl.col("review_reason")))
     return frame.select([pl.col(c).cast(t) for c, t in SYMPTOM_COLUMNS.items()])
+
+
+def _review(note: str, claim, model_text: str) -> list[str]:
+    """The judge's detectors, limited to findings in the model's own sentences."""
+    from synth_ehr_assets.core.narratives.detectors import detect
+
+    return sorted({f.kind for f in detect(note, claim) if f.sentence[:60] in model_text or f.kind == "phi"})
 
 
 def llm_notes_frame(
@@ -80,10 +76,12 @@ def llm_notes_frame(
             symptoms=chosen,
             structured_note_fn=lambda claim, found: design_note(claim, spec.seed, knowledge, found),
             progress=lambda d, t: context.log.debug(f"llm notes {d}/{t}"),
+            review_fn=_review,
+            max_regenerations=spec.narratives.max_note_regenerations,
         )
     _log_stats(context, "llm notes", stats)
     for reason, count in notes["failure_reason"].drop_nulls().value_counts(sort=True).head(5).iter_rows():
-        context.log.warning(f"llm notes: {count} failed ({reason}); their rows carry the design note")
+        context.log.warning(f"llm notes: {count} fell back ({reason}); their rows carry the design note")
     return notes
 
 
@@ -100,3 +98,21 @@ def llm_judge_scores(context: dg.AssetExecutionContext, spec, notes: pl.DataFram
         row["claim_id"]: ({name.removeprefix("llm_"): row[name] for name in columns} if row["status"] == "ok" else None)
         for row in scores.iter_rows(named=True)
     }
+
+
+def llm_judge_batch(context: dg.AssetExecutionContext, spec):
+    """A batch callable for calibration: [(note, claim)] → the LLM judge's verdicts (None where it failed)."""
+    from synth_ehr_assets.core.narratives.llm_engine import llm_judge
+
+    def judge(pairs):
+        notes = pl.DataFrame({"claim_id": [f"cal-{i}" for i in range(len(pairs))], "note": [n for n, _ in pairs]})
+        claims = pl.DataFrame([{**claim, "claim_id": f"cal-{i}"} for i, (_, claim) in enumerate(pairs)],
+                              infer_schema_length=None)
+        with _llm_client(context, spec) as client:
+            scores, stats = llm_judge(notes, claims, client, spec.seed)
+        _log_stats(context, "llm judge calibration", stats)
+        return [{"plausibility": r["llm_plausibility"], "relevance": r["llm_relevance"],
+                 "coherence": r["llm_coherence"], "rationale": r["llm_rationale"]} if r["status"] == "ok" else None
+                for r in scores.iter_rows(named=True)]
+
+    return judge

@@ -119,7 +119,11 @@ def release(
     images = {caption: (Path(artifacts.root) / release_id / asset / name).read_bytes()
               for caption, (asset, name) in REPORT_PLOTS.items()}
     if judge_scores.height:
+        from synth_ehr_assets.core.narratives.card import histogram_png, narrative_card
+
         images["Judge scores per note"] = judge_histogram_png(judge_scores)
+        images["Combined judge score per note"] = histogram_png(judge_scores)
+        manifest["narratives"] = narrative_card(judge_scores, provider_notes, synthetic_claims)
     tables = {"claims": synthetic_claims, "symptoms": synthetic_symptoms, "notes": provider_notes,
               "judge_scores": judge_scores}
     started = time.perf_counter()

@@ -7,7 +7,7 @@ import pytest
 
 from synth_ehr_assets_tests.defs.helpers import read_table, release_instance
 
-SPEC = {"seed": 11, "rows": 100, "narratives": {"engine": "design", "sample_size": 30}}
+SPEC = {"seed": 11, "rows": 100, "narratives": {"engine": "design", "sample_size": 60}}
 NARRATIVE_ASSETS = ["synthetic_symptoms", "provider_notes", "judge_scores"]
 
 
@@ -41,13 +41,14 @@ def test_design_release_writes_symptoms_notes_and_judge_scores(write_spec, store
         assert result.success
 
     symptoms, notes, judged = (read_table(name, "notes") for name in NARRATIVE_ASSETS)
-    assert notes.height == 30 and notes["claim_id"].n_unique() == 30  # sample_size respected
+    assert notes.height == 60 and notes["claim_id"].n_unique() == 60  # sample_size respected
     assert set(symptoms["claim_id"]) <= set(notes["claim_id"])
     assert {"symptom_code", "symptom_text", "relevance", "attempts", "accepted"} <= set(symptoms.columns)
+    assert {"flags", "flagged_sentences", "detector_score", "llm_status"} <= set(judged.columns)
     assert (notes["engine"] == "design").all() and (notes["status"] == "ok").all()
     assert notes["prompt_hash"].is_null().all()
     assert all(n.startswith("Subjective:") and "\nPlan:" in n for n in notes["note"])
-    assert judged.height == 30 and judged["passed"].mean() >= 0.9
+    assert judged.height == 60 and judged["passed"].mean() >= 0.9
     assert judged["plausibility"].is_null().all()  # no LLM judge for the design engine
 
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
@@ -56,4 +57,9 @@ def test_design_release_writes_symptoms_notes_and_judge_scores(write_spec, store
     meta = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
     assert meta["provider_notes"]["notes_per_second"].value > 0
     assert "Subjective:" in meta["provider_notes"]["note_samples"].value
-    assert meta["judge_scores"]["calibration_auroc"].value >= 0.9
+    judge_meta = meta["judge_scores"]
+    assert judge_meta["calibration_auroc"].value >= 0.9 and judge_meta["calibration_min_recall"].value >= 0.9
+    assert judge_meta["calibration_kinds_planted"].value >= 10 and judge_meta["calibration_engine"].value == "design"
+    assert judge_meta["calibration_clean_flag_rate"].value <= 0.05
+    assert meta["provider_notes"]["repeated_sentence_share"].value < 0.10
+    assert checks["judge_thresholds"].metadata["calibration_min_recall"].value >= 0.9

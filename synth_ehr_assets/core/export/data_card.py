@@ -104,6 +104,34 @@ def _code_structure_section(manifest: dict) -> list[str]:
     ]
 
 
+def _narratives_section(card: dict | None) -> list[str]:
+    """Notes and their judge (`core.narratives.card.narrative_card`): combined-score histogram counts,
+    notes flagged per defect kind, and sample notes shown next to their claims."""
+    if not card:
+        return []
+    samples = []
+    for row in card.get("samples", []):
+        facts = ", ".join(f"{k}={_format(row.get(k))}" for k in ("claim_id", "claim_type", "age", "sex",
+                                                                  "provider_specialty", "los_days", "drg"))
+        samples.append(
+            f"<h3>{html.escape(str(row.get('claim_id')))}</h3><p><code>{facts}</code><br>dx: <code>"
+            f"{html.escape(row.get('dx') or '')}</code> · px: <code>{html.escape(row.get('px') or '—')}</code>"
+            f" · combined score {_format(row.get('combined_score'))} · flags: {html.escape(row.get('flags') or '')}"
+            f"</p><pre style=\"white-space:pre-wrap\">{html.escape(row.get('note') or '')}</pre>")
+    counts = card.get("detector_counts") or {}
+    return [
+        "<h2>Notes and judge</h2>",
+        f"<p>{_format(card.get('notes'))} notes judged; share no detector objects to: "
+        f"{_format(card.get('pass_share'))}.</p>",
+        "<h3>Combined judge score per note</h3>",
+        _table([{"score": k, "notes": v} for k, v in (card.get("histogram") or {}).items()]),
+        "<h3>Notes flagged per defect kind</h3>",
+        _table([{"defect kind": k, "notes": v} for k, v in counts.items()]) if counts else "<p>none flagged</p>",
+        "<h3>Sample notes with their claims</h3>",
+        *samples,
+    ]
+
+
 def render_data_card(manifest: dict, images: dict[str, bytes]) -> str:
     """The HTML text of the data card for a release manifest (see `bundle.write_release`).
 
@@ -127,6 +155,7 @@ def render_data_card(manifest: dict, images: dict[str, bytes]) -> str:
         *[_image(png, caption) for caption, png in images.items()],
     ]
     sections += _code_structure_section(manifest)
+    sections += _narratives_section(manifest.get("narratives"))
     for report in ("fidelity", "privacy"):
         figures = {k: v for k, v in metrics.get(report, {}).items() if not k.startswith(CODE_STRUCTURE_PREFIXES)}
         rows = [{"figure": name, "value": value} for name, value in figures.items()]

@@ -1,89 +1,101 @@
-"""Judge calibration: plant mismatched notes (another condition, wrong sex, wrong age group) next to matched
-notes and measure how well the combined judge score separates them (AUROC), with deterministic pass shares."""
+"""Judge calibration: plant every defect kind into otherwise good notes of the engine that wrote the release and
+measure, per kind, the share the detectors catch (recall), the flag rate on the clean notes, and how well the
+combined score (and, when given, the LLM judge) separates planted from clean notes (AUROC)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import random
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import polars as pl
 
+from synth_ehr_assets.core.narratives import planting
 from synth_ehr_assets.core.narratives.config import NarrativeConfig
-from synth_ehr_assets.core.narratives.judge import (
-    Embed,
-    LLMJudgeScores,
-    combined_score,
-    deterministic_pass,
-    judge_signals,
-)
-from synth_ehr_assets.core.narratives.knowledge import ClinicalKnowledge
+from synth_ehr_assets.core.narratives.detectors import detect
+from synth_ehr_assets.core.narratives.judge import LLMJudgeScores, combined_score, rationale_problem
 
-KINDS = ("other_condition", "wrong_sex", "wrong_age_group")
+LLMBatch = Callable[[Sequence[tuple[str, Mapping]]], Sequence["LLMJudgeScores | Mapping | None"]]
 
 
-def _moved_age(age: int, claim_id: str) -> int:
-    """An age in another age group: adults become children, children become adults."""
-    offset = sum(map(ord, claim_id))
-    return 4 + offset % 8 if age >= 18 else 35 + offset % 40
+def _auroc(labels: np.ndarray, scores: np.ndarray) -> float | None:
+    from sklearn.metrics import roc_auc_score
+
+    return round(float(roc_auc_score(labels, scores)), 4) if 0 < labels.sum() < len(labels) else None
 
 
 def calibration_report(
     claims: pl.DataFrame,
-    notes_fn: Callable[[Mapping], str],
-    knowledge: ClinicalKnowledge | None = None,
-    n: int = 60,
+    notes: Mapping[str, str],
+    engine: str,
+    per_kind: int = 12,
     seed: int = 0,
     config: NarrativeConfig | None = None,
-    embed: Embed | None = None,
-    llm_judge: Callable[[str, Mapping], LLMJudgeScores | Mapping | None] | None = None,
+    describe: Callable[[str], str | None] | None = None,
+    llm_judge: LLMBatch | None = None,
+    llm_cases: int = 40,
 ) -> dict:
-    """Plant mismatched notes (another condition, wrong sex, wrong age group) next to matched ones and report
-    the combined score's AUROC, overall and per kind, with the deterministic pass shares.
-
-    `notes_fn(claim_row) -> note` is the engine under test; `llm_judge(note, claim)` optionally adds LLM scores.
-    """
-    from sklearn.metrics import roc_auc_score
-
-    from synth_ehr_assets.core.narratives.groups import condition_group
-    from synth_ehr_assets.core.narratives.knowledge import build_knowledge, claim_dx_codes
-
+    """`notes` maps claim_id → the release engine's note (`engine` names it). Clean notes the detectors accept
+    are the bases; each planter (`planting.PLANTERS`) changes the note or the claim so one defect kind holds,
+    on up to `per_kind` eligible bases. Returns recall per kind, the clean flag rate, AUROC of the combined
+    score and, with `llm_judge` (a batch callable over (note, claim) pairs), the LLM judge's AUROC on a balanced
+    subset of `llm_cases` cases (a rationale that is not prose counts as a failed verdict)."""
     config = config or NarrativeConfig()
-    sample = claims.sample(min(n, claims.height), seed=seed, shuffle=True) if claims.height > n else claims
-    knowledge = knowledge if knowledge is not None else build_knowledge(claim_dx_codes(sample))
-    rows = list(sample.iter_rows(named=True))
-    cases: list[tuple[str, str, Mapping]] = []  # (kind, note, claim judged against)
-    for i, claim in enumerate(rows):
-        cases.append(("matched", notes_fn(claim), claim))
-        group = condition_group(claim["dx_1"]).key
-        donor = next((d for d in rows[i + 1:] + rows[:i]
-                      if condition_group(d["dx_1"]).key != group and d["dx_1"][:3] != claim["dx_1"][:3]), None)
-        if donor is not None:
-            planted = {**donor, "claim_id": claim["claim_id"], "age": claim["age"], "sex": claim["sex"],
-                       "claim_type": claim["claim_type"], "los_days": claim.get("los_days")}
-            cases.append(("other_condition", notes_fn(planted), claim))
-        cases.append(("wrong_sex", notes_fn({**claim, "sex": "F" if claim["sex"] == "M" else "M"}), claim))
-        if claim.get("age") is not None:
-            moved = _moved_age(claim["age"], str(claim["claim_id"]))
-            cases.append(("wrong_age_group", notes_fn({**claim, "age": moved}), claim))
-    signals = judge_signals([c[1] for c in cases], [c[2] for c in cases], knowledge, embed)
-    scores = np.array([
-        combined_score(s, llm_judge(note, claim) if llm_judge else None, config.judge_weights)
-        for s, (_, note, claim) in zip(signals, cases)
-    ])
-    passed = np.array([deterministic_pass(s, config.min_note_relevance) for s in signals])
-    kinds = np.array([c[0] for c in cases])
-    labels = (kinds == "matched").astype(int)
+    rng = random.Random(seed)
+    rows = [c for c in claims.iter_rows(named=True) if notes.get(c["claim_id"])]
+    rng.shuffle(rows)
+    clean_findings = [(c, notes[c["claim_id"]], detect(notes[c["claim_id"]], c, describe)) for c in rows]
+    flagged = sum(bool(f) for _, _, f in clean_findings)
+    bases = [(c, n) for c, n, f in clean_findings if not f]
+    cases: list[tuple[str, str, Mapping]] = [("clean", n, c) for c, n in bases[: max(per_kind * 4, 40)]]
+    for kind, planter in planting.PLANTERS.items():
+        made = 0
+        for claim, note in bases:
+            if made >= per_kind:
+                break
+            planted = planter(note, claim, rng)
+            if planted is not None:
+                cases.append((kind, planted[0], planted[1]))
+                made += 1
+    found = [detect(note, claim, describe) for _, note, claim in cases]
+    kinds = np.array([k for k, _, _ in cases])
+    scores = np.array([combined_score(sorted({f.kind for f in fs}), weights=config.judge_weights) for fs in found])
+    labels = (kinds != "clean").astype(int)
+    recall = {kind: round(float(np.mean([planting.EXPECTED[kind] in {f.kind for f in fs}
+                                         for k, fs in zip(kinds, found) if k == kind])), 4)
+              for kind in planting.PLANTERS if (kinds == kind).any()}
     report = {
-        "auroc": round(float(roc_auc_score(labels, scores)), 4),
-        "n_matched": int(labels.sum()),
-        "n_mismatched": int((1 - labels).sum()),
-        "matched_pass_share": round(float(passed[labels == 1].mean()), 4),
-        "mean_score_matched": round(float(scores[labels == 1].mean()), 4),
-        "mean_score_mismatched": round(float(scores[labels == 0].mean()), 4),
+        "engine": engine,
+        "clean_notes": len(clean_findings),
+        "clean_flag_rate": round(flagged / max(len(clean_findings), 1), 4),
+        "planted_notes": int(labels.sum()),
+        "kinds_planted": len(recall),
+        "kinds_missing": [k for k in planting.PLANTERS if k not in recall],
+        "recall": recall,
+        "min_recall": min(recall.values()) if recall else 0.0,
+        "auroc": _auroc(labels, 1 - scores),
+        "llm_auroc": None,
+        "llm_failures": 0,
     }
-    for kind in KINDS:
-        mask = (kinds == kind) | (labels == 1)
-        if (kinds == kind).any():
-            report[f"auroc_{kind}"] = round(float(roc_auc_score(labels[mask], scores[mask])), 4)
-            report[f"caught_share_{kind}"] = round(float(1 - passed[kinds == kind].mean()), 4)
+    if llm_judge is not None:
+        report.update(_llm_calibration(cases, llm_judge, llm_cases, rng))
     return report
+
+
+def _llm_calibration(cases, llm_judge: LLMBatch, n: int, rng: random.Random) -> dict:
+    clean = [c for c in cases if c[0] == "clean"]
+    planted = [c for c in cases if c[0] != "clean"]
+    chosen = rng.sample(clean, min(len(clean), n // 2)) + rng.sample(planted, min(len(planted), n - n // 2))
+    verdicts = list(llm_judge([(note, claim) for _, note, claim in chosen]))
+    labels, scores, failures = [], [], 0
+    for (kind, note, _), verdict in zip(chosen, verdicts):
+        verdict = LLMJudgeScores.coerce(verdict)
+        if verdict is None or rationale_problem(verdict.rationale, note) is not None:
+            failures += 1
+            verdict_mean = 3.0  # a failed verdict says nothing: the middle of the scale
+        else:
+            verdict_mean = verdict.mean
+        labels.append(int(kind != "clean"))
+        scores.append(-verdict_mean)
+    return {"llm_auroc": _auroc(np.array(labels), np.array(scores)), "llm_failures": failures,
+            "llm_cases": len(chosen)}

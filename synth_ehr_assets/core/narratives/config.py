@@ -8,16 +8,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class JudgeWeights(BaseModel):
-    """Combined judge score: weighted mean of the content components present (no LLM judge → no LLM part),
-    multiplied by a penalty when the wording contradicts age/sex or when PHI is found."""
+    """Combined judge score: the detector score (1 less a penalty per defect kind found), averaged with the LLM
+    judge's mean at the weight its calibration earns (at most `llm`, nothing below `min_llm_auroc`)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    dx_mentioned: float = Field(0.5, ge=0, description="principal diagnosis concept found in the note (0-1)")
-    embedding: float = Field(0.5, ge=0, description="embedding relevance of note vs code descriptions (scaled 0-1)")
-    llm: float = Field(0.4, ge=0, description="mean LLM judge score (1-5 scaled to 0-1) when present")
-    demographics_penalty: float = Field(0.4, ge=0, le=1, description="multiplier when age/sex wording is inconsistent")
-    phi_penalty: float = Field(0.5, ge=0, le=1, description="multiplier when PHI patterns are found")
+    per_defect_penalty: float = Field(0.25, ge=0, le=1, description="detector score lost per defect kind found")
+    llm: float = Field(0.4, ge=0, description="LLM judge weight at a perfect planted-defect AUROC")
 
 
 class NarrativeConfig(BaseModel):
@@ -32,9 +29,13 @@ class NarrativeConfig(BaseModel):
     symptoms_per_claim: int = Field(3, ge=1, le=8, description="symptom slots filled per claim")
     max_symptom_retries: int = Field(3, ge=0, le=10, description="regenerations of a symptom the review rejects")
     symptom_relevance_threshold: float = Field(
-        0.30, ge=-1, le=1, description="minimum cosine similarity of a symptom to the claim's diagnosis codes"
+        0.30, ge=-1, le=1, description="minimum cosine similarity of a free-text (LLM) symptom to the claim's codes"
     )
-    min_note_relevance: float = Field(
-        0.25, ge=-1, le=1, description="minimum embedding relevance of a note for the deterministic judge pass"
+    max_note_regenerations: int = Field(
+        2, ge=0, le=5, description="LLM engine: re-asks of a note the detectors reject before the design note is kept"
     )
+    calibration_per_kind: int = Field(12, ge=2, le=200, description="planted notes per defect kind in calibration")
+    min_llm_auroc: float = Field(0.7, ge=0, le=1, description="LLM judge AUROC below which it carries no weight")
+    min_detector_recall: float = Field(0.9, ge=0, le=1, description="judge gate: recall of every planted kind")
+    max_clean_flag_rate: float = Field(0.05, ge=0, le=1, description="judge gate: flags on clean calibration notes")
     judge_weights: JudgeWeights = Field(default_factory=JudgeWeights, description="combined judge score weights")

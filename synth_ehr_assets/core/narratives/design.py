@@ -1,55 +1,39 @@
-"""Grounded design engine (seed 002): deterministic SOAP provider notes composed from a claim's codes,
-demographics, setting and reviewed symptoms. Same release seed + claim id → the same note, with no identifiers.
+"""Grounded design engine (seed 002): provider notes composed from the clinical knowledge table (`clinical`,
+`orders`), not from code titles. Symptoms imply the vitals, acuity drives exam, plan and follow-up, every claim
+diagnosis is addressed, every billed procedure appears with its result. Same release seed + claim id → same note.
 """
 
 from __future__ import annotations
 
-import re
+import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from functools import lru_cache
 
 import numpy as np
 import polars as pl
 
-from synth_ehr_assets.core.narratives.groups import ConditionGroup, condition_group
+from synth_ehr_assets.core.narratives import hospital, phrasing as ph
+from synth_ehr_assets.core.narratives.clinical import acuity, band, label, profile
 from synth_ehr_assets.core.narratives.knowledge import ClinicalKnowledge, build_knowledge
+from synth_ehr_assets.core.narratives.orders import ED_LEVELS, ORDERS, PCS
 from synth_ehr_assets.core.narratives.symptoms import (
-    NON_CLINICAL_PREFIXES,
     accepted_by_claim,
     accepted_texts,
     claim_dx,
+    claim_px,
     claim_seed,
     design_symptoms,
-    review_reason,
+    sign_of,
 )
+from synth_ehr_assets.core.narratives.vitals import draw_vitals
 
 Progress = Callable[[int, int], None]
 ENGINE = "design"
-ACUTE_GROUPS = {"sepsis", "infection", "upper_respiratory", "pneumonia", "urinary", "injury", "ear", "skin"}
-ACUTE_DURATIONS = ("one day", "two days", "three days", "several days", "about a week")
-CHRONIC_DURATIONS = ("several weeks", "a month", "two months", "several months", "the past year")
-SETTINGS = {
-    "professional": ("clinic", ("is seen in clinic", "presents to the office", "comes in for an office visit")),
-    "outpatient": ("outpatient department", ("presents to the hospital outpatient department", "is seen as an outpatient")),
-    "inpatient": ("hospital", ("is admitted to the hospital", "was admitted for inpatient care")),
-}
-MAX_ASSESSED = 5
-RESULT_SIMILARITY = 0.5  # an abnormal-finding code this close to the principal diagnosis is reported
 
 
 def dotted(code: str) -> str:
     """E119 → E11.9 (display form of an undotted ICD-10-CM code)."""
     return code if len(code) <= 3 else f"{code[:3]}.{code[3:]}"
-
-
-@lru_cache(maxsize=100_000)
-def concept(description: str) -> str:
-    """A code description as running text: qualifiers in parentheses and a final ', unspecified' dropped,
-    first letter lower-cased unless it starts an acronym."""
-    text = re.sub(r"\s*\([^)]*\)", "", description)
-    text = re.sub(r", unspecified(?=,|$)", "", text).strip()
-    return text if text[:2].isupper() else text[0].lower() + text[1:]
 
 
 def age_group(age: int | None) -> str:
@@ -58,54 +42,50 @@ def age_group(age: int | None) -> str:
     return "infant" if age < 1 else "child" if age < 13 else "adolescent" if age < 18 else "adult" if age < 65 else "older adult"
 
 
-def patient_phrase(age: int | None, sex: str | None) -> tuple[str, str, str]:
-    """('a 54-year-old woman', 'she', 'her') style wording for the claim's age and sex."""
-    female = sex == "F"
-    pronoun, possessive = ("she", "her") if female else ("he", "his")
-    if age is None:
-        return ("a female patient" if female else "a male patient"), pronoun, possessive
-    group = age_group(age)
-    if group == "infant":
-        return ("an infant girl" if female else "an infant boy"), pronoun, possessive
-    noun = {"child": ("girl", "boy"), "adolescent": ("adolescent girl", "adolescent boy")}.get(group, ("woman", "man"))
-    article = "an" if str(age).startswith("8") or age in (11, 18) else "a"
-    return f"{article} {age}-year-old {noun[0] if female else noun[1]}", pronoun, possessive
+def setting(claim: Mapping) -> str:
+    """office, ed, procedure (hospital outpatient without an ED visit) or inpatient."""
+    kind = claim.get("claim_type") or "professional"
+    if kind == "inpatient":
+        return "inpatient"
+    if kind == "outpatient":
+        return "ed" if any(p in ED_LEVELS for p in claim_px(claim)) else "procedure"
+    return "office"
 
 
-def _join(items: Sequence[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+def _describe(knowledge: ClinicalKnowledge | None, code: str) -> str | None:
+    if knowledge is not None and knowledge.has(code):
+        return knowledge.description(code)
+    from synth_ehr_assets.core.codes import describe
+
+    return describe(code)
 
 
-class _Draws:
-    """A claim's pre-drawn uniforms, consumed in order (one generator call per note keeps it fast)."""
+def _results(claim: Mapping, dx: list[str], rng: random.Random, place: str) -> tuple[list[str], list[str]]:
+    """(result sentences for the Objective, order/procedure items for the Plan) of every billed procedure."""
+    results, orders = [], []
+    for code in claim_px(claim):
+        order = ORDERS.get(code)
+        if order is None:
+            if code in PCS:
+                continue  # inpatient procedures go to the hospital course
+            continue  # E/M and unknown codes: the visit itself
+        found = order.result(dx, rng)
+        if order.kind == "lab" and (not found or (place == "office" and rng.random() < 0.35)):
+            orders.append(rng.choice(ph.ORDERED).format(order.name))
+        elif order.kind in ("vaccine", "counseling", "therapy"):
+            orders.append(found or order.name)
+        elif found:
+            results.append(found)
+        elif order.kind == "procedure":
+            orders.append(f"{order.name} performed")
+    return results, orders
 
-    def __init__(self, seed: int, size: int = 48):
-        self.values = np.random.default_rng(seed).random(size).tolist()
-        self.position = 0
 
-    def random(self) -> float:
-        value = self.values[self.position % len(self.values)]
-        self.position += 1
-        return value
-
-    def uniform(self, low: float, high: float) -> float:
-        return low + (high - low) * self.random()
-
-    def pick(self, options: Sequence[str], n: int = 1) -> list[str]:
-        """n distinct options in their table order."""
-        chosen = sorted(range(len(options)), key=lambda i: self.random())[: min(n, len(options))]
-        return [options[i] for i in sorted(chosen)]
-
-
-def _vitals(group: ConditionGroup, age: int | None, rng: _Draws) -> str:
-    value = {name: rng.uniform(*group.vital_range(name)) for name in ("hr", "sbp", "dbp", "rr", "temp", "spo2")}
-    if age is not None and age < 13:  # children run faster and lower
-        value["hr"] += 40 if age < 1 else 20
-        value["rr"] += 18 if age < 1 else 6
-        value["sbp"] -= 30 if age < 1 else 15
-        value["dbp"] -= 20 if age < 1 else 10
-    return (f"BP {value['sbp']:.0f}/{value['dbp']:.0f} mmHg, HR {value['hr']:.0f}, RR {value['rr']:.0f}, "
-            f"Temp {value['temp']:.1f} C, SpO2 {min(value['spo2'], 100):.0f}% on room air")
+def _plan_items(code: str, age: int | None, place: str, specialty: str | None, rng: random.Random, n: int) -> list[str]:
+    inpatient = place == "inpatient"
+    items = [text for text, bands in profile(code).plan if band(age) in bands and not ph.self_referral(text, specialty)
+             and not ("i" in bands and not inpatient) and not ("o" in bands and inpatient)]
+    return rng.sample(items, min(n, len(items)))
 
 
 def design_note(
@@ -114,68 +94,65 @@ def design_note(
     knowledge: ClinicalKnowledge | None = None,
     symptoms: Sequence[str] | None = None,
 ) -> str:
-    """SOAP note for one claim row (keys of `CLAIM_SCHEMA`); `symptoms` default to the design engine's accepted
+    """Provider note for one claim row (keys of `CLAIM_SCHEMA`); `symptoms` default to the design engine's accepted
     symptoms of the claim. `seed` is the release seed; the claim's stream derives from it and the claim id."""
     dx = claim_dx(claim)
     if not dx:
         raise ValueError(f"claim {claim.get('claim_id')!r} has no diagnosis code in dx_1")
-    knowledge = knowledge if knowledge is not None and all(knowledge.has(c) for c in dx) else build_knowledge(dx)
+    if knowledge is not None and not all(knowledge.has(c) for c in dx):
+        knowledge = build_knowledge(dx)
     if symptoms is None:
         symptoms = accepted_texts(design_symptoms(claim, knowledge, seed))
-    rng = _Draws(claim_seed(seed, str(claim["claim_id"]), "note"))
-    age, sex = claim.get("age"), claim.get("sex")
-    principal, group = dx[0], condition_group(dx[0])
-    principal_text = knowledge.description(principal)
-    who, pronoun, _ = patient_phrase(age, sex)
-    place, arrivals = SETTINGS.get(claim.get("claim_type") or "professional", SETTINGS["professional"])
-    secondaries = [c for c in dx[1:] if not c.startswith(("V", "W", "X", "Y"))]
-    history = [concept(knowledge.description(c)) for c in secondaries if not c.startswith(NON_CLINICAL_PREFIXES)]
+    rng = random.Random(claim_seed(seed, str(claim["claim_id"]), "note"))
+    age, sex, place = claim.get("age"), claim.get("sex"), setting(claim)
+    principal = dx[0]
+    labels = {c: label(c, _describe(knowledge, c)) for c in dx}
+    level = acuity(principal, claim.get("claim_type"))
+    signs = {s for s in (sign_of(t) for t in symptoms) if s}
+    bp = next((profile(c).bp for c in dx if profile(c).bp), None)
+    vitals = draw_vitals(age, signs, bp, rng)
+    results, orders = _results(claim, dx, rng, place)
+    specialty = claim.get("provider_specialty")
 
-    duration = rng.pick(ACUTE_DURATIONS if group.key in ACUTE_GROUPS else CHRONIC_DURATIONS)[0]
-    reason = f"for {concept(principal_text)}" if rng.random() < 0.5 else f"with concerns related to {concept(principal_text)}"
-    subjective = [f"{who.capitalize()} {rng.pick(arrivals)[0]} {reason}."]
-    if symptoms:
-        subjective.append(f"{pronoun.capitalize()} reports {_join(list(symptoms))} over {duration}.")
-    else:
-        subjective.append(f"{pronoun.capitalize()} reports no new complaints.")
+    subjective = [ph.opening(claim, labels[principal], level, place, rng)]
+    subjective += ph.complaint(list(symptoms), level, profile(principal).onset, age, sex, rng)
+    injury_cause = [c for c in dx if c[0] in "VWXY"]
+    if injury_cause:
+        subjective.append(rng.choice(ph.MECHANISM).format(labels[injury_cause[0]]))
+    history = [labels[c] for c in dx[1:] if c[0] not in "VWXYZ"]
     if history:
-        subjective.append(f"Past medical history includes {_join(history[:3])}.")
+        subjective.append(rng.choice(ph.HISTORY).format(ph.join(history)))
     if age is not None and age < 18:
-        subjective.append("History is provided by the patient's parent.")
+        subjective.append(rng.choice(ph.HISTORIAN_CHILD if age < 12 else ph.HISTORIAN_TEEN))
 
-    exam = ["ill-appearing" if group.key == "sepsis" else "no acute distress"]
-    exam += rng.pick([f for f in group.findings if f not in exam], 2)
-    objective = [f"Vitals: {_vitals(group, age, rng)}.", f"Exam: {'; '.join(exam)}."]
-    finding, similarity = knowledge.nearest_finding(principal)
-    finding_text = knowledge.r_phrases[finding]
-    if (similarity >= RESULT_SIMILARITY and not principal.startswith(NON_CLINICAL_PREFIXES)
-            and review_reason(finding_text, knowledge.r_codes[finding], similarity, claim, RESULT_SIMILARITY, []) is None):
-        objective.append(f"Results notable for {finding_text}.")
+    exam_findings = [f for c in dx[:3] for f in rng.sample(profile(c).exam, min(2 if c == principal else 1,
+                                                                                 len(profile(c).exam)))]
+    objective = [f"Vitals: {vitals.text(rng)}.", ph.exam(vitals, age, signs, list(dict.fromkeys(exam_findings)), symptoms, rng)]
+    if results:
+        objective.append(rng.choice(ph.RESULTS).format(ph.join(results)))
 
-    status = {"inpatient": "requiring inpatient management", "outpatient": "evaluated in the outpatient setting"}
-    assessment = [f"1. {principal_text} ({dotted(principal)}), {status.get(claim.get('claim_type'), 'managed in clinic')}."]
-    assessment += [f"{i}. {knowledge.description(c)} ({dotted(c)})." for i, c in enumerate(secondaries[: MAX_ASSESSED - 1], 2)]
+    assessment = [f"1. {ph.cap(labels[principal])} ({dotted(principal)}), {ph.impression(level, place, rng)}."]
+    for i, code in enumerate(dx[1:], 2):
+        assessment.append(f"{i}. {ph.cap(labels[code])} ({dotted(code)}), {ph.status(code, rng)}.")
 
-    plan = rng.pick(group.plan, 3)
-    for code in secondaries[:2]:
-        other = condition_group(code)
-        if other.key != group.key and other.plan and not code.startswith(NON_CLINICAL_PREFIXES):
-            plan.append(f"for {concept(knowledge.description(code))}, {rng.pick(other.plan)[0]}")
-    if claim.get("claim_type") == "inpatient":
-        days = claim.get("los_days") or 1
-        plan.append(f"hospital stay of {days} day{'s' if days != 1 else ''} with discharge planning and follow-up")
-    elif claim.get("claim_type") == "outpatient":
-        plan.append("discharged home from the outpatient department with return precautions")
-    else:
-        plan.append(f"return to {place} in {2 + int(rng.random() * 11)} weeks or sooner if symptoms worsen")
-    plan_text = "; ".join(plan)
-    plan_text = plan_text[0].upper() + plan_text[1:]
-    return "\n".join([
-        "Subjective: " + " ".join(subjective),
-        "Objective: " + " ".join(objective),
-        "Assessment: " + " ".join(assessment),
-        "Plan: " + plan_text + ".",
-    ])
+    plan = _plan_items(principal, age, place, specialty, rng, 3) + orders
+    for code in dx[1:4]:
+        if code[0] not in "VWXYZ" and profile(code).plan:
+            items = _plan_items(code, age, place, specialty, rng, 1)
+            if items:
+                plan.append(f"for {labels[code]}, {items[0]}")
+    referral = profile(principal).referral
+    if referral and level == "chronic" and place == "office" and not ph.self_referral(referral, specialty) \
+            and rng.random() < 0.25:
+        plan.append(f"referral to {referral}")
+    if place == "inpatient":
+        return hospital.inpatient_note(claim, dx, labels, subjective, objective, assessment, plan, rng)
+    plan.append(ph.follow_up(level, place, age, principal, rng))
+    lines = ["Subjective: " + " ".join(subjective), "Objective: " + " ".join(objective),
+             "Assessment: " + " ".join(assessment), "Plan: " + ph.cap("; ".join(plan)) + "."]
+    if place == "ed":
+        lines.insert(3, "Medical decision making: " + ph.mdm(claim, len(results) + len(orders), rng))
+    return "\n".join(lines)
 
 
 def design_notes(

@@ -1,30 +1,24 @@
-"""Judge of provider notes: deterministic signals, an optional LLM judge's scores, one combined score.
+"""Judge of provider notes: the deterministic detectors (`detectors`), an optional LLM judge, one combined score.
 
-Deterministic signals per note: is the principal diagnosis concept mentioned (token overlap of its description
-or its category's with a note sentence), is the wording consistent with age and sex (sex words, pregnancy or
-sex-specific anatomy, pediatric/adult words, stated age group), how close the note is to the claim's code
-descriptions in embedding space, and PHI hits. `calibration.calibration_report` measures how well the combined
-score separates planted mismatched notes from matched ones.
+Each detector reads the note text against the claim and names the sentences it objects to; a note passes when
+none objects. The LLM judge's rubric scores count only at the weight its planted-defect AUROC earns
+(`llm_weight`), and a rationale that is not prose about the note is recorded as a judge failure.
+`calibration.calibration_report` plants every defect kind into clean notes and measures recall and false flags.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import polars as pl
 
 from synth_ehr_assets.core.narratives.config import JudgeWeights, NarrativeConfig
 from synth_ehr_assets.core.narratives.design import age_group
 from synth_ehr_assets.core.narratives.knowledge import ClinicalKnowledge
-from synth_ehr_assets.core.narratives.phi import phi_kinds, scan_phi
-from synth_ehr_assets.core.narratives.symptoms import claim_dx
+from synth_ehr_assets.core.narratives.phi import scan_phi
 
-Embed = Callable[[Sequence[str]], np.ndarray]
-DX_MENTION_THRESHOLD = 0.6
-EMBEDDED_CHARS = 300  # embedding cost grows with length; the first sentences carry the clinical gist
 STOP_WORDS = frozenset(
     "a an and or of the in on to with without due by for at from as not other unspecified specified elsewhere "
     "classified site sites organism part initial encounter subsequent sequela type nos".split()
@@ -38,29 +32,11 @@ MALE_ANATOMY = re.compile(r"\b(?:prostat\w*|testic\w*|scrot\w*|penile|penis)\b",
 PEDIATRIC = re.compile(r"\b(?:child|boy|girl|infant|toddler|newborn|pediatric|adolescent|kid)\b", re.I)
 ADULT = re.compile(r"\b(?:woman|man|gentleman|lady|retired|his wife|her husband)\b", re.I)
 STATED_AGE = re.compile(r"\b(\d{1,3})[- ](?:year|yr)s?[- ]old\b", re.I)
-SECTION = re.compile(r"^(?:subjective|assessment)\s*:\s*(.*)$", re.I | re.M)
-SENTENCE_SPLIT = re.compile(r"[.;\n]+")
 
 
 def content_tokens(text: str) -> set[str]:
     words = re.findall(r"[a-z0-9]+", text.lower().replace("'s", ""))
     return {w[:-1] if len(w) > 4 and w.endswith("s") else w for w in words if w not in STOP_WORDS}
-
-
-@dataclass(frozen=True)
-class JudgeSignals:
-    """Deterministic signals of one note against its claim."""
-
-    dx_overlap: float
-    dx_mentioned: bool
-    demographic_issues: tuple[str, ...]
-    embedding_relevance: float
-    phi_hits: int
-    phi_kinds: str
-
-    @property
-    def demographics_ok(self) -> bool:
-        return not self.demographic_issues
 
 
 @dataclass(frozen=True)
@@ -82,17 +58,6 @@ class LLMJudgeScores:
     @property
     def mean(self) -> float:
         return (self.plausibility + self.relevance + self.coherence) / 3
-
-
-def dx_overlap(note: str, descriptions: Sequence[str]) -> float:
-    """Best share of a description's content words found in one note sentence (over the given descriptions)."""
-    sentences = [content_tokens(s) for s in SENTENCE_SPLIT.split(note) if s.strip()]
-    best = 0.0
-    for description in descriptions:
-        wanted = content_tokens(description)
-        if wanted and sentences:
-            best = max(best, max(len(wanted & s) for s in sentences) / len(wanted))
-    return best
 
 
 def demographic_issues(note: str, age: int | None, sex: str | None) -> list[str]:
@@ -120,141 +85,142 @@ def demographic_issues(note: str, age: int | None, sex: str | None) -> list[str]
     return issues
 
 
-def embedding_text(note: str) -> str:
-    """The part of a note that is embedded: Subjective + Assessment when present, else the start (capped)."""
-    sections = SECTION.findall(note)
-    return (" ".join(sections) if sections else note)[:EMBEDDED_CHARS]
-
-
-def note_relevance(notes: Sequence[str], claims: Sequence[Mapping], knowledge: ClinicalKnowledge,
-                   embed: Embed | None = None) -> np.ndarray:
-    """Cosine of each note to its claim's code descriptions (principal weighted twice)."""
-    if embed is None:
-        from synth_ehr_assets.core.embeddings import embed_texts as embed
-    vectors = embed([embedding_text(n) for n in notes]) if notes else np.zeros((0, knowledge.dx_vectors.shape[1]))
-    targets = []
-    for claim in claims:
-        rows = [knowledge.row(c) for c in claim_dx(claim)]
-        target = knowledge.dx_vectors[rows[0]] + knowledge.dx_vectors[rows].sum(axis=0)
-        targets.append(target / max(np.linalg.norm(target), 1e-9))
-    return np.einsum("ij,ij->i", vectors, np.array(targets)) if targets else np.zeros(0)
-
-
-def judge_signals(notes: Sequence[str], claims: Sequence[Mapping], knowledge: ClinicalKnowledge,
-                  embed: Embed | None = None) -> list[JudgeSignals]:
-    """Deterministic signals for aligned notes and claims (every claim's codes must be in `knowledge`)."""
-    relevance = note_relevance(notes, claims, knowledge, embed)
-    signals = []
-    for note, claim, rel in zip(notes, claims, relevance):
-        principal = claim_dx(claim)[0]
-        overlap = dx_overlap(note, [knowledge.description(principal), _category_description(principal)])
-        hits = scan_phi(note)
-        signals.append(JudgeSignals(
-            dx_overlap=round(overlap, 4),
-            dx_mentioned=overlap >= DX_MENTION_THRESHOLD,
-            demographic_issues=tuple(demographic_issues(note, claim.get("age"), claim.get("sex"))),
-            embedding_relevance=round(float(rel), 4),
-            phi_hits=len(hits),
-            phi_kinds=phi_kinds(hits),
-        ))
-    return signals
-
-
-def _category_description(code: str) -> str:
-    from synth_ehr_assets.core.codes import describe
-
-    return describe(code[:3]) or ""
-
-
-def combined_score(signals: JudgeSignals, llm: LLMJudgeScores | Mapping | None = None,
-                   weights: JudgeWeights | None = None) -> float:
-    """Score in [0, 1]: weighted mean of the content components available (the LLM part only when scores are
-    given), times the demographics and PHI penalties when those checks fail."""
-    weights = weights or JudgeWeights()
-    parts = [
-        (weights.dx_mentioned, signals.dx_overlap),
-        (weights.embedding, float(np.clip((signals.embedding_relevance - 0.1) / 0.5, 0, 1))),
-    ]
-    llm = LLMJudgeScores.coerce(llm)
-    if llm is not None:
-        parts.append((weights.llm, (llm.mean - 1) / 4))
-    total = sum(w for w, _ in parts)
-    score = sum(w * v for w, v in parts) / total if total else 0.0
-    score *= 1.0 if signals.demographics_ok else weights.demographics_penalty
-    score *= weights.phi_penalty if signals.phi_hits else 1.0
-    return round(score, 4)
-
-
-def deterministic_pass(signals: JudgeSignals, min_relevance: float) -> bool:
-    return (signals.dx_mentioned and signals.demographics_ok and signals.phi_hits == 0
-            and signals.embedding_relevance >= min_relevance)
+def rationale_problem(rationale: str | None, note: str) -> str | None:
+    """Why an LLM judge's rationale is not prose about the note (None when it is): too short, repetitive
+    (a looping model), not words, or sharing no content word with the note."""
+    words = re.findall(r"[A-Za-z']+", rationale or "")
+    if len(words) < 5:
+        return "rationale too short"
+    lowered = [w.lower() for w in words]
+    if len(set(lowered)) / len(lowered) < 0.6 or any(lowered[i:i + 2] == lowered[i + 2:i + 4]
+                                                     for i in range(len(lowered) - 3)):
+        return "rationale repeats itself"
+    if sum(len(w) for w in words) < 0.6 * len((rationale or "").replace(" ", "")):
+        return "rationale is not words"
+    if not content_tokens(" ".join(words)) & content_tokens(note) - {"patient", "note"}:
+        return "rationale does not refer to the note"
+    return None
 
 
 JUDGE_SCHEMA = {
     "release_id": pl.String, "claim_id": pl.String, "plausibility": pl.Int8, "relevance": pl.Int8,
-    "coherence": pl.Int8, "rationale": pl.String, "dx_mentioned": pl.Boolean, "dx_overlap": pl.Float64,
-    "demographics_ok": pl.Boolean, "demographic_issues": pl.String, "embedding_relevance": pl.Float64,
-    "phi_hits": pl.Int32, "phi_kinds": pl.String, "combined_score": pl.Float64, "passed": pl.Boolean,
+    "coherence": pl.Int8, "rationale": pl.String, "llm_status": pl.String, "flags": pl.String, "n_flags": pl.Int32,
+    "flagged_sentences": pl.String, "dx_mentioned": pl.Boolean, "demographics_ok": pl.Boolean,
+    "demographic_issues": pl.String, "phi_hits": pl.Int32, "phi_kinds": pl.String, "detector_score": pl.Float64,
+    "combined_score": pl.Float64, "passed": pl.Boolean,
 }
+
+
+def detector_score(kinds: Sequence[str], weights: JudgeWeights | None = None) -> float:
+    """1 for a note no detector objects to, less a penalty per defect kind found (floored at 0)."""
+    weights = weights or JudgeWeights()
+    return round(max(0.0, 1.0 - weights.per_defect_penalty * len(set(kinds))), 4)
+
+
+def combined_score(kinds: Sequence[str], llm: LLMJudgeScores | Mapping | None = None, llm_weight: float = 0.0,
+                   weights: JudgeWeights | None = None) -> float:
+    """Score in [0, 1]: the detector score, averaged with the LLM judge's mean (1-5 scaled to 0-1) at
+    `llm_weight` (its calibrated weight; 0 when the LLM judge is uncalibrated or failed)."""
+    base = detector_score(kinds, weights)
+    llm = LLMJudgeScores.coerce(llm)
+    if llm is None or llm_weight <= 0:
+        return base
+    return round((base + llm_weight * (llm.mean - 1) / 4) / (1 + llm_weight), 4)
+
+
+def llm_weight(auroc: float | None, weights: JudgeWeights | None = None, min_auroc: float = 0.7) -> float:
+    """Weight of the LLM judge in `combined_score`: 0 below `min_auroc` on planted defects, rising linearly to
+    `weights.llm` at a perfect AUROC."""
+    weights = weights or JudgeWeights()
+    if auroc is None or auroc < min_auroc:
+        return 0.0
+    return round(weights.llm * (auroc - min_auroc) / (1 - min_auroc), 4)
 
 
 def judge_frame(
     notes: pl.DataFrame,
     claims: pl.DataFrame,
-    knowledge: ClinicalKnowledge,
+    knowledge: ClinicalKnowledge | None = None,
     config: NarrativeConfig | None = None,
     llm_scores: Mapping[str, LLMJudgeScores | Mapping | None] | None = None,
-    embed: Embed | None = None,
+    llm_auroc: float | None = None,
 ) -> pl.DataFrame:
-    """One judge row per note (`JUDGE_SCHEMA`); a missing note (failed generation) fails with its reason."""
+    """One judge row per note (`JUDGE_SCHEMA`): every detector's findings (kinds and the sentences objected to),
+    the LLM judge's scores where given and valid, the combined score and pass (no finding). A missing note
+    (failed generation) fails with its reason; an LLM rationale that is not prose is a judge failure."""
+    from synth_ehr_assets.core.narratives.detectors import detect
+
     config = config or NarrativeConfig()
+    weight = llm_weight(llm_auroc, config.judge_weights, config.min_llm_auroc)
     llm_scores = llm_scores or {}
+    describe = knowledge.description if knowledge is not None else None
     by_id = {row["claim_id"]: row for row in claims.iter_rows(named=True)}
     missing = [c for c in notes["claim_id"].to_list() if c not in by_id]
     if missing:
         raise ValueError(f"notes refer to claims that are not in the claims frame: {missing[:5]}")
-    rows = notes.select("claim_id", "note", *(["failure_reason"] if "failure_reason" in notes.columns else []))
-    present = rows.filter(pl.col("note").is_not_null() & (pl.col("note").str.strip_chars() != ""))
-    claim_rows = [by_id[c] for c in present["claim_id"].to_list()]
-    signals = dict(zip(present["claim_id"].to_list(),
-                       judge_signals(present["note"].to_list(), claim_rows, knowledge, embed)))
     out = []
-    for row in rows.iter_rows(named=True):
-        claim_id, signal = row["claim_id"], signals.get(row["claim_id"])
-        llm = LLMJudgeScores.coerce(llm_scores.get(claim_id))
-        if signal is None:
-            reason = row.get("failure_reason") or "empty note"
-            out.append({"claim_id": claim_id, "rationale": f"no note: {reason}", "combined_score": 0.0,
-                        "passed": False, "dx_mentioned": False, "demographics_ok": False, "phi_hits": 0})
+    for row in notes.iter_rows(named=True):
+        claim_id, note = row["claim_id"], row.get("note")
+        if not note or not note.strip():
+            out.append({"claim_id": claim_id, "rationale": f"no note: {row.get('failure_reason') or 'empty note'}",
+                        "combined_score": 0.0, "detector_score": 0.0, "passed": False, "n_flags": 0,
+                        "dx_mentioned": False, "demographics_ok": False, "phi_hits": 0, "llm_status": "absent"})
             continue
+        claim = by_id[claim_id]
+        findings = detect(note, claim, _safe(describe))
+        kinds = sorted({f.kind for f in findings})
+        llm, status, rationale = LLMJudgeScores.coerce(llm_scores.get(claim_id)), "absent", None
+        if claim_id in llm_scores:
+            problem = "no verdict" if llm is None else rationale_problem(llm.rationale, note)
+            status, rationale = ("ok", llm.rationale) if problem is None else (f"failed: {problem}", None)
+            llm = llm if problem is None else None
+        demo = [f.reason for f in findings if f.kind == "demographics"]
+        phi = [f for f in findings if f.kind == "phi"]
         out.append({
             "claim_id": claim_id,
             "plausibility": llm.plausibility if llm else None,
             "relevance": llm.relevance if llm else None,
             "coherence": llm.coherence if llm else None,
-            "rationale": llm.rationale if llm else None,
-            "dx_mentioned": signal.dx_mentioned,
-            "dx_overlap": signal.dx_overlap,
-            "demographics_ok": signal.demographics_ok,
-            "demographic_issues": "; ".join(signal.demographic_issues) or None,
-            "embedding_relevance": signal.embedding_relevance,
-            "phi_hits": signal.phi_hits,
-            "phi_kinds": signal.phi_kinds or None,
-            "combined_score": combined_score(signal, llm, config.judge_weights),
-            "passed": deterministic_pass(signal, config.min_note_relevance),
+            "rationale": rationale,
+            "llm_status": status,
+            "flags": ", ".join(kinds) or None,
+            "n_flags": len(findings),
+            "flagged_sentences": " | ".join(f"[{f.kind}] {f.sentence} ({f.reason})" for f in findings[:8]) or None,
+            "dx_mentioned": "dx_missing" not in kinds,
+            "demographics_ok": not demo,
+            "demographic_issues": "; ".join(demo) or None,
+            "phi_hits": len(scan_phi(note)) if phi else 0,
+            "phi_kinds": phi[0].reason if phi else None,
+            "detector_score": detector_score(kinds, config.judge_weights),
+            "combined_score": combined_score(kinds, llm, weight, config.judge_weights),
+            "passed": not kinds,
         })
     release = notes["release_id"][0] if "release_id" in notes.columns and notes.height else None
     frame = pl.DataFrame(out, schema={k: v for k, v in JUDGE_SCHEMA.items() if k != "release_id"})
     return frame.with_columns(pl.lit(release, dtype=pl.String).alias("release_id")).select(list(JUDGE_SCHEMA))
 
 
-def judge_gate(judged: pl.DataFrame, min_relevance: float | None, max_low_share: float | None,
-               min_pass_share: float = 0.9) -> dict:
-    """The `judge_thresholds` gate: deterministic pass share always, mean relevance and low-note share when set.
+def _safe(describe):
+    """A describe function that falls back to the catalog for codes the knowledge table lacks."""
+    if describe is None:
+        return None
+    from synth_ehr_assets.core.codes import describe as catalog
 
-    Relevance and the 'below 3' test use the LLM judge's scores where present, else the combined score on the
-    1-5 scale (1 + 4 × combined), so the gate also works for the design engine.
-    """
+    def lookup(code: str) -> str | None:
+        try:
+            return describe(code)
+        except KeyError:
+            return catalog(code)
+
+    return lookup
+
+
+def judge_gate(judged: pl.DataFrame, min_relevance: float | None, max_low_share: float | None,
+               min_pass_share: float = 0.9, calibration: Mapping | None = None,
+               min_recall: float = 0.9, max_clean_flag_rate: float = 0.05) -> dict:
+    """The `judge_thresholds` gate: pass share (notes no detector objects to) always; mean relevance and the
+    share of notes below 3 when set (LLM scores where valid, else 1 + 4 × combined score); and, given a
+    calibration report, every planted kind's recall and the flag rate on clean notes."""
     scale = 1 + 4 * pl.col("combined_score")
     llm_mean = (pl.col("plausibility") + pl.col("relevance") + pl.col("coherence")) / 3
     figures = judged.select(
@@ -271,6 +237,14 @@ def judge_gate(judged: pl.DataFrame, min_relevance: float | None, max_low_share:
         failures.append(f"mean relevance {figures['mean_relevance']:.2f} < {min_relevance}")
     if max_low_share is not None and figures["low_note_share"] > max_low_share:
         failures.append(f"share of notes below 3 {figures['low_note_share']:.3f} > {max_low_share}")
+    if calibration:
+        figures["min_recall"] = float(calibration["min_recall"])
+        figures["clean_flag_rate"] = float(calibration["clean_flag_rate"])
+        weak = [k for k, v in calibration.get("recall", {}).items() if v < min_recall]
+        if weak:
+            failures.append(f"detector recall below {min_recall} for planted {', '.join(weak)}")
+        if figures["clean_flag_rate"] > max_clean_flag_rate:
+            failures.append(f"flag rate on clean notes {figures['clean_flag_rate']:.3f} > {max_clean_flag_rate}")
     if judged.height == 0:
         failures.append("no notes were judged")
     return {**figures, "passed": not failures, "failures": failures}

@@ -16,6 +16,7 @@ from synth_ehr_assets.core.narratives.prompts import (
     JudgeVerdict,
     arrival,
     case_header,
+    clinical_label,
     diagnosis_codes,
     exemplar_from_design,
     judge_messages,
@@ -36,8 +37,9 @@ NOTE_COLUMNS = {
     "prompt_hash": pl.String, "status": pl.String, "failure_reason": pl.String, "retries": pl.Int32,
     "requests_sent": pl.Int32,
     "from_cache": pl.Boolean, "prompt_tokens": pl.Int32, "completion_tokens": pl.Int32,
-    "llm_subjective": pl.String, "llm_assessment": pl.String,
+    "llm_subjective": pl.String, "llm_assessment": pl.String, "regenerations": pl.Int32,
 }
+Review = Callable[[str, Mapping, str], Sequence[str]]  # (note, claim, the model's text) -> objections
 SYMPTOM_LLM_COLUMNS = {
     "release_id": pl.String, "claim_id": pl.String, "slot": pl.Int32, "attempts": pl.Int32,
     "symptom_code": pl.String, "symptom_text": pl.String, "relevance": pl.Float64, "accepted": pl.Boolean,
@@ -136,20 +138,23 @@ def assemble_note(
     claim: Mapping, subjective: str, assessment: str, symptoms: Sequence[str], structured_note: str | None,
     describe: Describe,
 ) -> str:
-    """SOAP note: the model's two sentences placed among the pipeline's fixed parts (design-engine sections)."""
+    """The note: the model's two sentences placed among the pipeline's fixed parts (every design-engine section
+    is kept: Objective, the numbered Assessment, MDM, Plan, Hospital course, Discharge)."""
     sections = note_sections(structured_note) if structured_note else {}
     history = sections.get("Subjective", "").split(". ")[2:]  # design sentences after arrival + complaint
     unmentioned = [s for s in symptoms if s.lower() not in subjective.lower()]
     fixed_symptoms = f" Also reported: {_join(unmentioned)}." if unmentioned else ""
     rest = (" " + ". ".join(history)) if history else ""
     codes = diagnosis_codes(claim)
-    listed = " ".join(f"{i}. {describe(c) or c} ({c})." for i, c in enumerate(codes[:5], 1))
-    return "\n".join([
-        f"Subjective: {subjective}{fixed_symptoms}{rest}".rstrip(),
-        f"Objective: {sections.get('Objective', 'No vitals recorded for this encounter.')}",
-        f"Assessment: {assessment} {sections.get('Assessment', listed)}",
-        f"Plan: {sections.get('Plan', 'Follow up as clinically indicated.')}",
-    ])
+    listed = " ".join(f"{i}. {clinical_label(c, describe)} ({c})." for i, c in enumerate(codes, 1))
+    lines = [f"Subjective: {subjective}{fixed_symptoms}{rest}".rstrip(),
+             f"Objective: {sections.get('Objective', 'No vitals recorded for this encounter.')}",
+             f"Assessment: {assessment} {sections.get('Assessment', listed)}"]
+    lines += [f"{name}: {text}" for name, text in sections.items()
+              if name not in ("Subjective", "Objective", "Assessment")]
+    if "Plan" not in sections:
+        lines.append("Plan: Follow up as clinically indicated.")
+    return "\n".join(lines)
 
 
 def note_requests(
@@ -161,6 +166,7 @@ def note_requests(
     max_tokens: int = 140,
     temperature: float = 0.3,
     frequency_penalty: float = 0.6,
+    attempt: int = 0,
 ) -> tuple[list[LLMRequest], dict[str, str]]:
     """The note prompts (few-shot turns from `exemplar_fn`, constrained answer model) and, per claim whose prompt
     could not be built, the reason."""
@@ -177,12 +183,13 @@ def note_requests(
             failures[claim["claim_id"]] = f"prompt: {type(error).__name__}: {error}"
             continue
         header = case_header(claim, list(symptoms.get(claim["claim_id"], [])), describe)
+        principal = clinical_label(codes[0], describe)
         model = note_answer_model(person(claim.get("age"), claim.get("sex")), arrival(claim),
-                                  describe(codes[0]) or codes[0])
+                                  principal[:1].upper() + principal[1:])
         requests.append(LLMRequest(
             row_id=claim["claim_id"], messages=note_messages(header, examples), answer_model=model,
             max_tokens=max_tokens, temperature=temperature, frequency_penalty=frequency_penalty,
-            seed=_seed(seed, claim["claim_id"], "llm-note"),
+            seed=_seed(seed, claim["claim_id"], "llm-note" if attempt == 0 else f"llm-note-{attempt}"),
         ))
     return requests, failures
 
@@ -196,44 +203,79 @@ def llm_notes(
     structured_note_fn: Callable[[Mapping, Sequence[str]], str] | None = None,
     describe: Describe | None = None,
     progress: Progress | None = None,
+    review_fn: Review | None = None,
+    max_regenerations: int = 2,
     **generation,
 ) -> tuple[pl.DataFrame, BatchStats]:
     """One SOAP note per claim (`NOTE_COLUMNS`).
 
     `exemplar_fn(claim)` returns `design.exemplars(...)` entries (dicts with claim, symptoms, note) of the
     clinically nearest cases; `symptoms` maps claim_id → accepted symptoms; `structured_note_fn(claim, symptoms)`
-    gives the design note whose Objective/Assessment/Plan are kept. A failed request falls back to that design
-    note with `engine="design_fallback"`, `status="failed"` and the reason (no row is dropped). `generation`
-    (max_tokens, temperature, frequency_penalty) goes to `note_requests`.
+    gives the design note whose other sections are kept. `review_fn(note, claim, model_text)` lists objections
+    to the model's sentences (e.g. the judge's detectors); an objected note is asked again with a new seed at
+    most `max_regenerations` times, then the design note is kept with `engine="design_fallback"`,
+    `status="fallback"` and the objections as `failure_reason`. A failed request falls back the same way with
+    `status="failed"`. `generation` (max_tokens, temperature, frequency_penalty) goes to `note_requests`.
     """
     describe = _describe(describe)
     symptoms = symptoms or {}
-    requests, prep_failures = note_requests(claims, exemplar_fn, seed, symptoms, describe, **generation)
-    results, stats = client.run_batch(requests, progress=progress) if requests else ([], BatchStats())
-    by_id = {r.row_id: r for r in results}
-    out = []
-    for claim in claims.iter_rows(named=True):
-        claim_id = claim["claim_id"]
-        chosen = list(symptoms.get(claim_id, []))
-        result = by_id.get(claim_id)
-        design = structured_note_fn(claim, chosen) if structured_note_fn is not None else None
-        row = {"release_id": claim.get("release_id"), "claim_id": claim_id, "model": client.settings.model}
-        if result is not None and result.ok:
+    by_claim = {c["claim_id"]: c for c in claims.iter_rows(named=True)}
+    designs = {cid: structured_note_fn(c, list(symptoms.get(cid, []))) if structured_note_fn else None
+               for cid, c in by_claim.items()}
+    final: dict[str, dict] = {}
+    objections: dict[str, str] = {}
+    pending, totals, prep_failures = list(by_claim), BatchStats(), {}
+    for attempt in range(max_regenerations + 1):
+        if not pending:
+            break
+        frame = claims.filter(pl.col("claim_id").is_in(pending))
+        requests, failures = note_requests(frame, exemplar_fn, seed, symptoms, describe, attempt=attempt,
+                                           **generation)
+        prep_failures.update(failures)
+        results, stats = client.run_batch(requests, progress=progress if attempt == 0 else None) if requests \
+            else ([], BatchStats())
+        for name in ("requests_sent", "completion_tokens", "prompt_tokens", "seconds", "failed"):
+            setattr(totals, name, getattr(totals, name) + getattr(stats, name))
+        retry = []
+        for result in results:
+            claim_id, claim = result.row_id, by_claim[result.row_id]
+            row = {"prompt_hash": result.prompt_hash, "retries": len(result.retry_reasons),
+                   "requests_sent": result.requests_sent, "from_cache": result.cached and result.requests_sent == 0,
+                   "prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
+                   "regenerations": attempt}
+            if not result.ok:
+                final[claim_id] = {**row, "status": "failed", "failure_reason": result.failure_reason}
+                continue
             answer = result.answer
-            row.update(note=assemble_note(claim, answer.subjective, answer.assessment, chosen, design, describe),
-                       engine=ENGINE, status="ok", llm_subjective=answer.subjective,
-                       llm_assessment=answer.assessment)
+            note = assemble_note(claim, answer.subjective, answer.assessment, list(symptoms.get(claim_id, [])),
+                                 designs[claim_id], describe)
+            found = list(review_fn(note, claim, f"{answer.subjective} {answer.assessment}")) if review_fn else []
+            row.update(note=note, llm_subjective=answer.subjective, llm_assessment=answer.assessment)
+            if found and attempt < max_regenerations:
+                objections[claim_id] = ", ".join(found)
+                retry.append(claim_id)
+            elif found:
+                final[claim_id] = {**row, "status": "fallback", "note": None,
+                                   "failure_reason": f"model sentences rejected after {attempt} regenerations: "
+                                                     f"{', '.join(found)}"}
+            else:
+                final[claim_id] = {**row, "status": "ok"}
+        pending = retry
+    out = []
+    for claim_id, claim in by_claim.items():
+        row = {"release_id": claim.get("release_id"), "claim_id": claim_id, "model": client.settings.model,
+               **final.get(claim_id, {"status": "failed", "failure_reason": prep_failures.get(claim_id)})}
+        if row["status"] == "ok":
+            row["engine"] = ENGINE
         else:
-            reason = result.failure_reason if result is not None else prep_failures[claim_id]
-            row.update(note=design, engine="design_fallback" if design else ENGINE, status="failed",
-                       failure_reason=reason)
-        if result is not None:
-            row.update(prompt_hash=result.prompt_hash, retries=len(result.retry_reasons),
-                       requests_sent=result.requests_sent, from_cache=result.cached and result.requests_sent == 0,
-                       prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens)
+            design = designs[claim_id]
+            row.update(note=design, engine="design_fallback" if design else ENGINE)
         out.append(row)
-    stats.total, stats.failed = claims.height, stats.failed + len(prep_failures)
-    return pl.DataFrame(out, schema=NOTE_COLUMNS), stats
+    frame = pl.DataFrame(out, schema=NOTE_COLUMNS)
+    totals.total = claims.height
+    totals.ok = totals.done = int((frame["status"] == "ok").sum())
+    totals.failed = claims.height - totals.ok
+    return frame, totals
 
 
 def llm_judge(

@@ -109,8 +109,23 @@ def _is_eponym_use(word: str, after: str) -> bool:
     return word in EPONYMS and (bool(_EPONYM_FOLLOWERS.match(after)) or word not in SURNAMES)
 
 
+# Cheap necessary conditions per kind: a note without them cannot match the kind's pattern (the scan's speed).
+_MAY_MATCH = {
+    "ssn": re.compile(r"\d{3}-\d{2}-\d{4}|SSN|social security", re.I),
+    "email": re.compile(r"@"),
+    "phone": re.compile(r"\d{3}\)?[-. ]\d{3}[-. ]\d{4}"),
+    "mrn": re.compile(r"MRN|record|patient (?:id|number)|account|acct|#|\d{7}", re.I),
+    "dob": re.compile(r"DOB|D\.O\.B|birth|born", re.I),
+    "date": re.compile(r"\d[/-]\d{1,2}[/-]\d|\d{4}-\d\d-\d|" + _MONTH + r"\.? \d|\d " + _MONTH),
+    "titled_name": re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Dr|Prof)\b"),
+}
+_CAPITALISED = re.compile(r"[A-Z][a-z]+")
+
+
 def _name_hits(text: str) -> list[PhiHit]:
     hits = []
+    if not _MAY_MATCH["titled_name"].search(text) and GIVEN_NAMES.isdisjoint(_CAPITALISED.findall(text)):
+        return hits
     for match in PATTERNS["titled_name"].finditer(text):
         first, second = match.group(1), match.group(2)
         last = second or first
@@ -131,6 +146,8 @@ def scan_phi(text: str) -> list[PhiHit]:
         return []
     hits = _name_hits(text)
     for kind in ("ssn", "email", "phone", "mrn", "dob", "date"):
+        if not _MAY_MATCH[kind].search(text):
+            continue
         hits.extend(PhiHit(kind, m.start(), m.end(), m.group(0)) for m in PATTERNS[kind].finditer(text))
     # A DOB span also matches the plain date pattern: report it once, as the more specific kind.
     dob_spans = [(h.start, h.end) for h in hits if h.kind == "dob"]

@@ -5,7 +5,7 @@ few-shot: the design-engine notes of the clinically nearest cases are replayed a
 header as the user turn, the note's two free-text sentences as the assistant's JSON) and the new case's header
 comes last. Everything structured (demographics, setting, codes, symptoms) is fixed by the pipeline; the model
 writes only the free text, under a JSON schema whose patterns pin each sentence's opening to the case (the
-patient, the principal diagnosis) and forbid digits in the free part (no invented dates, numbers or ids).
+patient, the principal diagnosis by its clinical name, not its code title) and forbid digits in the free part.
 """
 
 from __future__ import annotations
@@ -25,14 +25,22 @@ NOTE_SYSTEM = (
     "its age, sex, setting, diagnoses and symptoms. Never write names, dates, phone numbers or record numbers."
 )
 JUDGE_SYSTEM = (
-    "You review a synthetic clinical note against its case. Score 1 (poor) to 5 (excellent): plausibility "
-    "(could a clinician have written it for this patient), relevance (does it address the listed diagnoses) "
-    "and coherence (is it consistent and well formed). Give a one-sentence rationale."
+    "You are a clinical documentation reviewer scoring a synthetic note against its case with a PDSQI-9-style "
+    "checklist. Check each item: (1) accurate: every statement fits the case's age, sex, diagnoses and "
+    "procedures, nothing invented; (2) thorough: every listed diagnosis and procedure is addressed; (3) useful: "
+    "the plan fits the diagnosis, the age and the acuity; (4) organized: history, findings, assessment and plan "
+    "in order; (5) comprehensible: plain clinical language, no billing-code titles as patient words; "
+    "(6) succinct: no repetition; (7) synthesized: symptoms agree with the vital signs and exam; (8) internally "
+    "consistent: no statement contradicts another; (9) free of stigmatizing language. Then score 1 (poor) to 5 "
+    "(excellent): plausibility (items 1, 3, 7), relevance (items 2, 3) and coherence (items 4-6, 8, 9). The "
+    "rationale is one sentence naming the most important problem found in this note, or its main strength."
 )
 SYMPTOM_SYSTEM = (
     "You pick the presenting symptoms for a fictional patient from a list of candidates. Choose the ones a "
     "patient with these diagnoses most likely reports."
 )
+NOTE_SECTIONS = ("Subjective", "Objective", "Assessment", "Medical decision making", "Plan", "Hospital course",
+                 "Discharge")
 SETTINGS = {"professional": "office visit", "outpatient": "outpatient visit", "inpatient": "inpatient stay"}
 ARRIVALS = {"professional": "is seen in clinic", "outpatient": "is seen as an outpatient",
             "inpatient": "is admitted to the hospital"}
@@ -103,15 +111,22 @@ def diagnosis_codes(claim: Mapping) -> list[str]:
     return [claim[c] for c in DX_COLUMNS if claim.get(c)]
 
 
+def clinical_label(code: str, describe: Callable[[str], str | None]) -> str:
+    """The knowledge table's name for a diagnosis (not its ICD-10-CM title)."""
+    from synth_ehr_assets.core.narratives.clinical import label
+
+    return label(code, describe(code))
+
+
 def case_header(
-    claim: Mapping, symptoms: Sequence[str], describe: Callable[[str], str | None], max_diagnoses: int = 4
+    claim: Mapping, symptoms: Sequence[str], describe: Callable[[str], str | None], max_diagnoses: int = 10
 ) -> str:
     """The fixed facts of a case, in the order the model sees them in every exemplar."""
     setting = SETTINGS.get(claim.get("claim_type") or "", "visit")
     if claim.get("claim_type") == "inpatient" and claim.get("los_days"):
         setting += f" of {claim['los_days']} days"
     codes = diagnosis_codes(claim)[:max_diagnoses]
-    diagnoses = "; ".join(f"{describe(code) or code} ({code})" for code in codes) or "none recorded"
+    diagnoses = "; ".join(f"{clinical_label(code, describe)} ({code})" for code in codes) or "none recorded"
     return "\n".join([
         f"Patient: {person(claim.get('age'), claim.get('sex'))}, {setting}",
         f"Diagnoses: {diagnoses}",
@@ -124,7 +139,7 @@ def note_sections(note: str) -> dict[str, str]:
     sections: dict[str, str] = {}
     for line in note.splitlines():
         name, sep, text = line.partition(": ")
-        if sep and name in ("Subjective", "Objective", "Assessment", "Plan"):
+        if sep and name in NOTE_SECTIONS:
             sections[name] = text.strip()
     return sections
 
@@ -145,8 +160,9 @@ def exemplar_from_design(example: Mapping, describe: Callable[[str], str | None]
         complaint = re.sub(r"^(?:she|he)\s+", "", sentences[1], flags=re.I)
     subjective = f"{person(claim.get('age'), claim.get('sex'))} {arrival(claim)} and {free_text(complaint)}."
     codes = diagnosis_codes(claim)
-    principal = (describe(codes[0]) or codes[0]).rstrip(".") if codes else "Encounter"
-    others = [free_text(d[0].lower() + d[1:]) for d in (describe(c) for c in codes[1:3]) if d]
+    principal = clinical_label(codes[0], describe).rstrip(".") if codes else "Encounter"
+    principal = principal[:1].upper() + principal[1:]
+    others = [free_text(clinical_label(c, describe)) for c in codes[1:3]]
     with_others = f", with {' and '.join(others)}" if others else ""
     plan = sections.get("Plan", "").split(";")[0].strip()
     step = f", plan to {free_text(plan[0].lower() + plan[1:])}" if plan else ""

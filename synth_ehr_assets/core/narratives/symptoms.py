@@ -1,8 +1,10 @@
-"""Symptoms per claim: seeded draws from grounded R-chapter candidates, a relevance review, bounded regeneration.
+"""Symptoms per claim: seeded draws of lay symptom phrases from the clinical knowledge table, a review, bounded
+regeneration.
 
-Candidates are the symptom codes nearest the claim's diagnoses in embedding space (`ClinicalKnowledge`). Each
-drawn symptom is reviewed (CMS age/sex edits, wording rules, duplicates, cosine similarity to the claim's codes
-≥ threshold); a rejected one is redrawn up to `max_retries` times and every attempt is recorded.
+Candidates are the symptoms the knowledge table (`clinical`) lists for the claim's problems, each with the vital
+sign it implies. Each drawn symptom is reviewed (age and sex wording, contradictions with the principal
+diagnosis, duplicates; free-text proposals also by cosine similarity to the claim's codes ≥ threshold); a rejected
+one is redrawn up to `max_retries` times and every attempt is recorded.
 """
 
 from __future__ import annotations
@@ -29,10 +31,10 @@ SECONDARY_SHARE = 0.25  # draw probability mass of all secondary diagnoses' cand
 SAMPLING_TEMPERATURE = 0.05
 NON_CLINICAL_PREFIXES = ("V", "W", "X", "Y", "Z")  # external causes and encounter reasons carry no symptoms
 
-PEDIATRIC_ONLY = re.compile(r"infant|newborn|baby|child|pediatric|fussy|crying|milestone|teething", re.I)
+PEDIATRIC_ONLY = re.compile(r"infant|newborn|baby|child|pediatric|fuss|crying|milestone|teething|colic|poor feeding", re.I)
 OLDER_ONLY = re.compile(r"age-related|senile|senility", re.I)
 FEMALE_ONLY = re.compile(r"menstrua|vagin|pregnan|uter|ovar|cervix|mammo|lactat|breast", re.I)
-MALE_ONLY = re.compile(r"prostat|scrot|testi|penile|erectile|hematospermia|semen", re.I)
+MALE_ONLY = re.compile(r"prostat|scrot|testi|penile|erectile|hematospermia|semen|urine stream", re.I)
 # (symptom wording, diagnosis wording) pairs that contradict each other although their embeddings are close
 CONTRADICTIONS = (
     (re.compile(r"underweight|weight loss|cachexia", re.I), re.compile(r"obesity|overweight", re.I)),
@@ -61,9 +63,9 @@ class SymptomAttempt:
 
     slot: int
     attempt: int
-    code: str
+    code: str | None
     text: str
-    relevance: float
+    relevance: float | None
     accepted: bool
     reason: str | None
 
@@ -75,7 +77,7 @@ def review_reason(
     reason = _rule_reason(text, code, claim.get("age"), claim.get("sex"), claim.get("dx_1"))
     if reason is None and text in accepted_texts:
         reason = "duplicate of an accepted symptom"
-    if reason is None and relevance < threshold:
+    if reason is None and relevance is not None and relevance < threshold:
         reason = f"relevance {relevance:.2f} below {threshold:.2f}"
     return reason
 
@@ -101,68 +103,72 @@ def _rule_reason(text: str, code: str | None, age: int | None, sex: str | None, 
     return None
 
 
-def _candidate_pool(dx: list[str], knowledge: ClinicalKnowledge) -> tuple[np.ndarray, np.ndarray]:
-    """R indexes and draw weights: mostly the principal's nearest symptoms, some of the secondaries'."""
-    weights: dict[int, float] = {}
-    clinical = [c for c in dx if knowledge.has(c) and not c.startswith(NON_CLINICAL_PREFIXES)]
-    secondaries = clinical[1 : 1 + MAX_SECONDARIES]
-    for rank, code in enumerate(clinical[: 1 + MAX_SECONDARIES]):
-        k, mass = (PRINCIPAL_POOL, 1.0) if rank == 0 else (SECONDARY_POOL, SECONDARY_SHARE / len(secondaries))
-        row = knowledge.row(code)
-        indexes = knowledge.ranked_symptoms(code, k)
-        soft = np.exp((knowledge.dx_similarity[row, indexes] - knowledge.dx_similarity[row, indexes].max())
-                      / SAMPLING_TEMPERATURE)
-        for index, weight in zip(indexes.tolist(), mass * soft / soft.sum()):
-            weights[index] = weights.get(index, 0.0) + float(weight)
-    if not weights:
-        return np.zeros(0, dtype=np.int64), np.zeros(0)
-    indexes = np.fromiter(weights, dtype=np.int64)
-    values = np.fromiter(weights.values(), dtype=np.float64)
-    return indexes, values / values.sum()
+def claim_px(claim: Mapping) -> list[str]:
+    """Procedure codes of a claim row in slot order."""
+    return [claim[f"px_{i}"] for i in range(1, 7) if claim.get(f"px_{i}")]
+
+
+@lru_cache(maxsize=1)
+def _signs() -> dict[str, str]:
+    from synth_ehr_assets.core.narratives.clinical import CODES, GROUPS
+
+    return {text: sign for p in (*GROUPS.values(), *CODES.values()) for text, sign in p.symptoms if sign}
+
+
+def sign_of(text: str) -> str:
+    """The vital sign a symptom phrase implies in the knowledge table ("" when none or unknown)."""
+    return _signs().get(text.strip().lower(), "")
+
+
+def _candidates(dx: Sequence[str]) -> tuple[list[str], list[float], int]:
+    """Symptom phrases of the claim's problems with draw weights (principal first), and how many to draw."""
+    from synth_ehr_assets.core.narratives.clinical import profile
+
+    weights: dict[str, float] = {}
+    principal = profile(dx[0])
+    for text, _ in principal.symptoms:
+        weights[text] = weights.get(text, 0.0) + 1.0
+    for code in dx[1:1 + MAX_SECONDARIES]:
+        other = profile(code)
+        if code[0] not in NON_CLINICAL_PREFIXES and other.acuity == "chronic":
+            for text, _ in other.symptoms:
+                weights.setdefault(text, SECONDARY_SHARE / max(len(other.symptoms), 1))
+    wanted = {"acute": 3, "emergency": 3, "chronic": 2, "prenatal": 1}.get(principal.acuity, 0)
+    return list(weights), list(weights.values()), wanted
 
 
 def design_symptoms(
     claim: Mapping,
-    knowledge: ClinicalKnowledge,
+    knowledge: ClinicalKnowledge | None,
     seed: int,
     per_claim: int = 3,
     max_retries: int = 3,
     threshold: float = 0.30,
 ) -> list[SymptomAttempt]:
-    """Every attempt for one claim, in order; accepted ones fill up to `per_claim` slots.
-
-    `seed` is the release seed; the claim's own stream is `claim_seed(seed, claim_id, "symptoms")`.
+    """Every attempt for one claim, in order; accepted ones fill up to `per_claim` slots (fewer for chronic and
+    prenatal visits, none for preventive ones). Candidates are the lay symptoms of the claim's problems in the
+    knowledge table (`clinical`); each draw is reviewed by the design rules (age, sex, contradictions,
+    duplicates) and a rejected one is redrawn up to `max_retries` times. `threshold` applies to free-text
+    proposals (`review_symptom_texts`); table symptoms carry no embedding relevance.
     """
-    rng = np.random.default_rng(claim_seed(seed, str(claim["claim_id"]), "symptoms"))
     dx = tuple(claim_dx(claim))
-    key = ("symptom_pool", dx)
-    if key not in knowledge.memo:  # claims share code combinations: compute each pool once
-        pool, weights = _candidate_pool(list(dx), knowledge)
-        rows = [knowledge.row(c) for c in dx if knowledge.has(c)]
-        relevance = (knowledge.dx_similarity[np.ix_(rows, pool)].max(axis=0) if rows and len(pool)
-                     else np.zeros(len(pool)))
-        knowledge.memo[key] = (pool, weights, relevance)
-    pool, weights, relevance = knowledge.memo[key]
-    weights = weights.copy()
-    uniforms = rng.random(per_claim * (max_retries + 1))
+    texts, weights, wanted = _candidates(dx) if dx else ([], [], 0)
+    rng = np.random.default_rng(claim_seed(seed, str(claim["claim_id"]), "symptoms"))
+    wanted = min(per_claim, wanted)
+    if 0 < wanted < 3 and rng.random() < 0.3:
+        wanted -= 1  # chronic follow-ups often bring no new symptom
+    weights = np.array(weights, dtype=np.float64)
     attempts: list[SymptomAttempt] = []
     accepted: list[str] = []
-    draw = 0
-    for slot in range(1, per_claim + 1):
+    for slot in range(1, wanted + 1):
         for attempt in range(1, max_retries + 2):
-            total = weights.sum()
-            if total <= 0:
+            if weights.sum() <= 0:
                 return attempts
-            # inverse-CDF draw without replacement: a drawn candidate's weight drops to zero
-            choice = min(int(np.searchsorted(np.cumsum(weights), uniforms[draw] * total, side="right")), len(pool) - 1)
-            draw += 1
-            if weights[choice] <= 0:  # float round-off at the top end of the CDF
-                choice = int(np.argmax(weights))
+            choice = int(rng.choice(len(texts), p=weights / weights.sum()))
             weights[choice] = 0.0
-            index = int(pool[choice])
-            code, text, score = knowledge.r_codes[index], knowledge.r_phrases[index], float(relevance[choice])
-            reason = review_reason(text, code, score, claim, threshold, accepted)
-            attempts.append(SymptomAttempt(slot, attempt, code, text, round(score, 4), reason is None, reason))
+            text = texts[choice]
+            reason = review_reason(text, None, None, claim, threshold, accepted)
+            attempts.append(SymptomAttempt(slot, attempt, None, text, None, reason is None, reason))
             if reason is None:
                 accepted.append(text)
                 break
@@ -228,17 +234,14 @@ def review_symptom_texts(
     return results
 
 
-def candidate_symptoms(claim: Mapping, knowledge: ClinicalKnowledge) -> list[tuple[str, str]]:
-    """Grounded candidates for one claim as (code, text), most likely first, without those the design rules
-    reject for the patient's age and sex (the list an LLM may pick from)."""
+def candidate_symptoms(claim: Mapping, knowledge: ClinicalKnowledge | None = None) -> list[tuple[str | None, str]]:
+    """Knowledge-table candidates for one claim as (code, text), most likely first, without those the design
+    rules reject for the patient's age and sex (the list an LLM may pick from; code is None for lay phrases)."""
     dx = tuple(claim_dx(claim))
-    pool, weights = _candidate_pool(list(dx), knowledge)
-    out = []
-    for index in pool[np.argsort(-weights, kind="stable")].tolist():
-        code, text = knowledge.r_codes[index], knowledge.r_phrases[index]
-        if _rule_reason(text, code, claim.get("age"), claim.get("sex"), claim.get("dx_1")) is None:
-            out.append((code, text))
-    return out
+    texts, weights, _ = _candidates(dx) if dx else ([], [], 0)
+    order = sorted(range(len(texts)), key=lambda i: -weights[i])
+    return [(None, texts[i]) for i in order
+            if _rule_reason(texts[i], None, claim.get("age"), claim.get("sex"), claim.get("dx_1")) is None]
 
 
 def narrative_sample(claims: pl.DataFrame, sample_size: int | None, seed: int) -> pl.DataFrame:

@@ -1,0 +1,209 @@
+"""Sentence wording of the design engine: several ways to say each part, chosen per claim, so notes vary across
+claims the way real notes do (the share of sentences repeated verbatim in more than 5% of notes stays low)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from synth_ehr_assets.core.narratives.clinical import profile
+from synth_ehr_assets.core.narratives.orders import ED_LEVELS
+from synth_ehr_assets.core.narratives.vitals import HYPOXEMIA_SPO2, HYPOTENSION_SBP, Vitals, norms
+
+ORDERED = ("{} ordered", "{} sent, results to follow", "{} collected today", "{} pending at the end of the visit")
+RESULTS = ("Results: {}.", "Today's results: {}.", "Studies: {}.", "Data reviewed: {}.")
+MECHANISM = ("This followed a {}.", "The injury happened with a {}.", "Mechanism: {} at home.")
+HISTORY = ("Past history includes {}.", "Other active problems: {}.", "Known history of {}.",
+           "Medical history is notable for {}.", "Background problems include {}.")
+HISTORIAN_CHILD = ("History obtained from the parent.", "The mother gives the history.",
+                   "History is from the father and the chart.", "Parent at bedside provides the history.")
+HISTORIAN_TEEN = ("History from the patient and a parent.", "The patient gives the history, with a parent present.")
+ONSET = {
+    "acute": ("for {d}", "that began {d} ago", "over the past {d}", "starting {d} ago"),
+    "emergency": ("that started {d} ago", "beginning {d} ago", "for the past {d}"),
+    "chronic": ("for {d}", "on and off for {d}", "gradually over {d}", "intermittently for {d}"),
+}
+DURATIONS = {
+    "sudden": ("a few hours", "several hours", "this morning", "last night", "about six hours"),
+    "acute": ("two days", "three days", "four days", "several days", "about five days", "a day"),
+    "chronic": ("several weeks", "a few months", "two months", "several months", "the past year"),
+}
+APPEARANCE_WELL = ("no acute distress", "well-appearing and comfortable", "alert, in no distress",
+                   "comfortable, conversant", "pleasant and in no apparent distress", "well-nourished, not toxic")
+APPEARANCE_ILL = ("ill-appearing", "uncomfortable and tired-looking", "in moderate distress",
+                  "appears unwell", "in mild respiratory distress")
+NORMAL_EXAM = (("lungs clear bilaterally", "clear breath sounds throughout", "normal work of breathing, lungs clear"),
+               ("regular rate and rhythm", "heart regular without gallop", "S1 and S2 normal"),
+               ("abdomen soft and non-tender", "abdomen benign", "soft abdomen without tenderness"),
+               ("skin warm and dry", "no rash", "skin without lesions"))
+SPECIALTY_WORDS = {
+    "cardiology": "cardiolog", "nephrology": "nephrolog", "endocrinology": "endocrin", "pulmonology": "pulmon",
+    "neurology": "neurolog", "oncology": "oncolog", "urology": "urolog", "orthopedics": "orthop",
+    "rheumatology": "rheumatolog", "psychiatry": "psychiatr", "gastroenterology": "gastroenterolog",
+    "infectious_disease": "infectious disease", "ophthalmology": "ophthalmolog", "dermatology": "dermatolog",
+    "hematology": "hematolog", "obstetrics_gynecology": "obstetric|gynecolog",
+}
+
+
+def cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def join(items: Sequence[str]) -> str:
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def self_referral(text: str, specialty: str | None) -> bool:
+    """True when `text` sends the patient to the specialty that bills the claim."""
+    words = SPECIALTY_WORDS.get(specialty or "")
+    return bool(words) and re.search(words, text, re.I) is not None
+
+
+def who(age: int | None, sex: str | None) -> str:
+    female = sex == "F"
+    if age is None:
+        return "The patient"
+    if age < 1:
+        return f"This infant {'girl' if female else 'boy'}"
+    noun = ("girl" if female else "boy") if age < 13 else ("young woman" if female else "young man") if age < 18 \
+        else ("woman" if female else "man")
+    return f"A {age}-year-old {noun}" if not str(age).startswith("8") and age not in (11, 18) else \
+        f"An {age}-year-old {noun}"
+
+
+def opening(claim: Mapping, principal: str, level: str, place: str, rng) -> str:
+    person = who(claim.get("age"), claim.get("sex"))
+    if level == "preventive":
+        forms = ("{p} comes in for {l}.", "{p} is here for {l}.", "{p} presents for {l}.")
+    elif level == "prenatal":
+        forms = ("{p} is seen for a prenatal visit ({l}).", "{p} presents for routine prenatal care: {l}.")
+    elif place == "ed":
+        forms = ("{p} presents to the emergency department with {l}.", "{p} comes to the ED for {l}.",
+                 "{p} is evaluated in the emergency department for {l}.")
+    elif place == "inpatient":
+        forms = ("{p} is admitted with {l}.", "{p} presents and is admitted for {l}.",
+                 "{p} is admitted to the medicine service for {l}.")
+    elif place == "procedure":
+        forms = ("{p} is seen in the hospital outpatient department for {l}.",
+                 "{p} presents as an outpatient for care related to {l}.")
+    elif level == "chronic":
+        forms = ("{p} returns for follow-up of {l}.", "{p} is seen for ongoing care of {l}.",
+                 "{p} comes in to follow up on {l}.", "{p} presents for a scheduled {l} visit.")
+    else:
+        forms = ("{p} comes in with {l}.", "{p} is seen today for {l}.", "{p} presents to the office with {l}.")
+    return rng.choice(forms).format(p=person, l=principal)
+
+
+def complaint(symptoms: list[str], level: str, onset: str, age: int | None, sex: str | None, rng) -> list[str]:
+    pronoun = "She" if sex == "F" else "He"
+    reporter = "The parent reports" if age is not None and age < 12 else rng.choice(
+        (f"{pronoun} reports", f"{pronoun} describes", f"{pronoun} notes", f"{pronoun} endorses"))
+    if not symptoms:
+        if level in ("preventive", "prenatal"):
+            return [rng.choice((f"{pronoun} has no concerns today.", "No new concerns today.",
+                                f"{pronoun} feels well.", f"{pronoun} has been feeling well."))]
+        return [rng.choice((f"{pronoun} has been doing well on the current plan.", "No new complaints today.",
+                            f"{pronoun} reports feeling about the same.", "Symptoms are stable."))]
+    kind = "emergency" if level == "emergency" else "chronic" if level in ("chronic", "prenatal") else "acute"
+    duration = rng.choice(DURATIONS["sudden" if onset == "sudden" else "chronic" if kind == "chronic" else "acute"])
+    when = rng.choice(ONSET[kind]).format(d=duration).replace(" ago ago", " ago")
+    if duration in ("this morning", "last night"):
+        when = f"since {duration}"
+    return [f"{reporter} {join(symptoms)} {when}."]
+
+
+def exam(vitals: Vitals, age: int | None, signs: set[str], findings: list[str], symptoms: Sequence[str], rng) -> str:
+    _, hr_high, _, rr_high, _, _ = norms(age)
+    ill = vitals.spo2 < HYPOXEMIA_SPO2 or vitals.rr > rr_high or vitals.sbp < HYPOTENSION_SBP or "F" in signs
+    appearance = rng.choice(APPEARANCE_ILL if ill else APPEARANCE_WELL)
+    if ill and "distress" in appearance and vitals.spo2 >= HYPOXEMIA_SPO2 and vitals.rr <= rr_high:
+        appearance = "appears unwell"
+    told = (" ".join(findings) + " " + " ".join(symptoms)).lower()
+    if re.search(r"swelling|edema", told):
+        findings = [f for f in findings if not re.search(r"\bno (?:peripheral )?edema", f)]
+    normal = [rng.choice(group) for group in NORMAL_EXAM if not _overlaps(group, told)]
+    picked = findings + rng.sample(normal, min(len(normal), 2 if findings else 3))
+    return f"Exam: {appearance}; " + "; ".join(picked) + "."
+
+
+def _overlaps(group: Sequence[str], told: str) -> bool:
+    keys = ("lung", "breath", "heart", "rhythm", "murmur", "abdom", "skin", "rash", "crackle", "wheez", "tender",
+            "patch", "plaque", "erythem", "red", "lesion", "laceration", "jaundice", "yellow", "itch")
+    return any(k in told and any(k in g for g in group) for k in keys)
+
+
+def impression(level: str, place: str, rng) -> str:
+    if place == "inpatient":
+        return rng.choice(("requiring admission", "needing inpatient treatment", "the reason for admission"))
+    return rng.choice({
+        "emergency": ("evaluated emergently", "acute presentation", "work-up as below"),
+        "acute": ("acute, uncomplicated", "new problem, clinically mild", "acute and self-limited",
+                  "acute, no red flags"),
+        "chronic": ("chronic, stable", "chronic, at goal", "ongoing, managed as below", "stable on current therapy"),
+        "preventive": ("visit completed", "routine, no abnormal findings", "done today"),
+        "prenatal": ("progressing normally", "routine prenatal care", "on track"),
+    }[level])
+
+
+def status(code: str, rng) -> str:
+    level = profile(code).acuity
+    if code[0] in "VWXY":
+        return rng.choice(("mechanism of injury", "cause of the injury"))
+    if code.startswith("Z3A"):
+        return rng.choice(("dating by early ultrasound", "consistent with dates"))
+    return rng.choice({
+        "chronic": ("stable", "controlled on the current regimen", "at baseline", "no change", "monitored"),
+        "acute": ("improving", "addressed today", "mild"),
+        "emergency": ("treated as below", "addressed during this encounter"),
+        "preventive": ("addressed today", "done"),
+        "prenatal": ("routine", "monitored"),
+    }[level])
+
+
+def follow_up(level: str, place: str, age: int | None, principal: str, rng) -> str:
+    if place == "ed":
+        return rng.choice(("follow up with primary care in {} days", "see the primary doctor within {} days",
+                           "recheck with primary care in {} days")).format(rng.randint(2, 5))
+    if level == "preventive":
+        if principal.startswith("Z0011") or (age is not None and age < 1):
+            return f"next well visit in {rng.choice(('one month', 'two months'))}"
+        if age is not None and age < 3:
+            return f"next well visit in {rng.choice(('three months', 'six months'))}"
+        if principal.startswith(("Z0000", "Z00129")):
+            return rng.choice(("return in one year for the next check-up", "next annual visit in 12 months",
+                               "follow up in one year or sooner as needed"))
+        return rng.choice(("results will be sent by portal; follow up as scheduled",
+                           "follow up with primary care as scheduled", "routine follow-up as scheduled"))
+    if level == "prenatal":
+        return rng.choice(("next prenatal visit in {} weeks", "return to the prenatal clinic in {} weeks")).format(
+            rng.choice((2, 4)))
+    if level in ("acute", "emergency"):
+        return rng.choice(("return in {} days if not improving", "recheck in {} days or sooner if worse",
+                           "follow up in {} days if symptoms persist")).format(rng.randint(3, 10))
+    if place == "procedure":
+        return rng.choice(("results to the ordering clinician; follow up in {} weeks",
+                           "review results at a follow-up visit in {} weeks")).format(rng.randint(2, 6))
+    return rng.choice(("follow up in {} months", "return visit in {} months", "next visit in {} months",
+                       "recheck in {} months")).format(rng.choice((1, 2, 3, 3, 4, 6)))
+
+
+MDM = {
+    "straightforward": ("straightforward: one self-limited problem, minimal data",
+                        "straightforward, with a single minor problem and little risk"),
+    "low": ("low complexity: an acute uncomplicated problem with limited data review",
+            "low complexity; acute uncomplicated illness, limited testing"),
+    "moderate": ("moderate complexity: acute illness with systemic symptoms, {n} studies ordered and reviewed, "
+                 "prescription drug management", "moderate complexity given {n} tests reviewed and the risk of "
+                 "prescription treatment"),
+    "high": ("high complexity: an acute problem that could threaten life or organ function, {n} studies "
+             "reviewed, admission considered", "high complexity, with {n} studies reviewed and a serious "
+             "differential weighed, including admission"),
+}
+
+
+def mdm(claim: Mapping, n_studies: int, rng) -> str:
+    level = next((ED_LEVELS[p] for p in (claim.get(f"px_{i}") for i in range(1, 7)) if p in ED_LEVELS), "low")
+    return cap(rng.choice(MDM[level]).format(n=max(n_studies, 1))) + ". " + rng.choice(
+        ("Discharged home in stable condition with return precautions.", "Stable for discharge home.",
+         "Discharged with written return precautions."))
