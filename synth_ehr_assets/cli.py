@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 import time
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
 from synth_ehr_assets.core.spec import SpecError, list_specs, load_spec
@@ -75,7 +73,10 @@ def release_run(args) -> int:
                  f"(run {run_id})")
     report.print(f"full log: {log_path}")
     started = time.perf_counter()
-    with third_party_logs_to(log_path, args.verbose), report:
+    if not args.verbose:
+        # mlflow logs its sqlite store's set-up ("Creating initial MLflow database tables...") at INFO to stderr
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    with report:
         result = job.execute_in_process(
             partition_key=spec.release_id, instance=instance, run_config=run_config, run_id=run_id,
             tags={SPEC_FINGERPRINT_TAG: spec.fingerprint()}, raise_on_error=False,
@@ -87,34 +88,6 @@ def release_run(args) -> int:
     else:
         print(failure_screen(spec, result, log_path))
     return 0 if result.success else 1
-
-
-@contextmanager
-def third_party_logs_to(log_path: Path, verbose: bool):
-    """Libraries' own INFO chatter (mlflow's and alembic's store set-up, httpx) goes to the run's log file; their
-    warnings and errors stay on the terminal. `--verbose` leaves every handler as it was."""
-    if verbose:
-        yield
-        return
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    to_file = logging.FileHandler(log_path, encoding="utf-8")
-    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
-    root, saved = logging.getLogger(), []
-    for name in ("mlflow", "alembic", "httpx"):
-        logger = logging.getLogger(name)
-        saved.append((logger, logger.handlers[:], logger.propagate))
-        for handler in logger.handlers:
-            handler.setLevel(max(handler.level, logging.WARNING))
-        logger.addHandler(to_file)
-    root.addHandler(to_file)
-    try:
-        yield
-    finally:
-        root.removeHandler(to_file)
-        for logger, handlers, propagate in saved:
-            logger.removeHandler(to_file)
-            logger.propagate = propagate
-        to_file.close()
 
 
 def failure_screen(spec, result, log_path: Path) -> str:

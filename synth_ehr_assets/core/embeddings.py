@@ -35,7 +35,11 @@ def load_model():
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
 
+    # transformers draws a "Loading weights" bar over a ~0.1 s local load, straight to stderr; our callers report
+    # progress themselves.
+    transformers_logging.disable_progress_bar()
     return SentenceTransformer(str(model_path()), device="cpu", local_files_only=True)
 
 

@@ -44,7 +44,7 @@ class TerminalReport:
         self.bars.stop()
 
     def print(self, text: str = "") -> None:
-        self.bars.console.print(text, markup=False, highlight=False)
+        self.bars.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
     def step_started(self, step: str) -> None:
         with self._lock:
@@ -84,9 +84,10 @@ class TerminalReport:
                 rows = "  ".join(f"{asset} {_rows(count)}" for asset, count in outputs) or "-"
             mark = "✓" if ok else "✗"
             self.print(f"{mark} {step:28} {seconds:7.1f}s  {rows}")
-            for line in self._checks.pop(step, []):
+            checks = self._checks.pop(step, [])
+            for line in checks:
                 self.print(line)
-            if error:
+            if error and not any(line.lstrip().startswith("✗") for line in checks):
                 self.print(f"    {error.splitlines()[0]}")
 
     def step_skipped(self, step: str) -> None:
