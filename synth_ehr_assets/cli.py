@@ -90,6 +90,13 @@ def release_run(args) -> int:
     return 0 if result.success else 1
 
 
+def root_cause(error) -> str:
+    """The innermost message of a Dagster error chain (the user code's own exception, not the step wrapper)."""
+    while error is not None and error.cause is not None:
+        error = error.cause
+    return error.message.strip() if error is not None else "unknown error"
+
+
 def failure_screen(spec, result, log_path: Path) -> str:
     """Which gate failed, its figure against the threshold, where the details are and what to change in the spec."""
     from synth_ehr_assets.core.gate_advice import advice_lines
@@ -110,7 +117,7 @@ def failure_screen(spec, result, log_path: Path) -> str:
         lines += [f"  to change: {line}" for line in advice_lines(evaluation.check_name, spec, str(spec_path))]
     for event in result.all_events:
         if event.is_step_failure and not failed:
-            lines.append(f"FAILED step {event.step_key}: {event.event_specific_data.error.message.strip()}")
+            lines.append(f"FAILED step {event.step_key}: {root_cause(event.event_specific_data.error)}")
             lines.append(f"  full log and traceback: {log_path}")
     return "\n".join(lines)
 

@@ -49,7 +49,12 @@ class _ReportHandler(logging.Handler):
         elif event is not None:
             self._event(step, event)
         elif record.levelno >= logging.WARNING:
-            self.report.warning(step, meta.get("orig_message", record.getMessage()))
+            text = meta.get("orig_message", record.getMessage())
+            # the in-process executor reports a skipped step only as this warning, without a STEP_SKIPPED event
+            if step and text.startswith(f"Dependencies for step {step} failed"):
+                self.report.step_skipped(step)
+            else:
+                self.report.warning(step, text)
 
     def _event(self, step: str | None, event) -> None:
         kind = event.event_type_value
