@@ -68,7 +68,8 @@ def release_run(args) -> int:
     report = TerminalReport()
     loggers = {"synth_ehr": run_logger(report, log_path), "console": dg.colored_console_logger}
     job = build_definitions().resolve_job_def("release_job").with_logger_defs(loggers)
-    run_config = {"loggers": {"synth_ehr": {}, **({"console": {"config": {"log_level": "DEBUG"}}} if args.verbose else {})}}
+    console = {"console": {"config": {"log_level": "DEBUG"}}} if args.verbose else {}
+    run_config = {"loggers": {"synth_ehr": {}, **console}}
     report.print(f"release {spec.release_id}: {spec.rows:,} synthetic claims from a {spec.source.kind} source "
                  f"(run {run_id})")
     report.print(f"full log: {log_path}")
@@ -90,11 +91,18 @@ def release_run(args) -> int:
     return 0 if result.success else 1
 
 
+def _chain(error) -> list:
+    chain = []
+    while error is not None:
+        chain.append(error)
+        error = error.cause
+    return chain
+
+
 def root_cause(error) -> str:
     """The innermost message of a Dagster error chain (the user code's own exception, not the step wrapper)."""
-    while error is not None and error.cause is not None:
-        error = error.cause
-    return error.message.strip() if error is not None else "unknown error"
+    chain = _chain(error)
+    return chain[-1].message.strip() if chain else "unknown error"
 
 
 def failure_screen(spec, result, log_path: Path) -> str:
@@ -116,7 +124,9 @@ def failure_screen(spec, result, log_path: Path) -> str:
                      f"{spec.release_id}, run {result.run_id}); full log {log_path}")
         lines += [f"  to change: {line}" for line in advice_lines(evaluation.check_name, spec, str(spec_path))]
     for event in result.all_events:
-        if event.is_step_failure and not failed:
+        error = event.event_specific_data.error if event.is_step_failure else None
+        # a failed blocking gate also fails its step; the gate is described above
+        if error is not None and not any(e.cls_name == "DagsterAssetCheckFailedError" for e in _chain(error)):
             lines.append(f"FAILED step {event.step_key}: {root_cause(event.event_specific_data.error)}")
             lines.append(f"  full log and traceback: {log_path}")
     return "\n".join(lines)
@@ -127,6 +137,8 @@ RELEASE_CARD_FIGURES = {
                  "principal_dx_top50_overlap", "tstr_auc_inpatient", "trtr_auc_inpatient"),
     "privacy": ("exact_match_rate", "dcr_overfitting_protection", "membership_inference_auc",
                 "nndr_synthetic_median", "qi_unique_matching_unique_real_share", "phi_hits"),
+    "judge": ("mean_plausibility", "mean_relevance", "mean_coherence", "mean_combined_score", "pass_share",
+              "low_note_share"),
 }
 
 
@@ -136,9 +148,10 @@ def release_card(manifest_path: Path) -> str:
     rows = ", ".join(f"{name} {count:,}" for name, count in manifest["row_counts"].items())
     lines = ["", f"release {manifest['release_id']}: {rows}"]
     for report, names in RELEASE_CARD_FIGURES.items():
-        figures = manifest["metrics"][report]
+        figures = manifest["metrics"].get(report, {})
         shown = [f"{name}={figures[name]:.3f}" for name in names if figures.get(name) is not None]
-        lines.append(f"  {report:9} " + "  ".join(shown))
+        if shown:
+            lines.append(f"  {report:9} " + "  ".join(shown))
     lines.append("  gates:")
     for gate in manifest["gates"]:
         value = gate["metadata"].get("value")
