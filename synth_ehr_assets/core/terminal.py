@@ -34,6 +34,7 @@ class TerminalReport:
         self._started: dict[str, float] = {}
         self._rows: dict[str, list[tuple[str, object]]] = {}
         self._checks: dict[str, list[str]] = {}
+        self._figures: dict[str, list[str]] = {}
         self._lock = threading.Lock()
 
     def __enter__(self) -> TerminalReport:
@@ -60,9 +61,13 @@ class TerminalReport:
             shown = "  ".join(f"{name} {value:.4g}" for name, value in figures.items())
             self.bars.update(task, description=f"{step}: {what}", completed=done, total=total, figures=shown)
 
-    def materialized(self, step: str, asset: str, rows) -> None:
+    def materialized(self, step: str, asset: str, rows, figures: dict | None = None) -> None:
         with self._lock:
             self._rows.setdefault(step, []).append((asset, rows))
+            if figures:
+                self._figures.setdefault(step, []).extend(
+                    f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in figures.items()
+                )
 
     def checked(self, step: str, check: str, passed: bool, blocking: bool, metadata: dict) -> None:
         with self._lock:
@@ -82,6 +87,9 @@ class TerminalReport:
                 rows = _rows(outputs[0][1])
             else:
                 rows = "  ".join(f"{asset} {_rows(count)}" for asset, count in outputs) or "-"
+            if step in self._figures:
+                figures = ", ".join(self._figures.pop(step))
+                rows = figures if rows == "-" else f"{rows}  ({figures})"
             mark = "✓" if ok else "✗"
             self.print(f"{mark} {step:28} {seconds:7.1f}s  {rows}")
             checks = self._checks.pop(step, [])

@@ -13,6 +13,8 @@ from synth_ehr_assets.core.progress import Progress
 
 PROGRESS_ATTR = "synth_ehr_progress"  # `extra` key of a progress record: {"what", "done", "total", "figures"}
 MIN_INTERVAL_S = 0.5
+# figures worth a glance on a step's finishing line (the model assets write no rows)
+SHOWN_METADATA = ("final_loss", "epochs_run", "best_epoch", "stopped_reason", "mlflow_model")
 
 
 def step_progress(context: dg.AssetExecutionContext, what: str) -> Progress:
@@ -62,9 +64,11 @@ class _ReportHandler(logging.Handler):
         if kind == "STEP_START":
             self.report.step_started(step)
         elif kind == "ASSET_MATERIALIZATION":
-            rows = data.materialization.metadata.get("dagster/row_count")
+            metadata = data.materialization.metadata
+            rows = metadata.get("dagster/row_count")
+            shown = {k: metadata[k].value for k in SHOWN_METADATA if k in metadata}
             self.report.materialized(step, data.materialization.asset_key.to_user_string(),
-                                     rows.value if rows is not None else None)
+                                     rows.value if rows is not None else None, shown)
         elif kind == "ASSET_CHECK_EVALUATION":
             self.report.checked(step, data.check_name, data.passed, bool(data.blocking),
                                 {k: v.value for k, v in data.metadata.items()})

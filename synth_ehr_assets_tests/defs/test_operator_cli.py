@@ -25,7 +25,7 @@ def scores(context: dg.AssetExecutionContext):
     progress = step_progress(context, "GAN epochs")
     for epoch in range(1, 4):
         progress(epoch, 3, loss=1.0 / epoch)
-    yield dg.Output(pl.DataFrame({"x": [1, 2]}), metadata={"dagster/row_count": 2})
+    yield dg.Output(pl.DataFrame({"x": [1, 2]}), metadata={"dagster/row_count": 2, "final_loss": 0.25})
     yield dg.AssetCheckResult(check_name="fidelity_quality_score", passed=False,
                               metadata={"value": 0.41, "threshold": 0.8, "detail": "column shapes 0.6"})
 
@@ -52,7 +52,7 @@ def test_a_run_prints_one_line_per_step_with_rows_and_gates_and_logs_everything_
     lines = printed.splitlines()
     assert "▶ scores" in lines
     finished = next(line for line in lines if line.startswith("✗ scores"))
-    assert finished.endswith("2 rows")
+    assert finished.endswith("2 rows  (final_loss 0.25)")
     assert "    ✗ gate fidelity_quality_score 0.41 (threshold 0.8)" in lines
     assert any(line.startswith("- downstream") and "skipped" in line for line in lines) or "downstream" not in printed
     assert "DagsterAssetCheckFailedError" not in printed  # the gate line already says it
