@@ -231,7 +231,8 @@ def synthesize(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="synth-ehr", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    release = commands.add_parser("release", help="manage release partitions").add_subparsers(dest="action", required=True)
+    release = commands.add_parser("release", help="manage release partitions")
+    release = release.add_subparsers(dest="action", required=True)
     release.add_parser("list", help="spec files and partitions").set_defaults(func=release_list)
     for name, func, text in (
         ("add", release_add, "validate a spec and add its partition"),

@@ -19,13 +19,15 @@ GATE_ADVICE: dict[str, GateAdvice] = {
         "read the reasons in the source_quarantine table; map differently named columns with source.column_map",
     ),
     "synthetic_codes_valid": GateAdvice(
-        ("min_valid_code_share",), "keep codes.widen_to_catalog false so inverse mapping picks only codes seen in training"
+        ("min_valid_code_share",),
+        "keep codes.widen_to_catalog false so inverse mapping picks only codes seen in training",
     ),
     "synthetic_age_sex_edits": GateAdvice(
         ("max_age_sex_violations",), "train longer (synthesizer.gan_epochs) or on more source claims (source.claims)"
     ),
     "synthetic_no_source_copies": GateAdvice(
-        ("max_exact_matches",), "set privacy.drop_exact_matches: true or coarsen privacy.age_band_years / date_granularity"
+        ("max_exact_matches",),
+        "set privacy.drop_exact_matches: true or coarsen privacy.age_band_years / date_granularity",
     ),
     "fidelity_quality_score": GateAdvice(
         ("min_quality_score",),
@@ -45,7 +47,8 @@ GATE_ADVICE: dict[str, GateAdvice] = {
     ),
     "judge_thresholds": GateAdvice(
         ("min_judge_relevance", "max_low_note_share"),
-        "review the failing claim ids in the check's metadata; narratives.symptom_relevance_threshold tightens symptoms",
+        "review the failing claim ids in the check's metadata; "
+        "narratives.symptom_relevance_threshold tightens symptoms",
     ),
 }
 

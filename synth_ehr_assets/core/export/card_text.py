@@ -52,7 +52,8 @@ COLUMN_MEANINGS: dict[str, str] = {
 GATE_REASONS: dict[str, str] = {
     "source_schema_valid": "more than 5% rejected source rows means the source or its column map is wrong, and "
                            "the model would learn from a biased remainder",
-    "synthetic_codes_valid": "a consumer's claims software rejects any non-billable or retired code, so one is too many",
+    "synthetic_codes_valid": "a consumer's claims software rejects any non-billable or retired code, so one is "
+                             "too many",
     "synthetic_age_sex_edits": "CMS-style age/sex edits are what payers run first; a violation marks the data as fake",
     "synthetic_no_source_copies": "a synthetic row equal to a source row on quasi-identifiers and codes re-discloses "
                                   "that person",

@@ -84,7 +84,8 @@ def _source(manifest: dict, _images: dict) -> str:
     split = manifest.get("upstream", {}).get("encoded_features", {})
     rows = [
         {"field": "source", "value": f"{source.get('kind', '?')} ({described})" if described else source.get("kind")},
-        {"field": "training / holdout claims", "value": f"{split.get('train_rows', '—')} / {split.get('holdout_rows', '—')}"},
+        {"field": "training / holdout claims",
+         "value": f"{split.get('train_rows', '—')} / {split.get('holdout_rows', '—')}"},
         {"field": "synthetic claims requested", "value": spec.get("rows")},
         *({"field": key.replace("_", " "), "value": manifest[key]} for key in LINEAGE_FIELDS if key in manifest),
     ]
@@ -136,7 +137,8 @@ def _claim(sample: dict) -> str:
     facts = ", ".join(f"{k.replace('_', ' ')} {_format(sample.get(k))}" for k in
                       ("claim_type", "age", "sex", "payer", "provider_specialty", "charge_amount") if k in sample)
     codes = f"dx {' '.join(sample.get('diagnoses', []))}; px {' '.join(sample.get('procedures', [])) or '—'}"
-    judge = ", ".join(f"{k} {_format(v)}" for k, v in sample.get("judge", {}).items() if v is not None and k != "rationale")
+    verdict = sample.get("judge", {})
+    judge = ", ".join(f"{k} {_format(v)}" for k, v in verdict.items() if v is not None and k != "rationale")
     rationale = (sample.get("judge") or {}).get("rationale")
     return (f'<div class="claim"><strong>{html.escape(str(sample.get("claim_id")))}</strong> — {facts}; '
             f"{html.escape(codes)}<div class=\"note\">{html.escape(sample.get('note') or '')}</div>"
