@@ -10,7 +10,7 @@ from synth_ehr_assets.defs.executors import selected_executor
 from synth_ehr_assets.defs.jobs import release_job
 from synth_ehr_assets.defs.llm import llm_endpoint_from_env
 from synth_ehr_assets.defs.monitoring import drift_checks, drift_monitor_job, nightly_drift_monitor
-from synth_ehr_assets.defs.resources import ArtifactStore, ReleaseSpecs, mlflow_resource
+from synth_ehr_assets.defs.resources import ArtifactStore, ReleaseSpecs, mlflow_tracking
 from synth_ehr_assets.defs.schedules import weekly_release_refresh
 from synth_ehr_assets.defs.sensors import release_spec_sensor, source_file_sensor
 from synth_ehr_assets.defs.settings import store_setting
@@ -26,7 +26,7 @@ def build_resources() -> dict:
         "lancedb_io_manager": LanceDBIOManager(uri=store_setting("SYNTH_EHR_LANCEDB_URI")),
         "release_specs": ReleaseSpecs(spec_dir=store_setting("SYNTH_EHR_RELEASE_DIR")),
         "artifacts": ArtifactStore(root=store_setting("SYNTH_EHR_ARTIFACT_DIR")),
-        "mlflow": mlflow_resource(),
+        "mlflow": mlflow_tracking(),
         "llm": llm_endpoint_from_env(),
     }
 

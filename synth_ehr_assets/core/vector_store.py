@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,6 +14,7 @@ import polars as pl
 import pyarrow as pa
 
 from synth_ehr_assets.core.embeddings import embed_texts, embedding_fingerprint
+from synth_ehr_assets.core.progress import Progress
 
 VECTOR_COLUMN = "vector"
 INDEX_MIN_ROWS = 5_000
@@ -24,7 +26,14 @@ _BATCH_ROWS = 8_192
 TREE_MAX_DIM = 32
 TREE_PROBE_ROWS = 2_000
 
-Progress = Callable[[int, int], None]
+
+def _lancedb():
+    # Lance logs "No existing dataset at ..., it will be created" at WARN whenever `create_table(mode="overwrite")`
+    # makes a table, which is how every table here is made; only its errors are worth a terminal line.
+    os.environ.setdefault("LANCEDB_LOG", "error")
+    import lancedb
+
+    return lancedb
 
 
 @dataclass(frozen=True)
@@ -66,7 +75,7 @@ def write_vector_table(uri: str, name: str, frame: pl.DataFrame, metadata: dict[
     `mode="overwrite"` commits a new LanceDB version only after every data file is written, so a reader sees the
     old rows or the new rows, never a mix, and a write that fails part-way leaves the previous version current.
     """
-    import lancedb
+    lancedb = _lancedb()
 
     dim = _vector_dim(frame, f"table {name}")
     arrow = frame.with_columns(pl.col(VECTOR_COLUMN).cast(pl.Array(pl.Float32, dim))).to_arrow()
@@ -94,7 +103,7 @@ def _ensure_index(table, rows: int, rebuild: bool = False) -> str:
 
 def read_vector_table(uri: str, name: str) -> pl.DataFrame:
     """The table's rows with `vector` as list[f32]; KeyError naming the table and database when it is missing."""
-    import lancedb
+    lancedb = _lancedb()
 
     db = lancedb.connect(uri)
     if name not in db:
@@ -133,7 +142,7 @@ def cached_code_embeddings(
     without description is embedded by its code. The cache table only counts as present when its row count
     matches the count stored at write time.
     """
-    import lancedb
+    lancedb = _lancedb()
 
     if catalog.height == 0:
         raise ValueError("code catalog is empty: nothing to embed")
@@ -160,7 +169,7 @@ def cached_code_embeddings(
 
 def search_lancedb(uri: str, table: str, query_vector: np.ndarray, k: int = 5) -> pl.DataFrame:
     """The k nearest rows by cosine distance through LanceDB (its IVF index if it has one), plus `distance`."""
-    import lancedb
+    lancedb = _lancedb()
 
     db = lancedb.connect(uri)
     if table not in db:

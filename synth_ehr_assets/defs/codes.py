@@ -8,8 +8,9 @@ import polars as pl
 from synth_ehr_assets.core import schema
 from synth_ehr_assets.defs.metadata import counts, table_metadata
 from synth_ehr_assets.defs.partitions import release_partitions
+from synth_ehr_assets.defs.progress import step_progress
 from synth_ehr_assets.defs.resources import ReleaseSpecs
-from synth_ehr_assets.defs.settings import resolved_setting
+from synth_ehr_assets.defs.settings import env_or_default
 from synth_ehr_assets.io.duckdb_io import DUCKDB_POOL, RELEASE_PARTITION_METADATA
 
 
@@ -84,12 +85,9 @@ def code_embeddings(
         covered = pl.any_horizontal(pl.col("code").str.starts_with(prefix) for prefix in prefixes)
         wanted = code_catalog.filter(pl.col("in_source") | covered)
     started = time.perf_counter()
-
-    def progress(done: int, total: int) -> None:
-        context.log.info(f"embeddings: {done:,}/{total:,} descriptions ({done / max(total, 1):.0%})")
-
     vectors, cache_hit = cached_code_embeddings(
-        resolved_setting("SYNTH_EHR_LANCEDB_URI"), wanted.drop("release_id"), progress=progress
+        env_or_default("SYNTH_EHR_LANCEDB_URI"), wanted.drop("release_id"),
+        progress=step_progress(context, "embedded code descriptions"),
     )
     seconds = time.perf_counter() - started
     context.add_output_metadata(

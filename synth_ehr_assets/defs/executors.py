@@ -1,14 +1,14 @@
 """Executor chosen by SYNTH_EHR_EXECUTOR: in-process/multiprocess locally, Kubernetes or Celery when scaled out."""
 
-import os
-
 import dagster as dg
+
+from synth_ehr_assets.defs.settings import env_or_default
 
 EXECUTORS = ("multiprocess", "in_process", "k8s", "celery")
 
 
 def selected_executor() -> dg.ExecutorDefinition:
-    name = os.environ.get("SYNTH_EHR_EXECUTOR", "multiprocess")
+    name = env_or_default("SYNTH_EHR_EXECUTOR", "multiprocess")
     if name == "multiprocess":
         return dg.multiprocess_executor
     if name == "in_process":

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator, Optional
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from synth_ehr_assets.defs.settings import resolved_setting
+from synth_ehr_assets.defs.settings import env_or_default, store_setting
 
 API_KEY_VARIABLE = "SYNTH_EHR_LLM_API_KEY"
 BASE_URL_VARIABLE = "SYNTH_EHR_LLM_BASE_URL"
@@ -47,7 +47,7 @@ class LLMEndpoint(dg.ConfigurableResource):
     def resolved_cache_path(self) -> str:
         from synth_ehr_assets.core.narratives.cache import default_cache_path
 
-        return self.cache_path or str(default_cache_path(resolved_setting("SYNTH_EHR_DUCKDB_PATH")))
+        return self.cache_path or str(default_cache_path(env_or_default("SYNTH_EHR_DUCKDB_PATH")))
 
     def _embedded_url(self, seed: int) -> tuple[str, str]:
         from synth_ehr_assets.core.narratives.server import EmbeddedServer
@@ -97,9 +97,7 @@ class LLMEndpoint(dg.ConfigurableResource):
 def llm_endpoint_from_env() -> LLMEndpoint:
     """The resource as `definitions.py` configures it: each of SYNTH_EHR_LLM_BASE_URL, SYNTH_EHR_LLM_MODEL and
     SYNTH_EHR_LLM_API_KEY becomes a `dg.EnvVar` when set (the UI shows the variable, never the key's value)."""
-    import os
-
-    def env(name: str) -> Optional[dg.EnvVar]:
-        return dg.EnvVar(name) if os.environ.get(name) else None
-
-    return LLMEndpoint(base_url=env(BASE_URL_VARIABLE), model=env(MODEL_VARIABLE), api_key=env(API_KEY_VARIABLE))
+    return LLMEndpoint(
+        base_url=store_setting(BASE_URL_VARIABLE), model=store_setting(MODEL_VARIABLE),
+        api_key=store_setting(API_KEY_VARIABLE),
+    )

@@ -1,36 +1,15 @@
 """Features and model groups: the fitted transformer + split, the feature autoencoder and the latent GAN (MLflow)."""
 
 import time
-from typing import Any
 
 import dagster as dg
 import polars as pl
 
 from synth_ehr_assets.defs.metadata import table_metadata
 from synth_ehr_assets.defs.partitions import release_partitions
-from synth_ehr_assets.defs.resources import ArtifactStore, ReleaseSpecs
+from synth_ehr_assets.defs.progress import step_progress
+from synth_ehr_assets.defs.resources import ArtifactStore, MlflowTracking, ReleaseSpecs
 from synth_ehr_assets.io.duckdb_io import DUCKDB_POOL, RELEASE_PARTITION_METADATA
-
-REGISTERED_MODEL_PREFIX = "synth-ehr-"
-
-
-def epoch_logger(context: dg.AssetExecutionContext, what: str, every: int = 5):
-    def progress(done: int, total: int) -> None:
-        if done == total or done % every == 0:
-            context.log.info(f"{what}: epoch {done}/{total}")
-
-    return progress
-
-
-def mlflow_run_id(mlflow, context: dg.AssetExecutionContext) -> str:
-    """The MLflow run of this Dagster run. dagster-mlflow keeps one run active per process, so a run left active
-    by an earlier Dagster run in the same process (in-process execution) is ended and a fresh one started."""
-    active = mlflow.active_run()
-    if active is None or mlflow.get_run(active.info.run_id).data.tags.get("dagster_run_id") != context.run_id:
-        if active is not None:
-            mlflow.end_run()
-        mlflow.start_run(run_name=context.job_name, tags={"dagster_run_id": context.run_id})
-    return mlflow.active_run().info.run_id
 
 
 def memorisation_table(curve: list[dict]) -> str:
@@ -38,24 +17,6 @@ def memorisation_table(curve: list[dict]) -> str:
     lines = ["| epoch | to train | to holdout | ratio |", "|---|---|---|---|"]
     lines += [f"| {p['epoch']} | {p['dist_train']:.4f} | {p['dist_holdout']:.4f} | {p['ratio']:.3f} |" for p in curve]
     return "\n".join(lines) if curve else "no probe (holdout too small)"
-
-
-def register_checkpoint(mlflow, release: str, run_id: str) -> str:
-    """Register the run's `gan_checkpoint` artifacts (state_dicts + JSON) as a new version of `synth-ehr-<release>`."""
-    name = f"{REGISTERED_MODEL_PREFIX}{release}"
-    client = mlflow.MlflowClient()
-    if not client.search_registered_models(filter_string=f"name = '{name}'"):
-        client.create_registered_model(name, description=f"synth-ehr synthesizer of release {release}")
-    version = client.create_model_version(name, source=f"runs:/{run_id}/gan_checkpoint", run_id=run_id)
-    return f"{name}/{version.version}"
-
-
-def log_epochs(mlflow, prefix: str, epochs: list[dict]) -> None:
-    """Every numeric per-epoch figure as an MLflow metric `<prefix>_<name>` stepped by epoch."""
-    for record in epochs:
-        for name, value in record.items():
-            if name != "epoch" and isinstance(value, (int, float)):
-                mlflow.log_metric(f"{prefix}_{name}", float(value), step=int(record["epoch"]))
 
 
 @dg.asset(
@@ -110,36 +71,33 @@ def feature_autoencoder(
     context: dg.AssetExecutionContext,
     release_specs: ReleaseSpecs,
     artifacts: ArtifactStore,
-    mlflow: dg.ResourceParam[Any],
+    mlflow: MlflowTracking,
 ) -> dg.MaterializeResult:
     """Autoencoder compressing the encoded row ("advanced data encoding"); weights as state_dict + JSON, run in MLflow."""
     from synth_ehr_assets.core.synth.synthesizer import EncodedFeatures, fit_feature_autoencoder
 
     spec, release = release_specs.load(context.partition_key), context.partition_key
     features = EncodedFeatures.load(artifacts.folder(release, "encoded_features"))
-    model, report = fit_feature_autoencoder(features, spec.synthesizer, spec.seed, epoch_logger(context, "autoencoder"))
+    progress = step_progress(context, "autoencoder epochs")
+    model, report = fit_feature_autoencoder(features, spec.synthesizer, spec.seed, progress)
     folder = model.save(artifacts.folder(release, "feature_autoencoder"))
-    run_id = mlflow_run_id(mlflow, context)
     config = spec.synthesizer
-    mlflow.log_params(
-        {
-            "release_id": release,
-            "seed": spec.seed,
-            "ae_latent_dim": config.latent_dim,
-            "ae_hidden": str(config.autoencoder_hidden),
-            "ae_epochs": config.autoencoder_epochs,
-            "ae_batch_size": config.batch_size,
-            "ae_learning_rate": config.autoencoder_learning_rate,
-            "ae_input_dim": report["input_dim"],
-            "train_rows": report["rows"],
-        }
-    )
-    log_epochs(mlflow, "ae", report["epochs"])
     figures = {
         k: float(report[k]) for k in ("final_loss", "linear_rmse", "flag_accuracy", "category_accuracy", "seconds")
     }
-    mlflow.log_metrics({f"ae_{k}": v for k, v in figures.items()})
-    mlflow.log_artifacts(str(folder), artifact_path="feature_autoencoder")
+    params = {
+        "release_id": release,
+        "seed": spec.seed,
+        "ae_latent_dim": config.latent_dim,
+        "ae_hidden": config.autoencoder_hidden,
+        "ae_epochs": config.autoencoder_epochs,
+        "ae_batch_size": config.batch_size,
+        "ae_learning_rate": config.autoencoder_learning_rate,
+        "ae_input_dim": report["input_dim"],
+        "train_rows": report["rows"],
+    }
+    run_id = mlflow.log_stage(context, "feature_autoencoder", params, {f"ae_{k}": v for k, v in figures.items()},
+                              {"ae": report["epochs"]}, folder)
     context.log.info(
         f"autoencoder: loss {figures['final_loss']:.3f} in {figures['seconds']:.1f}s (MLflow run {run_id})"
     )
@@ -163,7 +121,7 @@ def gan_checkpoint(
     context: dg.AssetExecutionContext,
     release_specs: ReleaseSpecs,
     artifacts: ArtifactStore,
-    mlflow: dg.ResourceParam[Any],
+    mlflow: MlflowTracking,
 ) -> dg.MaterializeResult:
     """WGAN-GP on the latent space conditioned on the principal diagnosis, stopped early when generated rows drift
     closer to train than to holdout; the whole synthesizer is saved, logged to MLflow and registered per release."""
@@ -177,30 +135,26 @@ def gan_checkpoint(
     autoencoder = FeatureAutoencoder.load(artifacts.folder(release, "feature_autoencoder"))
     config = spec.synthesizer
     generator, report = fit_latent_gan(
-        features, autoencoder, config, spec.seed, CONDITION_COLUMN, epoch_logger(context, "gan")
+        features, autoencoder, config, spec.seed, CONDITION_COLUMN, step_progress(context, "GAN epochs")
     )
     synthesizer = assemble_synthesizer(features_folder, features.transformer, autoencoder, generator, config, spec.seed)
     folder = synthesizer.save(artifacts.folder(release, "gan_checkpoint"))
-    run_id = mlflow_run_id(mlflow, context)
-    mlflow.log_params(
-        {
-            "gan_epochs": config.gan_epochs,
-            "gan_hidden": str(config.gan_hidden),
-            "gan_noise_dim": config.gan_noise_dim,
-            "gan_learning_rate": config.gan_learning_rate,
-            "gan_critic_steps": config.gan_critic_steps,
-            "gan_gradient_penalty": config.gan_gradient_penalty,
-            "gan_patience": config.gan_patience,
-            "memorisation_margin": config.memorisation_margin,
-            "condition_column": CONDITION_COLUMN,
-        }
-    )
-    log_epochs(mlflow, "gan", report["epochs"])
-    log_epochs(mlflow, "memorisation", report["memorisation_curve"])
-    mlflow.log_metrics({"gan_seconds": float(report["seconds"]), "gan_best_epoch": float(report["best_epoch"])})
-    mlflow.set_tag("gan_stopped_reason", report["stopped_reason"])
-    mlflow.log_artifacts(str(folder), artifact_path="gan_checkpoint")
-    model = register_checkpoint(mlflow, release, run_id)
+    params = {
+        "gan_epochs": config.gan_epochs,
+        "gan_hidden": config.gan_hidden,
+        "gan_noise_dim": config.gan_noise_dim,
+        "gan_learning_rate": config.gan_learning_rate,
+        "gan_critic_steps": config.gan_critic_steps,
+        "gan_gradient_penalty": config.gan_gradient_penalty,
+        "gan_patience": config.gan_patience,
+        "memorisation_margin": config.memorisation_margin,
+        "condition_column": CONDITION_COLUMN,
+    }
+    metrics = {"gan_seconds": float(report["seconds"]), "gan_best_epoch": float(report["best_epoch"])}
+    epochs = {"gan": report["epochs"], "memorisation": report["memorisation_curve"]}
+    run_id = mlflow.log_stage(context, "gan_checkpoint", params, metrics, epochs, folder,
+                              tags={"gan_stopped_reason": report["stopped_reason"]})
+    model = mlflow.register(release, run_id, "gan_checkpoint")
     context.log.info(
         f"GAN stopped ({report['stopped_reason']}) after {report['epochs_run']} epochs; registered as {model}"
     )

@@ -1,10 +1,15 @@
-"""Nightly drift monitor: the newest release's fidelity and privacy figures against the release before it."""
+"""Drift monitor: the newest release's fidelity and privacy figures against a baseline of the same kind, either
+that release's own previous materialization (the weekly refresh) or the release its spec names in
+`drift.compare_to`. Two unrelated releases (a 3,000-claim reference run after the demo) are never compared."""
 
-import os
+import datetime as dt
 
 import dagster as dg
 
 from synth_ehr_assets.core.monitoring import DriftThresholds, compare_figures, drift_table
+from synth_ehr_assets.core.spec import SpecError
+from synth_ehr_assets.defs.resources import ReleaseSpecs
+from synth_ehr_assets.defs.settings import env_or_default
 
 MONITORED_ASSETS = ("fidelity_report", "privacy_report")
 
@@ -13,29 +18,52 @@ def drift_thresholds() -> DriftThresholds:
     """SYNTH_EHR_DRIFT_RELATIVE / SYNTH_EHR_DRIFT_ABSOLUTE override the defaults (10% and 0.02)."""
     default = DriftThresholds()
     return DriftThresholds(
-        relative=float(os.environ.get("SYNTH_EHR_DRIFT_RELATIVE", default.relative)),
-        absolute=float(os.environ.get("SYNTH_EHR_DRIFT_ABSOLUTE", default.absolute)),
+        relative=float(env_or_default("SYNTH_EHR_DRIFT_RELATIVE", str(default.relative))),
+        absolute=float(env_or_default("SYNTH_EHR_DRIFT_ABSOLUTE", str(default.absolute))),
     )
 
 
-def latest_figures_per_release(instance: dg.DagsterInstance, asset: str, releases: int = 2) -> list[tuple[str, dict]]:
-    """[(release_id, {figure: value})] for the most recently materialized releases, newest first."""
-    found: list[tuple[str, dict]] = []
-    records = instance.fetch_materializations(dg.AssetKey(asset), limit=500).records
-    for record in sorted(records, key=lambda r: r.timestamp, reverse=True):
-        materialization = record.asset_materialization
-        release = materialization.partition if materialization else None
-        if release is None or any(release == seen for seen, _ in found):
-            continue
-        figures = {
-            key: float(value.value)
-            for key, value in materialization.metadata.items()
-            if isinstance(value, dg.FloatMetadataValue) and value.value is not None
-        }
-        found.append((release, figures))
-        if len(found) == releases:
-            break
-    return found
+def figures(record) -> dict[str, float]:
+    return {
+        key: float(value.value)
+        for key, value in record.asset_materialization.metadata.items()
+        if isinstance(value, dg.FloatMetadataValue) and value.value is not None
+    }
+
+
+def describe(record) -> str:
+    when = dt.datetime.fromtimestamp(record.timestamp, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"{record.asset_materialization.partition} (run {record.run_id[:8]}, {when})"
+
+
+def _materializations(instance: dg.DagsterInstance, asset: str, release: str | None = None, limit: int = 1):
+    partitions = [release] if release else None
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=partitions), limit=limit
+    ).records
+    return [r for r in records if r.asset_materialization and r.asset_materialization.partition]
+
+
+def _compare_to(release_specs: ReleaseSpecs, release: str) -> str | None:
+    try:
+        return release_specs.load(release).drift.compare_to
+    except SpecError:  # spec file gone or invalid: only the release's own history is left to compare with
+        return None
+
+
+def drift_pair(instance: dg.DagsterInstance, asset: str, release_specs: ReleaseSpecs, release: str | None = None):
+    """(current, baseline, rule) for `release` (default: the newest materialized one); baseline is None when
+    there is none yet."""
+    newest = _materializations(instance, asset, release)
+    if not newest:
+        return None, None, "no materialization yet"
+    current, release = newest[0], newest[0].asset_materialization.partition
+    target = _compare_to(release_specs, release)
+    if target and target != release:
+        found = _materializations(instance, asset, target)
+        return current, (found[0] if found else None), f"drift.compare_to: {target} in the spec of {release}"
+    own = _materializations(instance, asset, release, limit=2)
+    return current, (own[1] if len(own) > 1 else None), f"previous materialization of {release}"
 
 
 def _drift_check(asset: str) -> dg.AssetChecksDefinition:
@@ -43,25 +71,32 @@ def _drift_check(asset: str) -> dg.AssetChecksDefinition:
         asset=asset,
         name=f"{asset.split('_')[0]}_drift",
         blocking=False,
-        description=f"Compares the newest release's {asset} figures with the previous release's; fails on drift.",
+        description=f"The newest release's {asset} figures against its previous materialization, or against the "
+                    "release named by its spec's drift.compare_to; fails (WARN) on drift.",
     )
-    def drift_check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    def drift_check(context: dg.AssetCheckExecutionContext, release_specs: ReleaseSpecs) -> dg.AssetCheckResult:
         thresholds = drift_thresholds()
-        releases = latest_figures_per_release(context.instance, asset)
-        if len(releases) < 2:
-            return dg.AssetCheckResult(
-                passed=True, metadata={"note": f"fewer than two releases have a {asset} yet; nothing to compare"}
-            )
-        (current_id, current), (previous_id, previous) = releases
-        changes, drifted = compare_figures(previous, current, thresholds)
+        # inside a release run, the run's own release; in the nightly monitor, the newest one
+        release = context.run.tags.get("dagster/partition")
+        current, baseline, rule = drift_pair(context.instance, asset, release_specs, release)
+        if baseline is None:
+            named = describe(current) if current else "none"
+            return dg.AssetCheckResult(passed=True, metadata={
+                "current": named, "baseline_rule": rule, "note": f"no baseline to compare with ({rule})",
+            })
+        changes, drifted = compare_figures(figures(baseline), figures(current), thresholds)
         if drifted:
-            context.log.warning(f"{asset}: {len(drifted)} figure(s) drifted from {previous_id} to {current_id}")
+            context.log.warning(f"{asset}: {len(drifted)} figure(s) drifted from {describe(baseline)} to "
+                                f"{describe(current)}")
         return dg.AssetCheckResult(
             passed=not drifted,
             severity=dg.AssetCheckSeverity.WARN,
             metadata={
-                "current_release": current_id,
-                "previous_release": previous_id,
+                "current": describe(current),
+                "baseline": describe(baseline),
+                "baseline_rule": rule,
+                "current_release": current.asset_materialization.partition,
+                "baseline_release": baseline.asset_materialization.partition,
                 "figures_compared": len(changes),
                 "figures_drifted": ", ".join(change.figure for change in drifted) or "none",
                 "relative_threshold": thresholds.relative,
@@ -78,7 +113,7 @@ drift_checks = [_drift_check(asset) for asset in MONITORED_ASSETS]
 drift_monitor_job = dg.define_asset_job(
     "drift_monitor_job",
     selection=dg.AssetSelection.checks(*drift_checks),
-    description="Compare the two newest releases' fidelity and privacy figures.",
+    description="Compare the newest release's fidelity and privacy figures with its baseline (see drift checks).",
 )
 
 nightly_drift_monitor = dg.ScheduleDefinition(

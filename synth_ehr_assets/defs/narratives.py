@@ -9,6 +9,7 @@ import polars as pl
 from synth_ehr_assets.defs.metadata import counts, table_metadata
 from synth_ehr_assets.defs.llm import LLMEndpoint
 from synth_ehr_assets.defs.partitions import release_partitions
+from synth_ehr_assets.defs.progress import step_progress
 from synth_ehr_assets.defs.resources import ArtifactStore, ReleaseSpecs
 from synth_ehr_assets.io.duckdb_io import DUCKDB_POOL, RELEASE_PARTITION_METADATA
 
@@ -26,15 +27,12 @@ ASSET = dict(partitions_def=release_partitions, group_name="narratives", kinds={
 def _knowledge(context: dg.AssetExecutionContext, artifacts: ArtifactStore, claims: pl.DataFrame):
     """Knowledge table for the claims' codes; description vectors cached across releases under the artifacts."""
     from synth_ehr_assets.core.narratives.knowledge import build_knowledge, claim_dx_codes
-
-    def progress(done: int, total: int) -> None:
-        context.log.info(f"knowledge: embedded {done:,}/{total:,} code descriptions")
-
+    progress = step_progress(context, "knowledge: embedded code descriptions")
     return build_knowledge(claim_dx_codes(claims), Path(artifacts.root) / "cache" / "narratives", progress=progress)
 
 
 def _progress(context: dg.AssetExecutionContext, what: str):
-    return lambda done, total: context.log.info(f"{what}: {done:,}/{total:,}")
+    return step_progress(context, what)
 
 
 def _sample(spec, claims: pl.DataFrame) -> pl.DataFrame:

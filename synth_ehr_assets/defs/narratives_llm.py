@@ -6,6 +6,8 @@ from contextlib import contextmanager
 import dagster as dg
 import polars as pl
 
+from synth_ehr_assets.defs.progress import step_progress
+
 EXEMPLARS_PER_PROMPT = 2
 
 
@@ -43,7 +45,7 @@ def llm_symptoms_frame(context: dg.AssetExecutionContext, spec, claims: pl.DataF
     with _llm_client(context, spec) as client:
         frame, stats = llm_symptoms(claims, candidate_symptoms, review, client, spec.seed, config.symptoms_per_claim,
                                     config.max_symptom_retries,
-                                    progress=lambda d, t: context.log.debug(f"llm symptoms {d}/{t}"))
+                                    progress=step_progress(context, "llm symptoms"))
     _log_stats(context, "llm symptoms", stats)
     frame = frame.with_columns(review_reason=pl.when(pl.col("status") == "failed")
                                .then(pl.lit("llm request failed: ") + pl.col("failure_reason"))
@@ -75,7 +77,7 @@ def llm_notes_frame(
             seed=spec.seed,
             symptoms=chosen,
             structured_note_fn=lambda claim, found: design_note(claim, spec.seed, knowledge, found),
-            progress=lambda d, t: context.log.debug(f"llm notes {d}/{t}"),
+            progress=step_progress(context, "llm notes"),
             review_fn=_review,
             max_regenerations=spec.narratives.max_note_regenerations,
         )
@@ -91,7 +93,7 @@ def llm_judge_scores(context: dg.AssetExecutionContext, spec, notes: pl.DataFram
 
     with _llm_client(context, spec) as client:
         scores, stats = llm_judge(notes, claims, client, spec.seed,
-                                  progress=lambda d, t: context.log.debug(f"llm judge {d}/{t}"))
+                                  progress=step_progress(context, "llm judge"))
     _log_stats(context, "llm judge", stats)
     columns = ("llm_plausibility", "llm_relevance", "llm_coherence", "llm_rationale")
     return {

@@ -88,6 +88,7 @@ def release(
     from synth_ehr_assets.core.evaluation.code_structure import code_structure_tables
     from synth_ehr_assets.core.evaluation.figures import headline
     from synth_ehr_assets.core.export.bundle import write_release
+    from synth_ehr_assets.core.export.card_data import judge_headline, sample_claims
     from synth_ehr_assets.core.export.plots import judge_histogram_png
 
     spec, release_id = release_specs.load(context.partition_key), context.partition_key
@@ -112,9 +113,11 @@ def release(
         "models": {name: upstream.get(name, {}) for name in MODEL_ASSETS},
         "upstream": upstream,
         "dagster_run_id": context.run_id,
-        "metrics": {"fidelity": headline(fidelity_report), "privacy": headline(privacy_report)},
+        "metrics": {"fidelity": headline(fidelity_report), "privacy": headline(privacy_report),
+                    "judge": judge_headline(judge_scores)},
         "code_structure": code_structure_tables(fidelity_report),
         "gates": gates,
+        "samples": sample_claims(synthetic_claims, provider_notes, judge_scores, spec.seed),
     }
     images = {caption: (Path(artifacts.root) / release_id / asset / name).read_bytes()
               for caption, (asset, name) in REPORT_PLOTS.items()}
@@ -126,6 +129,7 @@ def release(
         manifest["narratives"] = narrative_card(judge_scores, provider_notes, synthetic_claims)
     tables = {"claims": synthetic_claims, "symptoms": synthetic_symptoms, "notes": provider_notes,
               "judge_scores": judge_scores}
+    manifest["columns"] = {name: frame.columns for name, frame in tables.items()}
     started = time.perf_counter()
     folder = write_release(Path(release_specs.spec_dir), release_id, tables, manifest, images)
     context.log.info(f"release {release_id} written to {folder} in {time.perf_counter() - started:.1f}s")

@@ -6,7 +6,7 @@ from synth_ehr_assets.core.spec import SpecError
 from synth_ehr_assets.defs.jobs import SPEC_FINGERPRINT_TAG, release_job
 from synth_ehr_assets.defs.partitions import release_partitions
 from synth_ehr_assets.defs.resources import ReleaseSpecs
-from synth_ehr_assets.defs.settings import resolved_setting
+from synth_ehr_assets.defs.settings import env_or_default
 
 
 @dg.schedule(
@@ -17,7 +17,7 @@ from synth_ehr_assets.defs.settings import resolved_setting
 )
 def weekly_release_refresh(context: dg.ScheduleEvaluationContext, release_specs: ReleaseSpecs):
     """Mondays 03:00 UTC: re-materialize the release named by SYNTH_EHR_WEEKLY_RELEASE (default `demo`)."""
-    release_id = resolved_setting("SYNTH_EHR_WEEKLY_RELEASE")
+    release_id = env_or_default("SYNTH_EHR_WEEKLY_RELEASE")
     try:
         spec = release_specs.load(release_id)
     except SpecError as error:

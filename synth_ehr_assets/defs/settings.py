@@ -1,4 +1,4 @@
-"""Where the stores live. Each path is a `dg.EnvVar` when its variable is set, else a default under `data/`."""
+"""Where the stores live and every other environment knob: one lookup, `env_or_default`."""
 
 import os
 from pathlib import Path
@@ -19,10 +19,12 @@ STORE_DEFAULTS: dict[str, str] = {
 }
 
 
-def store_setting(name: str) -> str | dg.EnvVar:
-    """The EnvVar itself when the variable is set (so the UI shows where the value came from), else the default."""
-    return dg.EnvVar(name) if os.environ.get(name) else STORE_DEFAULTS[name]
+def env_or_default(name: str, default: str | None = None) -> str | None:
+    """The variable's value when set and non-empty, else `default` (or the store default for a store variable)."""
+    return os.environ.get(name) or (default if default is not None else STORE_DEFAULTS.get(name))
 
 
-def resolved_setting(name: str) -> str:
-    return os.environ.get(name) or STORE_DEFAULTS[name]
+def store_setting(name: str, default: str | None = None) -> str | dg.EnvVar | None:
+    """For resource config: the EnvVar itself when the variable is set (so the UI shows where the value came
+    from, never a secret's value), else `env_or_default`'s default."""
+    return dg.EnvVar(name) if os.environ.get(name) else env_or_default(name, default)

@@ -8,6 +8,7 @@ import polars as pl
 from synth_ehr_assets.core import schema
 from synth_ehr_assets.defs.metadata import counts, table_metadata
 from synth_ehr_assets.defs.partitions import release_partitions
+from synth_ehr_assets.defs.progress import step_progress
 from synth_ehr_assets.defs.resources import ReleaseSpecs
 from synth_ehr_assets.io.duckdb_io import DUCKDB_POOL, RELEASE_PARTITION_METADATA
 
@@ -46,10 +47,7 @@ def source_tables(context: dg.AssetExecutionContext, release_specs: ReleaseSpecs
     spec = release_specs.load(context.partition_key)
     started = time.perf_counter()
 
-    def progress(done: int, total: int) -> None:
-        context.log.info(f"source: {done:,}/{total:,} rows ({done / max(total, 1):.0%})")
-
-    result = load_source(spec, progress=progress)
+    result = load_source(spec, progress=step_progress(context, "source rows"))
     seconds = time.perf_counter() - started
     claims, quarantine = result.claims, result.quarantine
     # Rejected input rows / input rows, counted by the source: quarantine rows can point into several files

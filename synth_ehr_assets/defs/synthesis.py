@@ -9,6 +9,7 @@ from synth_ehr_assets.core.spec import GateThresholds, PrivacyConfig
 from synth_ehr_assets.defs.metadata import counts, table_metadata
 from synth_ehr_assets.defs.model import gan_checkpoint
 from synth_ehr_assets.defs.partitions import release_partitions
+from synth_ehr_assets.defs.progress import step_progress
 from synth_ehr_assets.defs.resources import ArtifactStore, ReleaseSpecs
 from synth_ehr_assets.io.duckdb_io import DUCKDB_POOL, RELEASE_PARTITION_METADATA
 
@@ -57,13 +58,9 @@ def synthetic_claims(
     index = NearestCodeIndex.from_frame(code_embeddings)
     synthesizer = load_synthesizer(artifacts.folder(release, "gan_checkpoint"), index.vector_of)
     train = source_claims.join(encoded_features.filter(pl.col("split") == "train").select("claim_id"), on="claim_id")
-
-    def progress(done: int, total: int) -> None:
-        context.log.info(f"synthetic claims: {done:,}/{total:,} accepted")
-
     claims, report = synthesize_claims(
-        synthesizer, spec.rows, code_index=index, train_claims=train, **release_blocks(spec), progress=progress,
-        protected_claims=source_claims,
+        synthesizer, spec.rows, code_index=index, train_claims=train, **release_blocks(spec),
+        progress=step_progress(context, "accepted synthetic claims"), protected_claims=source_claims,
     )
     seconds = time.perf_counter() - started
     rates = {

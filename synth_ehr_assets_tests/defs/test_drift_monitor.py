@@ -1,4 +1,5 @@
-"""The nightly drift monitor compares the two newest releases' report figures on a real instance."""
+"""The drift monitor compares like with like: a release with its own previous materialization, or with the release
+its spec names in `drift.compare_to`; never with whichever other release ran last."""
 
 import dagster as dg
 import pytest
@@ -6,57 +7,68 @@ import pytest
 from synth_ehr_assets.core.monitoring import DriftThresholds, compare_figures
 from synth_ehr_assets.defs.monitoring import drift_checks, drift_monitor_job, nightly_drift_monitor
 from synth_ehr_assets.defs.partitions import release_partitions
+from synth_ehr_assets.defs.resources import ReleaseSpecs
 
-FIGURES = {
-    "steady": {"quality_score": 0.86, "dcr_overfitting_protection": 0.97},
-    "steady_again": {"quality_score": 0.85, "dcr_overfitting_protection": 0.96},
-    "degraded": {"quality_score": 0.61, "dcr_overfitting_protection": 0.96},
-}
+STEADY = {"quality_score": 0.86, "dcr_overfitting_protection": 0.97}
+STEADY_AGAIN = {"quality_score": 0.85, "dcr_overfitting_protection": 0.96}
+DEGRADED = {"quality_score": 0.61, "dcr_overfitting_protection": 0.96}
 
 
-def _report(name: str) -> dg.AssetsDefinition:
+def _report(name: str, figures: dict) -> dg.AssetsDefinition:
     @dg.asset(name=name, partitions_def=release_partitions)
     def report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        figures = FIGURES[context.partition_key]
         return dg.MaterializeResult(metadata={key: dg.MetadataValue.float(v) for key, v in figures.items()})
 
     return report
 
 
-def _run_monitor(*releases: str) -> dg.AssetCheckEvaluation:
-    defs = dg.Definitions(
-        assets=[_report("fidelity_report"), _report("privacy_report")],
-        asset_checks=drift_checks,
-        jobs=[drift_monitor_job],
-        schedules=[nightly_drift_monitor],
-    )
+def _run_monitor(tmp_path, runs: list[tuple[str, dict]], specs: dict[str, str] | None = None) -> dict:
+    """Materialize (release, figures) in order, then run the nightly monitor; specs maps release -> YAML text."""
+    for release, text in (specs or {}).items():
+        (tmp_path / f"{release}.yaml").write_text(text)
+    resources = {"release_specs": ReleaseSpecs(spec_dir=str(tmp_path))}
     with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions("release", list(FIGURES))
-        for release in releases:
-            dg.materialize([defs.get_assets_def(n) for n in ("fidelity_report", "privacy_report")], partition_key=release, instance=instance)
+        instance.add_dynamic_partitions("release", sorted({release for release, _ in runs}))
+        for release, figures in runs:
+            assets = [_report(n, figures) for n in ("fidelity_report", "privacy_report")]
+            dg.materialize(assets, partition_key=release, instance=instance, resources=resources)
+        defs = dg.Definitions(
+            assets=[_report(n, {}) for n in ("fidelity_report", "privacy_report")], asset_checks=drift_checks,
+            jobs=[drift_monitor_job], schedules=[nightly_drift_monitor], resources=resources,
+        )
         result = defs.resolve_job_def("drift_monitor_job").execute_in_process(instance=instance)
         return {e.check_name: e for e in result.get_asset_check_evaluations()}
 
 
-def test_small_moves_pass():
-    evaluation = _run_monitor("steady", "steady_again")["fidelity_drift"]
+def test_a_refresh_with_small_moves_passes_against_its_previous_materialization(tmp_path):
+    evaluation = _run_monitor(tmp_path, [("weekly", STEADY), ("weekly", STEADY_AGAIN)])["fidelity_drift"]
     assert evaluation.passed
     assert evaluation.metadata["figures_compared"].value == 2
-    assert evaluation.metadata["previous_release"].value == "steady"
+    assert evaluation.metadata["baseline_rule"].value == "previous materialization of weekly"
+    assert evaluation.metadata["baseline"].value.startswith("weekly (run ")
 
 
-def test_a_figure_beyond_threshold_fails_and_is_named():
-    evaluation = _run_monitor("steady", "degraded")["fidelity_drift"]
+def test_a_refresh_beyond_threshold_fails_and_names_the_figure(tmp_path):
+    evaluation = _run_monitor(tmp_path, [("weekly", STEADY), ("weekly", DEGRADED)])["fidelity_drift"]
     assert not evaluation.passed
     assert evaluation.severity == dg.AssetCheckSeverity.WARN
     assert evaluation.metadata["figures_drifted"].value == "quality_score"
-    assert evaluation.metadata["current_release"].value == "degraded"
+    assert evaluation.metadata["current_release"].value == "weekly"
 
 
-def test_single_release_has_nothing_to_compare():
-    evaluations = _run_monitor("steady")
-    assert evaluations["fidelity_drift"].passed
-    assert "fewer than two" in evaluations["privacy_drift"].metadata["note"].value
+def test_an_unrelated_release_run_after_another_is_not_compared_with_it(tmp_path):
+    evaluations = _run_monitor(tmp_path, [("demo", STEADY), ("reference_3k", DEGRADED)])
+    assert all(e.passed for e in evaluations.values())
+    note = evaluations["privacy_drift"].metadata["note"].value
+    assert note == "no baseline to compare with (previous materialization of reference_3k)"
+
+
+def test_compare_to_in_the_spec_names_the_baseline_release(tmp_path):
+    specs = {"candidate": "drift:\n  compare_to: demo\n"}
+    evaluation = _run_monitor(tmp_path, [("demo", STEADY), ("other", STEADY), ("candidate", DEGRADED)], specs)
+    fidelity = evaluation["fidelity_drift"]
+    assert not fidelity.passed and fidelity.metadata["baseline_release"].value == "demo"
+    assert fidelity.metadata["baseline_rule"].value == "drift.compare_to: demo in the spec of candidate"
 
 
 @pytest.mark.parametrize(

@@ -138,3 +138,42 @@ def test_asset_graph_shows_groups_assets_and_checks(webserver: str, tmp_path: Pa
             browser.close()
     assert (tmp_path / "graph.png").stat().st_size > 10_000
     print(f"browser test took {time.perf_counter() - started:.1f}s; screenshots in {tmp_path}")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it with apt)")
+def test_data_card_renders_offline_on_one_page(tmp_path: Path):
+    """The card as the release writer renders it, opened from disk with every network request refused: nothing is
+    requested, the reviewer's sections show, and the screenshot is kept beside the test's other output."""
+    from playwright.sync_api import sync_playwright
+
+    from synth_ehr_assets.core.export.data_card import render_data_card
+    from synth_ehr_assets.core.export.plots import judge_histogram_png
+    from synth_ehr_assets_tests.core.test_data_card import card_inputs
+
+    manifest, tables = card_inputs()
+    card = tmp_path / "data_card.html"
+    card.write_text(render_data_card(manifest, {"Judge scores per note": judge_histogram_png(tables["judge_scores"])}))
+    requested: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+
+            def refuse_network(route):
+                if route.request.url.startswith(("file:", "data:")):
+                    return route.continue_()
+                requested.append(route.request.url)
+                return route.abort()
+
+            page.route("**/*", refuse_network)
+            page.goto(card.as_uri(), wait_until="load")
+            for heading in ("Source", "Tables", "Gates", "5 sample claims with their notes", "Must not be used for"):
+                assert page.get_by_role("heading", name=heading, exact=True).is_visible(), heading
+            images = page.eval_on_selector_all("img", "els => els.map(e => e.naturalWidth)")
+            page.screenshot(path=str(tmp_path / "data_card.png"), full_page=True)
+        finally:
+            browser.close()
+    assert requested == []
+    assert images and all(width > 0 for width in images)  # the embedded plot decodes
+    assert (tmp_path / "data_card.png").stat().st_size > 10_000
+    print(f"data card screenshot: {tmp_path / 'data_card.png'}")

@@ -21,7 +21,7 @@ from synth_ehr_assets.core.spec import ReleaseSpec
 __all__ = ["SourceError", "SourceResult", "load_source"]
 
 
-def load_source(spec: ReleaseSpec, progress: Progress = None) -> SourceResult:
+def load_source(spec: ReleaseSpec, progress: Progress | None = None) -> SourceResult:
     """Load and validate the release's source; see the module docstring for the kinds."""
     kind = spec.source.kind
     if kind == "reference":
@@ -37,7 +37,7 @@ def load_source(spec: ReleaseSpec, progress: Progress = None) -> SourceResult:
     raise SourceError(f"release spec field 'source.kind': unknown source kind {kind!r}")
 
 
-def _load_reference(spec: ReleaseSpec, progress: Progress) -> SourceResult:
+def _load_reference(spec: ReleaseSpec, progress: Progress | None) -> SourceResult:
     from synth_ehr_assets.core.reference import REFERENCE_PROCEDURES, generate_reference_claims
 
     claims = generate_reference_claims(spec.source.claims, spec.seed, spec.release_id, progress)

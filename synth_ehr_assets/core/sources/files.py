@@ -26,7 +26,7 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 CSV_SUFFIXES = (".csv", ".csv.gz", ".txt")
 
 
-def load_file_source(spec: ReleaseSpec, progress: Progress = None) -> SourceResult:
+def load_file_source(spec: ReleaseSpec, progress: Progress | None = None) -> SourceResult:
     source: FileSource = spec.source
     path = spec.resolve_path(source.path)
     if not path.is_file():

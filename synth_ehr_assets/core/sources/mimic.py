@@ -148,7 +148,7 @@ def _quarantine(frame: pl.DataFrame, release_id: str, source: str, rule: str, co
     ).cast(schema.QUARANTINE_SCHEMA)
 
 
-def load_mimic_source(spec: ReleaseSpec, progress: Progress = None) -> SourceResult:
+def load_mimic_source(spec: ReleaseSpec, progress: Progress | None = None) -> SourceResult:
     folder = hosp_folder(spec.resolve_path(spec.source.path))
     tables = {name: read_table(folder, name, columns) for name, columns in TABLES.items()}
     tables |= {name: read_table(folder, name, columns, required=False) for name, columns in OPTIONAL_TABLES.items()}

@@ -6,11 +6,10 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import polars as pl
 
-Progress = Callable[[int, int], None] | None
+from synth_ehr_assets.core.progress import Progress
 
 
 class SourceError(ValueError):
@@ -50,6 +49,6 @@ def fingerprint_params(params: dict) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
 
 
-def report(progress: Progress, done: int, total: int) -> None:
+def report(progress: Progress | None, done: int, total: int) -> None:
     if progress is not None:
         progress(done, total)
