@@ -94,7 +94,7 @@ def claim_amounts(rng: np.random.Generator, T: Tables, P: Patients, S: Schedule,
     self_pay = payer == 3
     discounted = np.round(charge * (1 - rng.uniform(*SELF_PAY_DISCOUNT, n)), 2)
     priced = np.where(inpatient, stay, line_allowed.sum(axis=1))
-    allowed = np.where(self_pay, discounted, np.minimum(priced, charge))
+    allowed = np.round(np.where(self_pay, discounted, np.minimum(priced, charge)), 2)
     # lines scale with the claim when the charge (lesser-of) or the self-pay discount sets the allowed amount
     scale = np.divide(allowed, priced, out=np.zeros(n), where=priced > 0)
     lines_total = np.where(self_pay[:, None], np.divide(discounted, base, out=np.zeros(n), where=base > 0)[:, None] * line_charge,

@@ -70,14 +70,15 @@ def _nearest_open(open_: np.ndarray, step: int) -> np.ndarray:
 
 
 def shift_to_open_days(rng: np.random.Generator, day: np.ndarray, setting: np.ndarray, low: np.ndarray,
-                       high: np.ndarray, same) -> np.ndarray:
+                       high: np.ndarray, same, seasonal: np.ndarray) -> np.ndarray:
     """Move office and scheduled claims off closed holidays and (most) weekends, to the nearest open weekday.
 
-    The new day stays in [low, high], in the same month, and satisfies `same(old, new)` (e.g. the patient's
-    age does not change); a claim with no such day keeps its date.
+    The new day stays in [low, high], in the same benefit (calendar) year, in the same month for `seasonal`
+    claims, and satisfies `same(old, new)` (e.g. the patient's age does not change); a claim with no such day
+    keeps its date.
     """
     cal = window_calendar()
-    weekday, closed, month = cal["weekday"][day], cal["closed"][day], cal["month"]
+    weekday, closed, month, year = cal["weekday"][day], cal["closed"][day], cal["month"], cal["year"]
     keep_sat, keep_sun = np.array(KEEP_SATURDAY)[setting], np.array(KEEP_SUNDAY)[setting]
     u = rng.random(len(day))
     move = (setting < 2) & (closed | ((weekday == 5) & (u >= keep_sat)) | ((weekday == 6) & (u >= keep_sun)))
@@ -86,10 +87,24 @@ def shift_to_open_days(rng: np.random.Generator, day: np.ndarray, setting: np.nd
 
     def valid(candidate: np.ndarray) -> np.ndarray:
         safe = np.clip(candidate, 0, WINDOW_DAYS - 1)
-        return (candidate >= low) & (candidate <= high) & (month[safe] == month[day]) & same(day, safe)
+        same_month = ~seasonal | (month[safe] == month[day])
+        return (candidate >= low) & (candidate <= high) & (year[safe] == year[day]) & same_month & same(day, safe)
 
     forward_first = rng.random(len(day)) < .5
-    first = np.where(forward_first, ahead, back)
-    second = np.where(forward_first, back, ahead)
-    new = np.where(valid(first), first, np.where(valid(second), second, day))
-    return np.where(move, new, day)
+    next_ahead = _nearest_open(open_, 1)[np.clip(ahead + 1, 0, WINDOW_DAYS - 1)]
+    next_back = _nearest_open(open_, -1)[np.clip(back - 1, 0, WINDOW_DAYS - 1)]
+    # a weekend visit moves to a random weekday of its week (Saturday) or the next (Sunday), as booked visits
+    # spread over the week; otherwise (or if that day is closed or invalid) the nearest open day on either side,
+    # then one open day further out
+    spread = np.where(weekday == 5, day - rng.integers(1, 6, len(day)), day + rng.integers(1, 6, len(day)))
+    spread = np.where((weekday >= 5) & (spread >= 0) & (spread < WINDOW_DAYS), spread, -1)
+    spread = np.where(open_[np.clip(spread, 0, WINDOW_DAYS - 1)], spread, -1)
+    candidates = [spread, np.where(forward_first, ahead, back), np.where(forward_first, back, ahead),
+                  np.where(forward_first, next_ahead, next_back), np.where(forward_first, next_back, next_ahead)]
+    new = day.copy()
+    pending = move.copy()
+    for candidate in candidates:
+        take = pending & (candidate >= 0) & valid(candidate)
+        new[take] = candidate[take]
+        pending &= ~take
+    return new

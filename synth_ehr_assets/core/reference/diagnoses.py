@@ -85,19 +85,25 @@ def claim_diagnoses(rng: np.random.Generator, T: Tables, P: Patients, S: Schedul
     rank = np.argsort(np.argsort(key, axis=1), axis=1)
     selected = eligible & (rank < _caps(rng, T, S, C)[:, None])
     # "use additional code": a combination code brings the codes it needs, even past the list size
+    # (a specialist who would not code the needed condition does not code the combination either)
     needs = lookups["needs"]
     need = needs[C.principal]
     for k in (_K["hypertension"], _K["diabetes_t2"]):
-        need |= needs[chronic[:, k]] & selected[:, [k]]
+        brings = needs[chronic[:, k]] & (chronic >= 0)
+        selected[:, k] &= ~(brings & ~relevant).any(axis=1)
+        need |= brings & selected[:, [k]]
     selected |= need & (chronic >= 0)
     listed = np.where(selected, chronic, -1)
-    order = np.argsort(np.where(selected, key, np.inf), axis=1)[:, :12]
+    # needed codes go first, so the 10 slots never keep a combination code without them
+    order = np.argsort(np.where(selected, np.where(need, -1.0, key), np.inf), axis=1)[:, :12]
     listed = np.take_along_axis(listed, order, axis=1)
     # Alzheimer's (G30.9) brings its F02.8x code: with mood disturbance if depressed, with anxiety if anxious
     has = P.conditions[S.pid]
     variant = np.where(has[:, _K["depression"]], 1, np.where(has[:, _K["anxiety"]], 2, 0))
     companion = lookups["companion"]
-    companions = np.concatenate([companion[C.principal, variant][:, None], companion[listed, variant[:, None]]], axis=1)
+    # each listed code is followed by its companion (G30.9, F02.8x)
+    paired = np.stack([listed, companion[listed, variant[:, None]]], axis=2).reshape(n, -1)
+    principal_companion = companion[C.principal, variant][:, None]
     pregnancy = np.where(obstetric_rows[:, None], lookups["obstetric"][listed, np.maximum(C.stage, 0)[:, None]], -1)
     pregnancy = _compact(_dedupe(pregnancy), pregnancy.shape[1])
     # a pre-existing condition makes the pregnancy complicated: its O code replaces Z34 / O80 as principal
@@ -105,5 +111,5 @@ def claim_diagnoses(rng: np.random.Generator, T: Tables, P: Patients, S: Schedul
     promote = routine & (pregnancy[:, 0] >= 0)
     C.principal[promote] = pregnancy[promote, 0]
     pregnancy[promote, 0] = -1
-    codes = np.concatenate([C.principal[:, None], pregnancy, C.extra_dx, listed, companions], axis=1)
+    codes = np.concatenate([C.principal[:, None], principal_companion, pregnancy, C.extra_dx, paired], axis=1)
     return _compact(_dedupe(codes), schema.DX_SLOTS)

@@ -82,7 +82,7 @@ def _chunk(rng: np.random.Generator, T: Tables, chunk: int) -> pl.DataFrame:
     S = schedule(rng, P)
     C = Claims(len(S.pid))
     general_claims(rng, T, P, S, C)
-    _calendar(rng, P, S, C)
+    _calendar(rng, T, P, S, C)
     maternity_claims(rng, T, P, S, C)
     primary = _primary_care(rng, S.age)
     C.specialty = np.where(C.specialty < 0, primary, C.specialty)
@@ -106,7 +106,7 @@ def _chunk(rng: np.random.Generator, T: Tables, chunk: int) -> pl.DataFrame:
     return pl.DataFrame(columns)
 
 
-def _calendar(rng: np.random.Generator, P: Patients, S: Schedule, C: Claims) -> None:
+def _calendar(rng: np.random.Generator, T: Tables, P: Patients, S: Schedule, C: Claims) -> None:
     """Office and scheduled claims off holidays and most weekends (`calendar.py`), then rows back in date order."""
     elective = np.isin(C.drg, ELECTIVE_DRGS)
     general, prenatal, postpartum = S.kind == GENERAL, S.kind == PRENATAL, S.kind == POSTPARTUM
@@ -125,7 +125,8 @@ def _calendar(rng: np.random.Generator, P: Patients, S: Schedule, C: Claims) -> 
         band = lambda d: np.digitize(d - P.birth_day[pid], [8, 29]) * newborn
         return (age(old) == age(new)) & (band(old) == band(new))
 
-    S.day = shift_to_open_days(rng, S.day, setting, low, high, same)
+    seasonal = np.isin(C.principal, [T.index[v.code] for v in enc.PREVENTIVE + enc.ACUTE if v.season])
+    S.day = shift_to_open_days(rng, S.day, setting, low, high, same, seasonal)
     S.age_days = np.where(newborn, S.day - P.birth_day[pid], S.age_days)
     order = np.lexsort((S.kind != BIRTH, S.day, S.pid))
     reorder(S, order)
