@@ -70,15 +70,14 @@ def _nearest_open(open_: np.ndarray, step: int) -> np.ndarray:
 
 
 def shift_to_open_days(rng: np.random.Generator, day: np.ndarray, setting: np.ndarray, low: np.ndarray,
-                       high: np.ndarray, same, seasonal: np.ndarray) -> np.ndarray:
+                       high: np.ndarray, same, in_season: np.ndarray) -> np.ndarray:
     """Move office and scheduled claims off closed holidays and (most) weekends, to the nearest open weekday.
 
-    The new day stays in [low, high], in the same benefit (calendar) year, in the same month for `seasonal`
-    claims, and satisfies `same(old, new)` (e.g. the patient's age does not change); a claim with no such day
-    keeps its date.
+    The new day stays in [low, high], in a month where `in_season` (n, 12) is true, and satisfies
+    `same(old, new)` (e.g. the patient's age does not change); a claim with no such day keeps its date.
     """
     cal = window_calendar()
-    weekday, closed, month, year = cal["weekday"][day], cal["closed"][day], cal["month"], cal["year"]
+    weekday, closed, month = cal["weekday"][day], cal["closed"][day], cal["month"]
     keep_sat, keep_sun = np.array(KEEP_SATURDAY)[setting], np.array(KEEP_SUNDAY)[setting]
     u = rng.random(len(day))
     move = (setting < 2) & (closed | ((weekday == 5) & (u >= keep_sat)) | ((weekday == 6) & (u >= keep_sun)))
@@ -87,8 +86,8 @@ def shift_to_open_days(rng: np.random.Generator, day: np.ndarray, setting: np.nd
 
     def valid(candidate: np.ndarray) -> np.ndarray:
         safe = np.clip(candidate, 0, WINDOW_DAYS - 1)
-        same_month = ~seasonal | (month[safe] == month[day])
-        return (candidate >= low) & (candidate <= high) & (year[safe] == year[day]) & same_month & same(day, safe)
+        season_ok = in_season[np.arange(len(day)), month[safe]]
+        return (candidate >= low) & (candidate <= high) & season_ok & same(day, safe)
 
     forward_first = rng.random(len(day)) < .5
     next_ahead = _nearest_open(open_, 1)[np.clip(ahead + 1, 0, WINDOW_DAYS - 1)]

@@ -12,7 +12,7 @@ from synth_ehr_assets.core.reference import encounters as enc
 from synth_ehr_assets.core.reference.amounts import claim_amounts
 from synth_ehr_assets.core.reference.benefits import PLAN_NAMES
 from synth_ehr_assets.core.reference.billing import ELECTIVE_DRGS, billing_rules
-from synth_ehr_assets.core.reference.calendar import shift_to_open_days, window_calendar
+from synth_ehr_assets.core.reference.calendar import SEASONS, shift_to_open_days, window_calendar
 from synth_ehr_assets.core.reference.claims import (
     BIRTH, GENERAL, NEW_PATIENT_SHARE, POSTPARTUM, PRENATAL, Claims, Schedule, general_claims, reorder, schedule,
 )
@@ -125,8 +125,11 @@ def _calendar(rng: np.random.Generator, T: Tables, P: Patients, S: Schedule, C: 
         band = lambda d: np.digitize(d - P.birth_day[pid], [8, 29]) * newborn
         return (age(old) == age(new)) & (band(old) == band(new))
 
-    seasonal = np.isin(C.principal, [T.index[v.code] for v in enc.PREVENTIVE + enc.ACUTE if v.season])
-    S.day = shift_to_open_days(rng, S.day, setting, low, high, same, seasonal)
+    in_season = np.ones((len(pid), 12), bool)
+    for visit in enc.PREVENTIVE + enc.ACUTE:
+        if visit.season:
+            in_season[C.principal == T.index[visit.code]] = np.array(SEASONS[visit.season]) > 0
+    S.day = shift_to_open_days(rng, S.day, setting, low, high, same, in_season)
     S.age_days = np.where(newborn, S.day - P.birth_day[pid], S.age_days)
     order = np.lexsort((S.kind != BIRTH, S.day, S.pid))
     reorder(S, order)

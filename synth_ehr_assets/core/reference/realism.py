@@ -22,8 +22,8 @@ from synth_ehr_assets.core.reference.fees import (
 
 DEFECT_KINDS = ("allowed_amount", "procedure_code", "cost_sharing", "dates", "secondary_diagnoses", "icd10_conventions")
 _PX, _DX = schema.PX_COLUMNS, schema.DX_COLUMNS
-_ANY_DX = lambda codes: pl.any_horizontal(pl.col(c).is_in(list(codes)) for c in _DX)  # noqa: E731
-_ANY_PX = lambda codes: pl.any_horizontal(pl.col(c).is_in(list(codes)) for c in _PX)  # noqa: E731
+_ANY_DX = lambda codes: pl.any_horizontal(pl.col(c).is_in(list(codes)).fill_null(False) for c in _DX)  # noqa: E731
+_ANY_PX = lambda codes: pl.any_horizontal(pl.col(c).is_in(list(codes)).fill_null(False) for c in _PX)  # noqa: E731
 _DX_STARTS = lambda prefix: pl.any_horizontal(pl.col(c).str.starts_with(prefix) for c in _DX).fill_null(False)  # noqa: E731
 
 
