@@ -149,6 +149,16 @@ def _follow_ups(rng, T: Tables, P: Patients, pid: np.ndarray, rows: np.ndarray, 
     apply_visit(rng, T.conditions, rows, k, C)
     C.principal[rows] = P.condition_codes[pid, k]
     C.replaced[rows] = k
+    # "code first": heart failure / CKD with hypertension is coded I11.0 / I12.9 / I13.0 first, diabetic CKD E11.22
+    keys = CONDITION_KEYS
+    hf, ckd, htn, dm2 = (keys.index(key) for key in ("heart_failure", "ckd", "hypertension", "diabetes_t2"))
+    htn_code, dm2_code = P.condition_codes[pid, htn], P.condition_codes[pid, dm2]
+    with_hf, with_ckd = np.isin(htn_code, [T.index["I110"], T.index["I130"]]), np.isin(htn_code, [T.index["I129"], T.index["I130"]])
+    hypertensive = ((k == hf) & with_hf) | ((k == ckd) & with_ckd)
+    diabetic = (k == ckd) & ~hypertensive & (dm2_code == T.index["E1122"])
+    for first, condition, code in ((hypertensive, htn, htn_code), (diabetic, dm2, dm2_code)):
+        C.principal[rows[first]] = code[first]
+        C.replaced[rows[first]] = condition
     outpatient_px, probability = T.condition_outpatient[k, 0], T.condition_outpatient[k, 1]
     outpatient = (outpatient_px >= 0) & (rng.random(len(rows)) < probability)
     out = rows[outpatient]

@@ -54,7 +54,7 @@ RELEVANT: dict[str, tuple[str, ...]] = {
 # most secondary diagnoses a claim lists, by setting (the draw below picks 1..cap, weighted to the cap)
 CAPS = {"inpatient": 9, "ed": 3, "primary_care": 4, "preventive": 3, "specialist": 3, "outpatient": 2,
         "screening": 0, "obstetric": 3, "newborn": 2}
-SCREENING_PRINCIPALS = ("Z23", "Z1211", "Z1231", "Z124", "Z00110", "Z00111", "Z392")
+SCREENING_PRINCIPALS = ("Z23", "Z1211", "Z1231", "Z124", "Z00110", "Z00111", "Z392", "Z13220", "Z131", "Z1331")
 LOWER_RESPIRATORY_INFECTIONS = ("J209", "J189")
 # code that needs another condition's code on the same claim (guideline "use additional code")
 NEEDS = {"I110": ("heart_failure",), "I129": ("ckd",), "I130": ("heart_failure", "ckd"), "E1122": ("ckd",)}

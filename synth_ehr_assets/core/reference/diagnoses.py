@@ -94,8 +94,11 @@ def claim_diagnoses(rng: np.random.Generator, T: Tables, P: Patients, S: Schedul
         need |= brings & selected[:, [k]]
     selected |= need & (chronic >= 0)
     listed = np.where(selected, chronic, -1)
-    # needed codes go first, so the 10 slots never keep a combination code without them
-    order = np.argsort(np.where(selected, np.where(need, -1.0, key), np.inf), axis=1)[:, :12]
+    # a combination code, then the codes it needs ("code first"), then the rest: the 10 slots keep them together
+    combo = np.zeros_like(selected)
+    for k in (_K["hypertension"], _K["diabetes_t2"]):
+        combo[:, k] = needs[chronic[:, k]].any(axis=1) & selected[:, k]
+    order = np.argsort(np.where(selected, np.where(combo, -2.0, np.where(need, -1.0, key)), np.inf), axis=1)[:, :12]
     listed = np.take_along_axis(listed, order, axis=1)
     # Alzheimer's (G30.9) brings its F02.8x code: with mood disturbance if depressed, with anxiety if anxious
     has = P.conditions[S.pid]
@@ -112,4 +115,8 @@ def claim_diagnoses(rng: np.random.Generator, T: Tables, P: Patients, S: Schedul
     C.principal[promote] = pregnancy[promote, 0]
     pregnancy[promote, 0] = -1
     codes = np.concatenate([C.principal[:, None], principal_companion, pregnancy, C.extra_dx, paired], axis=1)
-    return _compact(_dedupe(codes), schema.DX_SLOTS)
+    packed = _compact(_dedupe(codes), schema.DX_SLOTS + 1)
+    # a code whose companion would fall past the last slot leaves with it (G30.9 never goes without F02.8x)
+    cut = np.isin(packed[:, -1], companion[companion >= 0])
+    packed[cut, -2] = -1
+    return _compact(packed[:, :-1], schema.DX_SLOTS)

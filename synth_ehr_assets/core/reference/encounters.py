@@ -66,10 +66,13 @@ PREVENTIVE: tuple[Visit, ...] = (
           px=(("45380", 1),), specialty="gastroenterology"),
     Visit("Z1231", (0, 2.5, 2.5), setting="outpatient", evaluation="none", sex="F", min_age=40, max_age=74,
           px=(("77067", 1),), specialty="radiology"),
-    Visit("Z124", (0, 2, 0), sex="F", min_age=21, max_age=64, px=(("88175", 1),), specialty="obstetrics_gynecology"),
-    Visit("Z13220", (0, 1, 1), min_age=20, px=(("36415", 1), ("80061", 1))),
-    Visit("Z131", (0, .8, .8), min_age=35, px=(("36415", 1), ("83036", 1))),
-    Visit("Z1331", (.4, .6, .4), min_age=12, px=(("96127", 1),)),
+    # well-woman visit with cervical screening: preventive E/M, gynecological exam first, the screening after it
+    Visit("Z01419", (0, 2, 0), sex="F", min_age=21, max_age=64, evaluation="preventive", px=(("88175", 1),),
+          extra_dx=(("Z124", 1),), specialty="obstetrics_gynecology"),
+    # screening-only encounters: the screening service without an E/M (a Z13 code alone supports no E/M)
+    Visit("Z13220", (0, 1, 1), min_age=20, evaluation="none", px=(("36415", 1), ("80061", 1))),
+    Visit("Z131", (0, .8, .8), min_age=35, evaluation="none", px=(("36415", 1), ("83036", 1))),
+    Visit("Z1331", (.4, .6, .4), min_age=12, evaluation="none", px=(("96127", 1),)),
 )
 ACUTE: tuple[Visit, ...] = (
     Visit("J069", (10, 5, 3)),

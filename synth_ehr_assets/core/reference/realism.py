@@ -14,7 +14,7 @@ from synth_ehr_assets.core.reference.amounts import PREVENTIVE_CODES, PREVENTIVE
 from synth_ehr_assets.core.reference.benefits import PART_B_DEDUCTIBLE, PLANS
 from synth_ehr_assets.core.reference.billing import TRIVALENT_FROM_DAY
 from synth_ehr_assets.core.reference.calendar import SEASONS, window_calendar, WINDOW_START
-from synth_ehr_assets.core.reference.coding import CAPS, OBSTETRIC, RELEVANT
+from synth_ehr_assets.core.reference.coding import CAPS, OBSTETRIC, RELEVANT, SCREENING_PRINCIPALS
 from synth_ehr_assets.core.reference.conditions import COMBINATION_CODES, CONDITION_TARGETS
 from synth_ehr_assets.core.reference.fees import (
     COMMERCIAL_MULTIPLE, COMMERCIAL_RANGE, DRG_WEIGHTS, GEOGRAPHIC_FACTOR, IPPS_BASE_RATE, MEDICARE_FEES,
@@ -57,6 +57,11 @@ def _with_prices(claims: pl.DataFrame) -> pl.DataFrame:
     return claims.with_columns(medicare_price=price.fill_null(0.0) * geo)
 
 
+def _first_slot(predicate) -> pl.Expr:
+    """The first diagnosis slot (0-9) whose code satisfies `predicate(column)`, 99 when none does."""
+    return pl.min_horizontal(pl.when(predicate(pl.col(c)).fill_null(False)).then(j).otherwise(99) for j, c in enumerate(_DX))
+
+
 def _rules(claims: pl.DataFrame) -> dict[str, dict[str, pl.Expr]]:
     allowed, charge, paid = pl.col("allowed_amount"), pl.col("charge_amount"), pl.col("paid_amount")
     priced = (allowed < charge - .01) & (pl.col("medicare_price") > 0)  # the fee schedule, not the charge, set it
@@ -90,6 +95,8 @@ def _rules(claims: pl.DataFrame) -> dict[str, dict[str, pl.Expr]]:
             "quadrivalent_flu_in_trivalent_season": (day >= TRIVALENT_FROM_DAY) & _ANY_PX(["90686"]),
             "trivalent_flu_before_its_season": (day < TRIVALENT_FROM_DAY) & _ANY_PX(["90656"]),
             "em_inside_global_ob_package": prenatal & em,
+            "em_on_a_screening_only_claim": em & pl.all_horizontal(
+                pl.col(c).is_null() | pl.col(c).str.starts_with("Z13") | pl.col(c).str.starts_with("Z12") for c in _DX),
             "first_trimester_ultrasound_later": _ANY_PX(["76801"])
             & _ANY_DX([f"Z3A{w}" for w in range(14, 43)]),
         },
@@ -119,6 +126,10 @@ def _rules(claims: pl.DataFrame) -> dict[str, dict[str, pl.Expr]]:
                 pl.col(c).str.starts_with("O").fill_null(False) for c in _DX) > 1),
             "alzheimer_without_dementia_code": _ANY_DX(["G309"]) & ~_DX_STARTS("F028"),
             "hypertensive_heart_without_i50": _ANY_DX(["I110", "I130"]) & ~_DX_STARTS("I50"),
+            "i50_before_hypertensive_heart_code": _first_slot(lambda c: c.is_in(["I110", "I130"]))
+            .is_between(0, 9) & (_first_slot(lambda c: c.is_in(["I110", "I130"])) > _first_slot(lambda c: c.str.starts_with("I50"))),
+            "n18_before_its_code_first_code": _first_slot(lambda c: c.is_in(["I129", "I130", "E1122"]))
+            .is_between(0, 9) & (_first_slot(lambda c: c.is_in(["I129", "I130", "E1122"])) > _first_slot(lambda c: c.str.starts_with("N18"))),
             "hypertensive_ckd_without_n18": _ANY_DX(["I129", "I130", "E1122"]) & ~_DX_STARTS("N18"),
         },
     }
@@ -137,7 +148,7 @@ def _annotate(claims: pl.DataFrame) -> pl.DataFrame:
         for c in _DX[1:]
     )
     chronic = pl.sum_horizontal(pl.col(c).is_in(list(conditions)).fill_null(False) for c in _DX[1:])
-    screening = pl.col("dx_1").is_in(["Z23", "Z1211", "Z1231", "Z124", "Z00110", "Z00111", "Z392"])
+    screening = pl.col("dx_1").is_in(list(SCREENING_PRINCIPALS))
     preventive_visit = _ANY_PX([f"993{b}{d}" for b in (8, 9) for d in range(1, 8)] + ["G0438", "G0439"])
     primary = pl.col("provider_specialty").is_in(["family_medicine", "internal_medicine", "pediatrics"])
     # the setting's list size, plus 2 for the codes a combination code brings ("use additional code")
