@@ -2,7 +2,8 @@
 
 charge  = sum of the lines' chargemaster prices (stays: the MS-DRG's median charge) x region cost index x
           lognormal noise x an occasional Pareto outlier (3% of claims: complications, long stays, drugs); the
-          same for every payer, as a hospital's chargemaster is;
+          same for every payer, as a hospital's chargemaster is, and never below the highest commercial contract
+          price for the codes (charges run 2-5x Medicare: MedPAC, AHA cost-to-charge data);
 allowed = the lesser of the charge and the payer's price: Medicare's fee schedules (`fees.py`: PFS on office
           claims, OPPS on hospital outpatient claims with labs and ECG tracings packaged into an emergency
           visit, IPPS MS-DRG payment on stays) times the payer multiple; self-pay: the uninsured discount;
@@ -20,7 +21,8 @@ from synth_ehr_assets.core.reference import encounters as enc
 from synth_ehr_assets.core.reference.benefits import Lines, Sharing, cost_sharing
 from synth_ehr_assets.core.reference.claims import PRENATAL, Claims, Schedule
 from synth_ehr_assets.core.reference.fees import (
-    DRG_WEIGHTS, GEOGRAPHIC_FACTOR, IPPS_BASE_RATE, MEDICARE_FEES, SELF_PAY_DISCOUNT, payer_multiple,
+    COMMERCIAL_MULTIPLE, COMMERCIAL_RANGE, DRG_WEIGHTS, GEOGRAPHIC_FACTOR, IPPS_BASE_RATE, MEDICARE_FEES,
+    SELF_PAY_DISCOUNT, payer_multiple,
 )
 from synth_ehr_assets.core.reference.population import Patients
 from synth_ehr_assets.core.reference.tables import SPECIALTIES, Tables
@@ -30,6 +32,7 @@ REGION_FACTOR = np.array([1.15, 1.20, .95, .90, 1.0, .85, .95, 1.0, 1.25])
 CHARGE_SIGMA = np.array([.35, .45, .50])  # lognormal spread by claim type
 OUTLIER_SHARE, OUTLIER_ALPHA = .03, 1.6
 MIN_CHARGE = 15.0
+CHARGE_FLOOR_MARGIN = 1.05
 PRIMARY_CARE = ("family_medicine", "internal_medicine", "pediatrics", "emergency_medicine", "hospitalist")
 # $0 cost sharing: always, and only with the screening principal diagnosis that makes the line preventive
 PREVENTIVE_CODES = tuple(f"993{b}{d}" for b in (8, 9) for d in range(1, 8)) + (
@@ -81,15 +84,18 @@ def claim_amounts(rng: np.random.Generator, T: Tables, P: Patients, S: Schedule,
     base = np.where(inpatient, C.base_charge, line_charge.sum(axis=1))
     noise = rng.lognormal(0.0, CHARGE_SIGMA[claim_type])
     outlier = np.where(rng.random(n) < OUTLIER_SHARE, 1.0 + rng.pareto(OUTLIER_ALPHA, n), 1.0)
-    charge = np.round(np.maximum(base * REGION_FACTOR[region] * noise * outlier, MIN_CHARGE), 2)
     # Medicare price per line (PFS on professional claims, OPPS on outpatient ones), then the payer's multiple
     geo = GEOGRAPHIC_FACTOR[region]
     medicare_line = tabs["fee"][slot, np.minimum(claim_type, 1)[:, None]] * geo[:, None]
+    drg_weight = np.array([DRG_WEIGHTS.get(code, 0.0) for code in C.drg]) if inpatient.any() else np.zeros(n)
+    medicare_total = np.where(inpatient, drg_weight * IPPS_BASE_RATE * geo, medicare_line.sum(axis=1))
+    # a chargemaster price sits above every contract: at least the highest commercial multiple of Medicare
+    floor = medicare_total * COMMERCIAL_MULTIPLE[claim_type] * COMMERCIAL_RANGE[1] * CHARGE_FLOOR_MARGIN
+    charge = np.round(np.maximum(base * REGION_FACTOR[region] * noise * outlier, np.maximum(floor, MIN_CHARGE)), 2)
     ed = C.evaluation == enc.EVALUATIONS.index("ed")
     packaged = tabs["packaged"][slot] & (ed & (payer == 0))[:, None]
     multiple = payer_multiple(rng, payer, claim_type, region)
     line_allowed = np.round(np.where(packaged, 0.0, medicare_line) * multiple[:, None], 2) * ~inpatient[:, None]
-    drg_weight = np.array([DRG_WEIGHTS.get(code, 0.0) for code in C.drg]) if inpatient.any() else np.zeros(n)
     stay = np.round(drg_weight * IPPS_BASE_RATE * geo * multiple, 2)
     self_pay = payer == 3
     discounted = np.round(charge * (1 - rng.uniform(*SELF_PAY_DISCOUNT, n)), 2)
