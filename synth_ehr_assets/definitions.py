@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from synth_ehr_assets.defs import codes, evaluation, model, narratives, release, source, synthesis
+from synth_ehr_assets.defs import codes, evaluation, model, narratives, release, scenarios, source, synthesis
 from synth_ehr_assets.defs.automation import release_automation_sensor, with_release_automation
 from synth_ehr_assets.defs.executors import selected_executor
 from synth_ehr_assets.defs.jobs import release_job
@@ -17,7 +17,7 @@ from synth_ehr_assets.defs.settings import store_setting
 from synth_ehr_assets.io.duckdb_io import duckdb_io_manager
 from synth_ehr_assets.io.lancedb_io import LanceDBIOManager
 
-ASSET_MODULES = [source, codes, model, synthesis, narratives, evaluation, release]
+ASSET_MODULES = [source, codes, model, synthesis, narratives, evaluation, release, scenarios]
 
 
 def build_resources() -> dict:

@@ -188,6 +188,45 @@ class DriftConfig(_Strict):
         return value
 
 
+ScenarioName = Literal["clean", "duplicate_submission", "excludes1_conflict", "age_sex_edit", "missing_drg",
+                       "timely_filing", "cob_secondary", "out_of_network", "prior_auth_missing", "rare_condition", "cohort"]
+ClaimType = Literal["professional", "outpatient", "inpatient"]
+Payer = Literal["medicare", "medicaid", "commercial", "self_pay"]
+
+
+class ScenarioRequest(_Strict):
+    """`claims` labelled claims of one scenario in every listed claim type x payer cell (core/reference/scenarios.py)."""
+
+    scenario: ScenarioName
+    claim_types: list[ClaimType] = Field(default_factory=lambda: ["professional", "outpatient", "inpatient"])
+    payers: list[Payer] = Field(default_factory=lambda: ["medicare", "medicaid", "commercial"])
+    claims: int = Field(1, ge=1, le=10_000, description="claims per claim type x payer cell")
+    code: str | None = Field(None, description="rare_condition: the principal diagnosis (dots optional)")
+    min_age: int = Field(0, ge=0, le=124, description="cohort: youngest age")
+    max_age: int = Field(124, ge=0, le=124, description="cohort: oldest age")
+    sex: Literal["F", "M"] | None = Field(None, description="cohort: sex (None: both)")
+
+    @model_validator(mode="after")
+    def _fits(self) -> "ScenarioRequest":
+        self.code = normalize_code(self.code)
+        if self.scenario == "rare_condition" and not self.code:
+            raise ValueError("rare_condition needs 'code'")
+        if self.scenario == "missing_drg" and set(self.claim_types) != {"inpatient"}:
+            raise ValueError("missing_drg applies to inpatient claims only: set claim_types: [inpatient]")
+        if self.scenario in ("cob_secondary", "out_of_network", "prior_auth_missing", "timely_filing") and "self_pay" in self.payers:
+            raise ValueError(f"{self.scenario} needs a payer: remove self_pay from payers")
+        if self.scenario == "out_of_network" and "medicare" in self.payers:
+            raise ValueError("out_of_network: Medicare fee-for-service has no network; use medicaid or commercial")
+        return self
+
+
+class ScenariosConfig(_Strict):
+    """Test scenarios by design: a labelled claim deck with its coverage report (never training data)."""
+
+    cells: list[ScenarioRequest] = Field(default_factory=list)
+    pool_claims: int = Field(200_000, ge=1_000, le=5_000_000, description="reference claims the deck draws from")
+
+
 class ReleaseSpec(_Strict):
     """One release: where the source comes from, how much to synthesize, and the gates it must pass."""
 
@@ -203,6 +242,7 @@ class ReleaseSpec(_Strict):
     narratives: NarrativeConfig = Field(default_factory=NarrativeConfig)
     gates: GateThresholds = Field(default_factory=GateThresholds)
     drift: DriftConfig = Field(default_factory=DriftConfig)
+    scenarios: ScenariosConfig = Field(default_factory=ScenariosConfig)
     spec_dir: str | None = Field(None, exclude=True, description="folder of the spec file (set by the loader)")
 
     @field_validator("release_id")

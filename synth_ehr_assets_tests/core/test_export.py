@@ -56,7 +56,8 @@ def test_release_folder_is_complete_and_its_hashes_verify(tables, tmp_path):
     written = json.loads((folder / "manifest.json").read_text())
     assert written["row_counts"] == {"claims": 60, "notes": 5, "judge_scores": 5}
     expected = {f"tables/{name}.{ext}" for name in tables for ext in ("parquet", "csv")}
-    assert expected | {"fhir/bundles.ndjson", "data_card.html"} == set(written["files"])
+    payer_files = {"x12/837P.x12", "x12/837I.x12", "hl7/adt.hl7", "hl7/dft.hl7"}
+    assert expected | {"fhir/bundles.ndjson", "data_card.html"} | payer_files == set(written["files"])
     assert bundle.verify_release(folder) == []
     card = (folder / "data_card.html").read_text()
     assert "privacy_membership_inference" in card and "Intended use" in card and "data:image/png;base64" in card

@@ -23,6 +23,7 @@ import polars as pl
 
 from synth_ehr_assets.core.export.data_card import render_data_card
 from synth_ehr_assets.core.export.fhir import write_fhir_ndjson
+from synth_ehr_assets.core.export.payer_files import write_payer_files
 from synth_ehr_assets.core.spec import check_release_id
 
 logger = logging.getLogger(__name__)
@@ -108,6 +109,7 @@ def _write_contents(
         "release_id": release_id,
         "row_counts": {name: frame.height for name, frame in tables.items()},
         "fhir_resources": fhir_counts,
+        "payer_exports": write_payer_files(folder, canonical_order(tables["claims"]), release_id),  # x12/, hl7/
     }
     (folder / DATA_CARD_NAME).write_text(render_data_card(jsonable(complete), images), encoding="utf-8")
     complete["files"] = _file_hashes(folder)

@@ -181,8 +181,14 @@ RARE_PREVALENCE = .002  # a condition below this share in every band belongs to 
 RARE = tuple(max(c.prevalence) < RARE_PREVALENCE for c in CONDITION_TARGETS)
 # Codes that replace a condition's own code when a comorbidity is present (ICD-10-CM guideline I.C.9.a:
 # hypertension with heart failure / CKD is coded as hypertensive heart / kidney disease; I.C.4.a: diabetes
-# with CKD as diabetic CKD).
+# with CKD as diabetic CKD) and with peripheral vascular disease as diabetic peripheral angiopathy (E11.51 /
+# E10.51 replace I73.9); unspecified dementia with depression / anxiety as F03.93 / F03.94 (FY2023 codes).
+# The first rule that matches wins.
 COMBINATION_CODES: dict[str, tuple[tuple[tuple[str, ...], str], ...]] = {
     "hypertension": ((("heart_failure", "ckd"), "I130"), (("heart_failure",), "I110"), (("ckd",), "I129")),
-    "diabetes_t2": ((("ckd",), "E1122"),),
+    "diabetes_t2": ((("ckd",), "E1122"), (("peripheral_vascular",), "E1151")),
+    "diabetes_t1": ((("peripheral_vascular",), "E1051"),),
+    "peripheral_vascular": ((("diabetes_t1",), "E1051"), (("diabetes_t2",), "E1151")),
+    "dementia": ((("depression",), "F0393"), (("anxiety",), "F0394")),
 }
+COMBINATION_KEEPS = {"dementia": "G309"}  # variants a combination rule leaves alone (Alzheimer's keeps G30.9)

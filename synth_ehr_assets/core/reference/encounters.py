@@ -28,6 +28,7 @@ class Visit:
     acuity: float = 0.0
     extra_dx: tuple[tuple[str, float], ...] = ()
     specialty: str | None = None  # None: the patient's primary care specialty
+    season: str | None = None  # a `calendar.SEASONS` name: the visit's rate follows that season by month
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Admission:
     max_age: int = 124
     female_mult: float = 1.0
     extra_dx: tuple[tuple[str, float], ...] = ()
+    season: str | None = None
 
 
 FALL = (("W19XXXA", .7),)
@@ -56,17 +58,21 @@ PREVENTIVE: tuple[Visit, ...] = (
           specialty="pediatrics"),
     Visit("Z0000", (0, 5, 6), evaluation="preventive", min_age=18,
           px=(("36415", .6), ("80053", .4), ("80061", .4), ("85025", .3))),
-    Visit("Z23", (2, 1.5, 3), min_age=1, evaluation="none", px=(("90471", 1), ("90686", 1))),
+    # influenza vaccination; the generator sets the season's product and Medicare's G0008 administration
+    Visit("Z23", (2, 1.5, 3), min_age=1, evaluation="none", px=(("90471", 1), ("90686", 1)), season="flu_vaccine"),
     Visit("Z1211", (0, 1.2, 1.2), setting="outpatient", evaluation="none", min_age=45, max_age=75,
           px=(("45378", 1),), specialty="gastroenterology"),
     Visit("Z1211", (0, .6, .6), setting="outpatient", evaluation="none", min_age=45, max_age=75,
           px=(("45380", 1),), specialty="gastroenterology"),
     Visit("Z1231", (0, 2.5, 2.5), setting="outpatient", evaluation="none", sex="F", min_age=40, max_age=74,
           px=(("77067", 1),), specialty="radiology"),
-    Visit("Z124", (0, 2, 0), sex="F", min_age=21, max_age=64, px=(("88175", 1),), specialty="obstetrics_gynecology"),
-    Visit("Z13220", (0, 1, 1), min_age=20, px=(("36415", 1), ("80061", 1))),
-    Visit("Z131", (0, .8, .8), min_age=35, px=(("36415", 1), ("83036", 1))),
-    Visit("Z1331", (.4, .6, .4), min_age=12, px=(("96127", 1),)),
+    # well-woman visit with cervical screening: preventive E/M, gynecological exam first, the screening after it
+    Visit("Z01419", (0, 2, 0), sex="F", min_age=21, max_age=64, evaluation="preventive", px=(("88175", 1),),
+          extra_dx=(("Z124", 1),), specialty="obstetrics_gynecology"),
+    # screening-only encounters: the screening service without an E/M (a Z13 code alone supports no E/M)
+    Visit("Z13220", (0, 1, 1), min_age=20, evaluation="none", px=(("36415", 1), ("80061", 1))),
+    Visit("Z131", (0, .8, .8), min_age=35, evaluation="none", px=(("36415", 1), ("83036", 1))),
+    Visit("Z1331", (.4, .6, .4), min_age=12, evaluation="none", px=(("96127", 1),)),
 )
 ACUTE: tuple[Visit, ...] = (
     Visit("J069", (10, 5, 3)),
@@ -75,7 +81,8 @@ ACUTE: tuple[Visit, ...] = (
     Visit("H6690", (0, .8, .3), min_age=18),
     Visit("J209", (2, 2.5, 2.5), px=(("71046", .3),), acuity=.3),
     Visit("J0190", (1.5, 3, 2)),
-    Visit("J111", (2, 1.5, 1.5), px=(("87804", .6),), acuity=.3),
+    Visit("J111", (2, 1.5, 1.5), px=(("87804", .6),), acuity=.3, season="influenza"),
+    Visit("J210", (2.5, 0, 0), max_age=1, px=(("87807", .5),), acuity=.3, specialty="pediatrics", season="rsv"),
     Visit("U071", (1, 1.5, 2), px=(("87635", .8),), acuity=.4),
     Visit("A09", (2.5, 1.5, 1)),
     Visit("N390", (.6, 1, 2), female_mult=4, px=(("81003", .8), ("87086", .5))),
@@ -145,7 +152,7 @@ ADMISSIONS: tuple[Admission, ...] = (
     Admission("E860", ("640", "641", "641"), (1.5, .3, 1), 2.5, 12000),
     Admission(None, ("202", "203", "203"), (2, 1, .5), 2.5, 15000, pcs=(("5A09357", .05),), requires=("asthma",),
               replaces=True, code_map={"J4520": "J4521", "J45909": "J45901"}),
-    Admission("J219", ("202", "203", "203"), (6, 0, 0), 2.5, 16000, max_age=1),
+    Admission("J210", ("202", "203", "203"), (6, 0, 0), 2.5, 16000, max_age=1, season="rsv"),
     Admission("Z5111", ("846", "847", "848"), (3, 3, 3), 3.0, 35000, pcs=(("3E04305", .9),),
               requires=("breast_cancer", "prostate_cancer", "colorectal_cancer", "lung_cancer")),
     Admission("R55", ("312", "312", "312"), (.2, .3, 1), 2.0, 15000, pcs=(("4A02X4Z", .5),)),

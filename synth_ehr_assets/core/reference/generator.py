@@ -10,13 +10,19 @@ import polars as pl
 from synth_ehr_assets.core import schema
 from synth_ehr_assets.core.reference import encounters as enc
 from synth_ehr_assets.core.reference.amounts import claim_amounts
-from synth_ehr_assets.core.reference.claims import NEW_PATIENT_SHARE, Claims, Schedule, general_claims, schedule
+from synth_ehr_assets.core.reference.benefits import PLAN_NAMES
+from synth_ehr_assets.core.reference.billing import ELECTIVE_DRGS, billing_rules
+from synth_ehr_assets.core.reference.calendar import SEASONS, shift_to_open_days, window_calendar
+from synth_ehr_assets.core.reference.claims import (
+    BIRTH, GENERAL, NEW_PATIENT_SHARE, POSTPARTUM, PRENATAL, Claims, Schedule, general_claims, reorder, schedule,
+)
+from synth_ehr_assets.core.reference.diagnoses import claim_diagnoses
 from synth_ehr_assets.core.reference.maternity import maternity_claims
-from synth_ehr_assets.core.reference.population import Patients, draw_patients
+from synth_ehr_assets.core.reference.population import GESTATION_DAYS, WINDOW_DAYS, Patients, draw_patients
 from synth_ehr_assets.core.reference.tables import SPECIALTIES, Tables, reference_tables
 
 # Bump when the design or the generator changes what a (n_claims, seed) pair produces (cache keys use it).
-REFERENCE_VERSION = "1"
+REFERENCE_VERSION = "2"
 CHUNK_PATIENTS = 10_000
 WINDOW_START_EPOCH_DAY = 19_723  # 2024-01-01 as days since 1970-01-01
 OFFICE_LEVELS = (.6, 1.7, 2.8)  # complexity score cut points for E/M levels 2|3|4|5
@@ -26,10 +32,14 @@ PREVENTIVE_AGES = (1, 5, 12, 18, 40, 65)  # preventive E/M age bands (9938x/9939
 Progress = Callable[[int, int], None]
 
 
-def generate_reference_claims(n_claims: int, seed: int, release_id: str, progress: Progress | None = None) -> pl.DataFrame:
+def generate_reference_claims(
+    n_claims: int, seed: int, release_id: str, progress: Progress | None = None, detail: bool = False,
+) -> pl.DataFrame | tuple[pl.DataFrame, pl.DataFrame]:
     """`n_claims` claims of the reference population in `schema.CLAIM_SCHEMA`; same (n, seed) → same table.
 
-    `progress(done, total)` is called after each chunk of ~70,000 claims.
+    `progress(done, total)` is called after each chunk of ~70,000 claims. `detail=True` also returns a frame of
+    what the canonical schema has no column for (claim_id, plan, deductible, copay, coinsurance, patient amount,
+    line allowed amounts), keyed by claim_id, for tests, benchmarks and the X12 export.
     """
     if not isinstance(n_claims, (int, np.integer)) or n_claims < 0:
         raise ValueError(f"n_claims must be a non-negative integer, got {n_claims!r}")
@@ -45,8 +55,26 @@ def generate_reference_claims(n_claims: int, seed: int, release_id: str, progres
         if progress is not None:
             progress(done, n_claims)
     if not parts:
-        return schema.empty_claims()
-    return _finish(pl.concat(parts), tables, seed, release_id)
+        claims = schema.empty_claims()
+        empty = pl.DataFrame(schema={"claim_id": pl.String, "plan": pl.String, **{c: pl.Float64 for c in DETAIL_COLUMNS}})
+        return (claims, empty) if detail else claims
+    frame = pl.concat(parts)
+    claims = _finish(frame, tables, seed, release_id)
+    return (claims, _detail(frame, seed)) if detail else claims
+
+
+DETAIL_COLUMNS = ["deductible", "copay", "coinsurance", "patient_amount",
+                  *(f"line_allowed_{j}" for j in range(1, schema.PX_SLOTS + 1))]
+
+
+def _detail(frame: pl.DataFrame, seed: int) -> pl.DataFrame:
+    row = pl.int_range(pl.len(), dtype=pl.Int64).cast(pl.String).str.zfill(9)
+    plan = pl.Series("plan", ("", *PLAN_NAMES), dtype=pl.String)
+    return frame.select(
+        pl.format("RC{}-{}", pl.lit(seed), row).alias("claim_id"),
+        pl.lit(plan).gather(pl.col("plan") + 1).alias("plan"),
+        *(pl.col(c).cast(pl.Float64) for c in DETAIL_COLUMNS),
+    )
 
 
 def _chunk(rng: np.random.Generator, T: Tables, chunk: int) -> pl.DataFrame:
@@ -54,22 +82,58 @@ def _chunk(rng: np.random.Generator, T: Tables, chunk: int) -> pl.DataFrame:
     S = schedule(rng, P)
     C = Claims(len(S.pid))
     general_claims(rng, T, P, S, C)
+    _calendar(rng, T, P, S, C)
     maternity_claims(rng, T, P, S, C)
     primary = _primary_care(rng, S.age)
     C.specialty = np.where(C.specialty < 0, primary, C.specialty)
-    dx = _diagnoses(P, S, C)
-    px = _procedures(rng, T, P, S, C)
-    base = np.where(C.los > 0, C.base_charge, (T.charge[np.maximum(px, 0)] * (px >= 0)).sum(axis=1))
-    charge, allowed, paid = claim_amounts(rng, base, C.claim_type, P.region[S.pid], P.payer[S.pid])
+    dx = claim_diagnoses(rng, T, P, S, C)
+    px = billing_rules(T, P, S, C, _procedures(rng, T, P, S, C))
+    year = window_calendar()["year"][S.day].astype(np.int64)
+    amounts = claim_amounts(rng, T, P, S, C, px, dx[:, 0], year)
+    sharing = amounts.sharing
     columns = {
         "patient": (S.pid + chunk * CHUNK_PATIENTS).astype(np.int64), "day": S.day.astype(np.int32),
         "claim_type": C.claim_type, "los_days": C.los, "age": S.age, "female": P.female[S.pid],
         "region": P.region[S.pid].astype(np.int8), "payer": P.payer[S.pid].astype(np.int8), "drg": C.drg,
-        "charge_amount": charge, "allowed_amount": allowed, "paid_amount": paid, "specialty": C.specialty,
+        "charge_amount": amounts.charge, "allowed_amount": amounts.allowed, "paid_amount": amounts.paid,
+        "specialty": C.specialty, "plan": P.plan[S.pid], "deductible": np.round(sharing.deductible, 2),
+        "copay": np.round(sharing.copay, 2), "coinsurance": np.round(sharing.coinsurance, 2),
+        "patient_amount": np.round(amounts.allowed - amounts.paid, 2),
     }
     columns |= {name: dx[:, j] for j, name in enumerate(schema.DX_COLUMNS)}
     columns |= {name: px[:, j] for j, name in enumerate(schema.PX_COLUMNS)}
+    columns |= {f"line_allowed_{j + 1}": amounts.line_allowed[:, j] for j in range(schema.PX_SLOTS)}
     return pl.DataFrame(columns)
+
+
+def _calendar(rng: np.random.Generator, T: Tables, P: Patients, S: Schedule, C: Claims) -> None:
+    """Office and scheduled claims off holidays and most weekends (`calendar.py`), then rows back in date order."""
+    elective = np.isin(C.drg, ELECTIVE_DRGS)
+    general, prenatal, postpartum = S.kind == GENERAL, S.kind == PRENATAL, S.kind == POSTPARTUM
+    office = (general & (C.claim_type == 0)) | prenatal | postpartum
+    scheduled = general & (((C.claim_type == 1) & (C.evaluation != enc.EVALUATIONS.index("ed"))) | elective)
+    setting = np.select([office, scheduled], [0, 1], 2)
+    pid = S.pid
+    lmp = P.delivery_day[pid] - GESTATION_DAYS
+    first = np.where(P.newborn[pid], P.birth_day[pid] + 1, 0)
+    low = np.select([prenatal, postpartum], [np.maximum(lmp + 42, 0), P.delivery_day[pid] + 14], first)
+    high = np.where(prenatal, P.delivery_day[pid] - 1, WINDOW_DAYS - 1)
+    newborn = P.newborn[pid]
+
+    def same(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+        age = lambda d: np.where(newborn, (d - P.birth_day[pid]) // 365.25, P.age0[pid] + np.floor(P.phase[pid] + d / 365.25))
+        band = lambda d: np.digitize(d - P.birth_day[pid], [8, 29]) * newborn
+        return (age(old) == age(new)) & (band(old) == band(new))
+
+    in_season = np.ones((len(pid), 12), bool)
+    for visit in enc.PREVENTIVE + enc.ACUTE:
+        if visit.season:
+            in_season[C.principal == T.index[visit.code]] = np.array(SEASONS[visit.season]) > 0
+    S.day = shift_to_open_days(rng, S.day, setting, low, high, same, in_season)
+    S.age_days = np.where(newborn, S.day - P.birth_day[pid], S.age_days)
+    order = np.lexsort((S.kind != BIRTH, S.day, S.pid))
+    reorder(S, order)
+    reorder(C, order)
 
 
 def _primary_care(rng: np.random.Generator, age: np.ndarray) -> np.ndarray:
@@ -86,15 +150,6 @@ def compact(codes: np.ndarray, width: int) -> np.ndarray:
     return packed
 
 
-def _diagnoses(P: Patients, S: Schedule, C: Claims) -> np.ndarray:
-    """Principal, reason-specific secondaries, then the patient's chronic conditions in priority order."""
-    chronic = P.condition_codes[S.pid]
-    replaced = C.replaced >= 0
-    chronic[np.flatnonzero(replaced), C.replaced[replaced]] = -1
-    chronic[chronic == C.principal[:, None]] = -1
-    return compact(np.concatenate([C.principal[:, None], C.extra_dx, chronic], axis=1), schema.DX_SLOTS)
-
-
 def _procedures(rng: np.random.Generator, T: Tables, P: Patients, S: Schedule, C: Claims) -> np.ndarray:
     """E/M code (office level by complexity, preventive by age, ED level) first, then the reason's procedures."""
     n = len(S.pid)
@@ -105,6 +160,9 @@ def _procedures(rng: np.random.Generator, T: Tables, P: Patients, S: Schedule, C
     office = np.where(new, _idx(T, "9920{}", range(2, 6))[level], _idx(T, "9921{}", range(2, 6))[level])
     band = np.digitize(S.age, PREVENTIVE_AGES)
     preventive = np.where(new, _idx(T, "9938{}", range(1, 8))[band], _idx(T, "9939{}", range(1, 8))[band])
+    # Medicare pays the annual wellness visit (G0438 first, G0439 later) instead of the 9938x/9939x codes
+    medicare = P.payer[S.pid] == 0
+    preventive = np.where(medicare, np.where(new, T.index["G0438"], T.index["G0439"]), preventive)
     ed = _idx(T, "9928{}", range(1, 6))[np.digitize(C.acuity + .3 * burden + rng.normal(0, .7, n), ED_LEVELS)]
     evaluation = np.select(
         [C.evaluation == enc.EVALUATIONS.index(name) for name in ("office", "preventive", "ed")], [office, preventive, ed], -1

@@ -1,4 +1,10 @@
-"""Prenatal visits, delivery stays, postpartum visits (females 15-49) and birth stays (infants born in the window)."""
+"""Prenatal visits, delivery stays, postpartum visits (females 15-49) and birth stays (infants born in the window).
+
+The obstetrician bills the global obstetric package (CPT 59400 vaginal / 59510 cesarean: antepartum care,
+delivery, postpartum care) once, dated the delivery (AMA/ACOG global obstetric package coding guidance); the
+prenatal and postpartum visits inside it carry $0 Category II tracking codes (0500F first prenatal visit, 0502F
+later ones, 0503F postpartum) instead of E/M codes, beside separately billed ultrasounds and labs.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,14 @@ import numpy as np
 
 from synth_ehr_assets.core.reference import encounters as enc
 from synth_ehr_assets.core.reference.claims import (
-    BIRTH, DELIVERY, INPATIENT, POSTPARTUM, PRENATAL, PROFESSIONAL, Claims, Schedule,
+    BIRTH, DELIVERY, GLOBAL_OB, INPATIENT, POSTPARTUM, PRENATAL, PROFESSIONAL, Claims, Schedule,
 )
 from synth_ehr_assets.core.reference.population import GESTATION_DAYS, Patients
 from synth_ehr_assets.core.reference.tables import SPECIALTIES, Tables
 
 OBSTETRICS = SPECIALTIES.index("obstetrics_gynecology")
-OFFICE = enc.EVALUATIONS.index("office")
+NO_EVALUATION = enc.EVALUATIONS.index("none")
+CHILDBIRTH_STAGE = 3
 DELIVERY_WEEKS, DELIVERY_WEEK_SHARES = np.arange(37, 42), np.array([.1, .25, .4, .2, .05])
 
 
@@ -23,10 +30,22 @@ def _codes(T: Tables, names) -> np.ndarray:
 def maternity_claims(rng: np.random.Generator, T: Tables, P: Patients, S: Schedule, C: Claims) -> None:
     _prenatal(rng, T, P, S, np.flatnonzero(S.kind == PRENATAL), C)
     _delivery(rng, T, P, S, np.flatnonzero(S.kind == DELIVERY), C)
+    _global(T, P, S, np.flatnonzero(S.kind == GLOBAL_OB), C)
     rows = np.flatnonzero(S.kind == POSTPARTUM)
     C.principal[rows], C.claim_type[rows] = T.index[enc.POSTPARTUM], PROFESSIONAL
-    C.evaluation[rows], C.specialty[rows] = OFFICE, OBSTETRICS
+    C.evaluation[rows], C.specialty[rows] = NO_EVALUATION, OBSTETRICS
+    C.px[rows, 0] = T.index["0503F"]
     _births(rng, T, P, S, np.flatnonzero(S.kind == BIRTH), C)
+
+
+def _global(T: Tables, P: Patients, S: Schedule, rows: np.ndarray, C: Claims) -> None:
+    """The global obstetric claim repeats its delivery's diagnoses (each patient has at most one delivery)."""
+    deliveries = np.flatnonzero(S.kind == DELIVERY)
+    source = deliveries[np.searchsorted(S.pid[deliveries], S.pid[rows])]
+    C.principal[rows], C.extra_dx[rows], C.stage[rows] = C.principal[source], C.extra_dx[source], CHILDBIRTH_STAGE
+    C.px[rows] = -1
+    C.px[rows, 0] = np.where(P.cesarean[S.pid[rows]], T.index["59510"], T.index["59400"])
+    C.claim_type[rows], C.evaluation[rows], C.specialty[rows] = PROFESSIONAL, NO_EVALUATION, OBSTETRICS
 
 
 def _weeks_codes(T: Tables, weeks: np.ndarray) -> np.ndarray:
@@ -47,10 +66,15 @@ def _prenatal(rng, T: Tables, P: Patients, S: Schedule, rows: np.ndarray, C: Cla
     complication_code = np.concatenate([[-1], _codes(T, enc.PRENATAL_COMPLICATION)])[complication]
     C.principal[rows] = np.where(coded, complication_code, normal)
     C.extra_dx[rows, 0] = _weeks_codes(T, weeks)
-    C.claim_type[rows], C.evaluation[rows], C.specialty[rows] = PROFESSIONAL, OFFICE, OBSTETRICS
+    C.claim_type[rows], C.evaluation[rows], C.specialty[rows] = PROFESSIONAL, NO_EVALUATION, OBSTETRICS
+    C.stage[rows] = trimester
     px = np.array([T.index[code] for code, _ in enc.PRENATAL_PX], np.int32)
-    prob = np.array([p for _, p in enc.PRENATAL_PX])
-    C.px[rows] = np.where(rng.random((len(rows), len(px))) < prob, px, -1)
+    # first-trimester ultrasound (76801) only before week 14, the later one (76805) only from week 14
+    prob = np.array([p for _, p in enc.PRENATAL_PX]) * np.stack(
+        [trimester == 0, trimester > 0, np.ones(len(rows), bool), np.ones(len(rows), bool)], axis=1)
+    C.px[rows, : len(px)] = np.where(rng.random((len(rows), len(px))) < prob, px, -1)
+    first = np.r_[True, pid[1:] != pid[:-1]]  # rows are in date order within a patient
+    C.px[rows, len(px)] = np.where(first, T.index["0500F"], T.index["0502F"])
 
 
 def _delivery(rng, T: Tables, P: Patients, S: Schedule, rows: np.ndarray, C: Claims) -> None:
@@ -76,6 +100,7 @@ def _delivery(rng, T: Tables, P: Patients, S: Schedule, rows: np.ndarray, C: Cla
     C.los[rows] = np.maximum(1, np.where(cesarean, cs_los, vaginal_los) - 1 + rng.poisson(1.0, len(rows)))
     C.base_charge[rows] = np.where(cesarean, cs_charge, vaginal_charge) * np.where(complicated, 1.3, 1.0)
     C.claim_type[rows], C.specialty[rows] = INPATIENT, OBSTETRICS
+    C.stage[rows] = CHILDBIRTH_STAGE
 
 
 def _births(rng, T: Tables, P: Patients, S: Schedule, rows: np.ndarray, C: Claims) -> None:

@@ -19,7 +19,10 @@ from statistics import NormalDist
 import numpy as np
 
 from synth_ehr_assets.core import schema
-from synth_ehr_assets.core.reference.conditions import AGE_BANDS, COMBINATION_CODES, CONDITION_TARGETS, RARE
+from synth_ehr_assets.core.reference.benefits import draw_plans
+from synth_ehr_assets.core.reference.conditions import (
+    AGE_BANDS, COMBINATION_CODES, COMBINATION_KEEPS, CONDITION_TARGETS, RARE,
+)
 
 WINDOW_DAYS = 731  # 2024-01-01 .. 2025-12-31
 MAX_AGE = 95
@@ -108,6 +111,7 @@ class Patients:
     complication: np.ndarray  # 0 none, 1 gestational diabetes, 2 pre-eclampsia, 3 hyperemesis
     cesarean: np.ndarray
     general_claims: np.ndarray
+    plan: np.ndarray  # commercial plan (benefits.PLANS index), -1 for other payers
 
     @property
     def n(self) -> int:
@@ -122,6 +126,7 @@ def draw_patients(rng: np.random.Generator, n: int, code_index: dict[str, int], 
     region = rng.choice(len(schema.REGIONS), size=n, p=np.array(REGION_SHARES) / sum(REGION_SHARES))
     conditions = _draw_conditions(rng, age0, female)
     rare = np.array(RARE)
+    keys = [c.key for c in CONDITION_TARGETS]
     if rare_floor:
         _ensure_rare(rng, conditions, age0, female, np.flatnonzero(rare))
     codes = _condition_codes(rng, conditions, code_index)
@@ -135,8 +140,11 @@ def draw_patients(rng: np.random.Generator, n: int, code_index: dict[str, int], 
     expected = base * (1 + BURDEN_CLAIMS * burden) * frailty
     general = rng.poisson(expected) + np.where(newborn, 0, 1)
     payer = _draw_payer(rng, age0, pregnant)
-    return Patients(age0, female, region, payer, conditions, codes, burden, rng.random(n), newborn, birth_day,
-                    pregnant, delivery_day, first, complication, cesarean, general)
+    phase = rng.random(n)
+    diabetic = conditions[:, [keys.index("diabetes_t1"), keys.index("diabetes_t2")]].any(axis=1)
+    complication = np.where((complication == 1) & diabetic, 0, complication)  # pre-existing diabetes is not GDM
+    return Patients(age0, female, region, payer, conditions, codes, burden, phase, newborn, birth_day,
+                    pregnant, delivery_day, first, complication, cesarean, general, draw_plans(rng, payer))
 
 
 def _draw_conditions(rng: np.random.Generator, age0: np.ndarray, female: np.ndarray) -> np.ndarray:
@@ -168,9 +176,10 @@ def _condition_codes(rng: np.random.Generator, has: np.ndarray, code_index: dict
         probs = np.array([w for _, w in cond.codes], dtype=float)
         pick = np.searchsorted(np.cumsum(probs / probs.sum()), rng.random(n), side="right").clip(0, len(variants) - 1)
         chosen = variants[pick]
+        kept = chosen == code_index.get(COMBINATION_KEEPS.get(cond.key, ""), -1)
         for needs, code in reversed(COMBINATION_CODES.get(cond.key, ())):
             together = np.logical_and.reduce([has[:, keys.index(other)] for other in needs])
-            chosen = np.where(together, code_index[code], chosen)
+            chosen = np.where(together & ~kept, code_index[code], chosen)
         out[:, k] = np.where(has[:, k], chosen, -1)
     return out
 

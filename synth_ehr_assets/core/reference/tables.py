@@ -9,6 +9,8 @@ import numpy as np
 
 from synth_ehr_assets.core import codes
 from synth_ehr_assets.core.reference import encounters as enc
+from synth_ehr_assets.core.reference.calendar import SEASON_NAMES, season_factors
+from synth_ehr_assets.core.reference.coding import COMPANION, obstetric_codes
 from synth_ehr_assets.core.reference.conditions import COMBINATION_CODES, CONDITION_KEYS, CONDITION_TARGETS
 from synth_ehr_assets.core.reference.procedures import PCS_CODES, PROCEDURE_CHARGES, REFERENCE_PROCEDURES
 
@@ -34,6 +36,7 @@ def diagnosis_codes() -> list[str]:
     found += [*enc.PRENATAL_FIRST, *enc.PRENATAL_OTHER, *enc.PRENATAL_COMPLICATION, *enc.DELIVERY_COMPLICATION,
               *enc.CESAREAN_INDICATIONS, *enc.WEEKS_CODES.values(), enc.POSTPARTUM, enc.LIVE_BIRTH,
               *enc.NEWBORN.values(), enc.NEWBORN_JAUNDICE[0], *(code for _, code in enc.NEWBORN_WELL)]
+    found += [*obstetric_codes(), *(code for codes_ in COMPANION.values() for code in codes_), "J440"]
     return sorted(set(found))
 
 
@@ -88,6 +91,7 @@ class VisitTable:
     extra_dx: np.ndarray  # (V, MAX_EXTRA_DX)
     extra_prob: np.ndarray
     specialty: np.ndarray  # -1: primary care
+    season: np.ndarray  # (V, 12) rate multiplier by month (1 for visits without a season)
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,7 @@ def _visit_table(rows, index) -> VisitTable:
         px=np.stack([p for p, _ in px]), px_prob=np.stack([q for _, q in px]),
         extra_dx=np.stack([p for p, _ in extra]), extra_prob=np.stack([q for _, q in extra]),
         specialty=np.array(spec, np.int16),
+        season=np.stack([season_factors()[SEASON_NAMES.index(r.season)] if r.season else np.ones(12) for r in rows]),
     )
 
 
@@ -150,7 +155,8 @@ def reference_tables() -> Tables:
     ]
     admissions = [
         enc.Visit(adm.code or "R55", adm.weights, px=adm.pcs, min_age=adm.min_age, max_age=adm.max_age,
-                  female_mult=adm.female_mult, extra_dx=adm.extra_dx, evaluation="none", specialty="hospitalist")
+                  female_mult=adm.female_mult, extra_dx=adm.extra_dx, evaluation="none", specialty="hospitalist",
+                  season=adm.season)
         for adm in enc.ADMISSIONS
     ]
     keys = list(CONDITION_KEYS)

@@ -1,0 +1,139 @@
+"""The reference population read as a claims reviewer would: every realism rule holds on sampled claims."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import pytest
+
+from synth_ehr_assets.core.reference import generate_reference_claims
+from synth_ehr_assets.core.reference.benefits import PART_B_DEDUCTIBLE, PLANS
+from synth_ehr_assets.core.reference.fees import GEOGRAPHIC_FACTOR, MEDICARE_FEES
+from synth_ehr_assets.core.reference.realism import DEFECT_KINDS, distributions, violations
+from synth_ehr_assets.core import schema
+
+N_CLAIMS = 60_000
+
+
+@pytest.fixture(scope="module")
+def generated() -> tuple[pl.DataFrame, pl.DataFrame]:
+    return generate_reference_claims(N_CLAIMS, seed=13, release_id="realism", detail=True)
+
+
+@pytest.fixture(scope="module")
+def claims(generated) -> pl.DataFrame:
+    return generated[0]
+
+
+@pytest.fixture(scope="module")
+def joined(generated) -> pl.DataFrame:
+    return generated[0].join(generated[1], on="claim_id")
+
+
+@pytest.fixture(scope="module")
+def found(claims) -> dict[str, dict[str, int]]:
+    return violations(claims)
+
+
+@pytest.mark.parametrize("kind", DEFECT_KINDS)
+def test_no_rule_of_the_defect_kind_is_broken(found, kind: str) -> None:
+    assert found[kind] and all(count == 0 for count in found[kind].values()), found[kind]
+
+
+def test_the_rules_catch_broken_claims(claims: pl.DataFrame) -> None:
+    """Each defect the review found, planted into clean claims, is counted by its rule."""
+    first = lambda expr: claims.filter(expr).head(5)  # noqa: E731
+    broken = pl.concat([
+        first((pl.col("payer") == "medicare") & (pl.col("px_1") == "99214") & pl.col("px_2").is_null())
+        .with_columns(allowed_amount=pl.col("allowed_amount") * 1.6, charge_amount=pl.col("charge_amount") * 3),
+        first(pl.col("payer") == "self_pay").with_columns(paid_amount=pl.lit(10.0)),
+        first((pl.col("claim_type") == "outpatient") & pl.col("px_2").is_not_null()).with_columns(px_2=pl.lit("93000")),
+        first(pl.col("dx_1") == "J111").with_columns(service_date=pl.lit(date(2024, 6, 12))),
+        first(pl.col("claim_type") == "professional").with_columns(service_date=pl.lit(date(2024, 12, 25))),
+        first(pl.col("dx_3").is_null()).with_columns(dx_2=pl.lit("E119"), dx_3=pl.lit("I739")),
+        first(pl.col("dx_3").is_null()).with_columns(dx_2=pl.lit("F0390"), dx_3=pl.lit("F329")),
+        first(pl.col("dx_3").is_null()).with_columns(dx_2=pl.lit("I130"), dx_3=pl.lit("I5022")),
+    ])
+    counts = violations(broken)
+    expected = {
+        ("allowed_amount", "medicare_off_fee_schedule"), ("cost_sharing", "self_pay_paid_by_payer"),
+        ("procedure_code", "professional_global_on_facility_claim"), ("dates", "influenza_off_season"),
+        ("dates", "office_on_closed_holiday"), ("icd10_conventions", "diabetes_and_pvd_not_combined"),
+        ("icd10_conventions", "unspecified_dementia_with_mood_or_anxiety"),
+        ("icd10_conventions", "hypertensive_ckd_without_n18"),
+    }
+    assert {(kind, rule) for kind, rule in expected if counts[kind][rule] > 0} == expected, counts
+
+
+def test_allowed_amounts_are_anchored_to_the_fee_schedule_by_payer(claims: pl.DataFrame) -> None:
+    visits = claims.filter((pl.col("px_1") == "99214") & pl.col("px_2").is_null() & (pl.col("claim_type") == "professional")
+                           & (pl.col("allowed_amount") < pl.col("charge_amount")))
+    fee = MEDICARE_FEES["99214"][0]
+    by_payer = visits.group_by("payer").agg(low=pl.col("allowed_amount").min(), high=pl.col("allowed_amount").max(),
+                                            median=pl.col("allowed_amount").median())
+    rows = {r["payer"]: r for r in by_payer.iter_rows(named=True)}
+    lo, hi = fee * GEOGRAPHIC_FACTOR.min(), fee * GEOGRAPHIC_FACTOR.max()
+    assert lo - .01 <= rows["medicare"]["low"] and rows["medicare"]["high"] <= hi + .01
+    assert rows["medicaid"]["high"] < hi and rows["medicaid"]["median"] < rows["medicare"]["median"]
+    assert 1.3 * fee < rows["commercial"]["median"] < 1.6 * fee
+    assert rows["commercial"]["low"] >= .95 * lo and rows["commercial"]["high"] <= 2.2 * hi  # not $86-$416
+    ed = claims.filter((pl.col("payer") == "medicare") & (pl.col("px_1") == "99285"))
+    assert ed.height and (ed["allowed_amount"] <= MEDICARE_FEES["99285"][1] * GEOGRAPHIC_FACTOR.max() * 2.2).all()
+
+
+def test_deductibles_copays_and_out_of_pocket_maximums(joined: pl.DataFrame) -> None:
+    year = pl.col("service_date").dt.year()
+    part_b = joined.filter((pl.col("payer") == "medicare") & (pl.col("claim_type") != "inpatient")).group_by(
+        "patient_id", year.alias("year")).agg(pl.col("deductible").sum(), pl.col("allowed_amount").filter(
+            pl.col("px_1").str.contains(r"^992[01]")).sum())  # office visits: always subject to the deductible
+    cap = pl.col("year").replace_strict({2024: PART_B_DEDUCTIBLE[0], 2025: PART_B_DEDUCTIBLE[1]}, return_dtype=pl.Float64)
+    assert (part_b["deductible"] <= part_b.select(cap + .01).to_series()).all()
+    met = part_b.filter(pl.col("allowed_amount") > 3 * PART_B_DEDUCTIBLE.max())
+    assert (met["deductible"] - met.select(cap).to_series()).abs().max() < .02  # consumed over the year
+    limits = {name: (ded, oop) for name, _, ded, _, _, _, _, oop in PLANS}
+    commercial = joined.filter(pl.col("payer") == "commercial").group_by("patient_id", year.alias("year"), "plan").agg(
+        pl.col("deductible").sum(), pl.col("patient_amount").sum())
+    for name, (deductible, oop) in limits.items():
+        plan = commercial.filter(pl.col("plan") == name)
+        assert plan.height > 50 and (plan["deductible"] <= deductible + .02).all() and (plan["patient_amount"] <= oop + .02).all()
+    # copays are the plan's (less only where the visit line costs less or the out-of-pocket maximum is reached)
+    copays = joined.filter((pl.col("payer") == "commercial") & (pl.col("copay") > 0))["copay"]
+    plan_copays = [p[c] for p in PLANS for c in (4, 5, 6) if p[c] > 0]
+    assert copays.is_in(plan_copays).mean() > .9 and copays.max() <= max(plan_copays)
+    medicaid = joined.filter(pl.col("payer") == "medicaid")
+    assert set(medicaid["patient_amount"].round(2).unique().to_list()) <= {0.0, 4.0}
+    assert (medicaid.filter(pl.col("age") < 18)["patient_amount"] == 0).all()
+    assert (joined.filter(pl.col("payer") == "self_pay")["paid_amount"] == 0).all()
+
+
+def test_weekday_and_season_distributions(claims: pl.DataFrame) -> None:
+    d = distributions(claims)
+    week = d["weekday"]
+    weekend = lambda kind: week.filter((pl.col("claim_type") == kind) & (pl.col("weekday") >= 6))["share"].sum()  # noqa: E731
+    assert .02 < weekend("professional") < .08  # ~5% in NAMCS
+    inpatient_weekend = weekend("inpatient")
+    assert .2 < inpatient_weekend < .33
+    season = d["season"]
+    flu = season.filter(pl.col("dx_1") == "J111")
+    winter = flu.filter(pl.col("month").is_in([12, 1, 2]))["len"].sum() / flu["len"].sum()
+    assert flu.height and winter > .6 and flu["month"].is_in([10, 11, 12, 1, 2, 3, 4]).all()
+    assert season.filter(pl.col("dx_1") == "J210")["len"].sum() > 0
+
+
+def test_secondary_lists_are_sized_by_setting(claims: pl.DataFrame) -> None:
+    count = pl.sum_horizontal(pl.col(c).is_not_null() for c in schema.DX_COLUMNS)
+    sized = claims.with_columns(n_dx=count)
+    assert (sized.filter(pl.col("dx_1") == "Z23")["n_dx"] == 1).all()  # a flu shot lists its Z23 only
+    office = sized.filter((pl.col("claim_type") == "professional") & pl.col("px_1").str.starts_with("9921"))
+    assert office["n_dx"].median() <= 3 and office["n_dx"].max() <= 7
+    inpatient = sized.filter(pl.col("claim_type") == "inpatient")
+    assert inpatient["n_dx"].mean() > office["n_dx"].mean()
+
+
+def test_combination_codes_appear_when_conditions_co_occur(claims: pl.DataFrame) -> None:
+    codes = set(claims.unpivot(on=schema.DX_COLUMNS, value_name="code").drop_nulls("code")["code"].unique().to_list())
+    assert {"E1151", "J440", "F0393", "F0280", "I130", "E1122"} <= codes
+    assert any(code.startswith(("O99", "O10", "O24")) for code in codes - {"O24410", "O24420"})
+    assert {"G0008", "G0439", "93005", "0502F", "59400"} <= set(
+        claims.unpivot(on=schema.PX_COLUMNS, value_name="code").drop_nulls("code")["code"].unique().to_list())
