@@ -75,8 +75,9 @@ def run_synth_ehr(train, holdout, rows: int, seed: int, big_rows: int, out: Path
     from synth_ehr_assets.core.synth.claims import (
         CONDITION_COLUMN,
         MODEL_COLUMN_KINDS,
-        CodeMapper,
+        code_decoder,
         model_frame,
+        release_blocks,
         synthesize_claims,
     )
     from synth_ehr_assets.core.synth.synthesizer import TableSynthesizer
@@ -89,13 +90,14 @@ def run_synth_ehr(train, holdout, rows: int, seed: int, big_rows: int, out: Path
     fit = model.fit(model_frame(train), model_frame(holdout))
     fit_seconds = time.perf_counter() - started
     started = time.perf_counter()  # once per fitted model, like loading it: candidate pools and their edit tables
-    mapper = CodeMapper(model.transformer, train, index)
+    blocks = release_blocks(spec)
+    mapper = code_decoder(blocks["decoding"], model, train, index, False, seed, blocks["sigma"])
     mapper_seconds = time.perf_counter() - started
     started = time.perf_counter()  # what CTGAN's sample does, plus mapping every code slot to a valid code
     model.sample(rows, code_decoder=mapper, seed=seed + 2)
     map_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    synthetic, report = synthesize_claims(model, rows, spec, index, train)
+    synthetic, report = synthesize_claims(model, rows, code_index=index, train_claims=train, **blocks)
     sample_seconds = time.perf_counter() - started
     synthetic.write_parquet(out)
     result = {
@@ -113,7 +115,7 @@ def run_synth_ehr(train, holdout, rows: int, seed: int, big_rows: int, out: Path
     if big_rows:
         big_spec = parse_spec({"rows": big_rows, "seed": seed + 1}, "bench")
         started = time.perf_counter()
-        big, _ = synthesize_claims(model, big_rows, big_spec, index, train)
+        big, _ = synthesize_claims(model, big_rows, code_index=index, train_claims=train, **release_blocks(big_spec))
         result.update(big_rows=big.height, big_s=time.perf_counter() - started)
         del big
     return result

@@ -150,8 +150,10 @@ def fidelity_report(
     synthetic: pl.DataFrame,
     seed: int,
     max_rows: int = 5000,
+    designed: tuple[str, ...] = (),
 ) -> dict:
-    """Every fidelity figure of DESIGN §8 for one release.
+    """Every fidelity figure of DESIGN §8 for one release (`designed`: coverage-target code prefixes, see
+    `code_structure_figures`).
 
     sdmetrics and TSTR run on seeded subsamples of at most `max_rows` rows; the cheap statistics use every row.
     """
@@ -164,7 +166,7 @@ def fidelity_report(
     all_r2, all_top, all_table = prevalence_agreement(real_train, synthetic, principal_only=False)
     charges = charge_quantiles(real_train, synthetic)
     utility, utility_table = tstr_report(real_train, real_holdout, synthetic, seed, max_rows)
-    structure = code_structure_report(real_train, real_holdout, synthetic, seed=seed)
+    structure = code_structure_report(real_train, real_holdout, synthetic, seed=seed, designed=designed)
 
     report: dict = {
         "quality_score": quality["quality_score"],
