@@ -109,12 +109,16 @@ CODE_STRUCTURE_LABELS = {
 }
 
 
+JOINT_BOUND_CAP = 0.5  # sampling noise never excuses a setting figure off by half (a missing setting is 1.0)
+
+
 def _code_structure_bound(name: str, null: float, noise: float, gates: GateThresholds) -> tuple[str, float] | None:
     """(">=" or "<=", bound) of a gated code-structure figure; None for a figure that is only reported."""
     if name.startswith("unsupported_"):
         return "<=", _relative_to_null(null, gates.max_unsupported_share_factor, gates.min_unsupported_share_floor)
     if name == "claim_type_joint_deviation":
-        return "<=", max(gates.max_claim_type_joint_deviation, gates.claim_type_joint_noise_factor * noise)
+        widened = min(gates.claim_type_joint_noise_factor * noise, JOINT_BOUND_CAP)
+        return "<=", max(gates.max_claim_type_joint_deviation, widened)
     factor = gates.null_deviation_factor
     if name in ("all_dx_prevalence_r2", "cooccurrence_r2"):
         default = gates.min_all_dx_prevalence_r2 if name == "all_dx_prevalence_r2" else gates.min_cooccurrence_r2
