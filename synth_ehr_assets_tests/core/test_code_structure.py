@@ -153,9 +153,9 @@ def test_the_data_card_prints_each_figure_next_to_its_null_and_threshold(populat
     manifest = jsonable({"release_id": "cs", "metrics": {"fidelity": headline(figures), "privacy": {}},
                          "spec": {"gates": DEFAULTS.model_dump()}, "code_structure": cs.code_structure_tables(figures)})
     card = render_data_card(manifest, {})
-    section = card[card.index("<h2>Code structure</h2>"):card.index("<h2>Fidelity figures</h2>")]
+    section = card[card.index("<h2>Code structure</h2>"):card.index("<h2>Figures</h2>")]
     assert "<th>real holdout (null)</th>" in section and "<td>≥ 0.9</td>" in section
     assert "largest over-representation" in section and "<td>FAIL</td>" in section
     assert "<td>G10</td><td>Huntington&#x27;s disease</td>" in section
-    fidelity_rows = card[card.index("<h2>Fidelity figures</h2>"):]
+    fidelity_rows = card[card.index("<h2>Figures</h2>"):]
     assert "code_structure." not in fidelity_rows

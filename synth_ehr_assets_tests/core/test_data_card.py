@@ -50,7 +50,7 @@ def test_the_card_names_source_columns_with_units_gates_with_reasons_samples_and
     assert "sdmetrics quality 0.80 is where" in card
     assert card.count('class="claim"') == 5 and "plan fits the diagnosis" in card
     assert "Must not be used for" in card and "clinical decisions" in card
-    assert [s.__name__ for s in SECTIONS][:5] == ["_header", "_source", "_tables", "_gates", "_samples"]
+    assert [s.__name__ for s in SECTIONS][:6] == ["_header", "_source", "_tables", "_gates", "_code_structure", "_samples"]
 
 
 def test_the_card_loads_nothing_from_the_network():

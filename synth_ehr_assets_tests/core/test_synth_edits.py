@@ -122,8 +122,12 @@ def test_preventive_bands_cover_the_fourteen_codes_in_order():
 
 # Category pairs the reference population itself emits (core/reference owns them; reported to its owner), found
 # on 1,000,000 reference claims: bipolar disorder drawn independently of depression, pre-eclampsia with
-# essential hypertension (should be O11), gestational with pre-existing diabetes, Crohn's with ulcerative colitis.
-REFERENCE_EXCLUDES1 = {("F31", "F32"), ("F31", "F33"), ("O14", "I10"), ("O24", "E10"), ("O24", "E11"), ("K50", "K51")}
+# essential hypertension (should be O11), gestational with pre-existing diabetes, Crohn's with ulcerative colitis;
+# after the reference realism rules: pre-existing hypertension in pregnancy (O10) coded with I10 as well, and a
+# routine gynaecological exam (Z01.41-) with cervical screening (Z12.4), which Z01.41's own "use additional code"
+# note asks for while the Z01 category's Excludes1 forbids it.
+REFERENCE_EXCLUDES1 = {("F31", "F32"), ("F31", "F33"), ("O14", "I10"), ("O24", "E10"), ("O24", "E11"), ("K50", "K51"),
+                       ("O10", "I10"), ("Z01", "Z12")}
 
 
 def test_reference_population_passes_every_new_rule_except_its_documented_excludes1_pairs():
