@@ -62,6 +62,7 @@ MAX_ROUNDS = 12
 REALLOCATE_ROUND = 6  # from this round on, free rows of a principal code that keeps failing go to other codes
 CELL_ROUNDS = 10  # rounds holding each principal's inpatient share (`setting_cells`); later rounds fill any setting
 MIN_ACCEPTANCE = 0.02  # oversampling never assumes that fewer than 2% of sampled rows survive
+MIN_CELL_ACCEPTANCE = 0.004  # nor that fewer than 0.4% come out in a setting cell (rare inpatient stays of a code)
 OVERSAMPLE = 1.1
 FIRST_ROUND_ACCEPTANCE = 0.9  # assumed before any row was screened (rows are mapped to admissible codes)
 CLAIM_ID_PREFIX, PATIENT_ID_PREFIX = "SC", "SP"
@@ -221,7 +222,7 @@ def synthesize_claims(
                         share = cells[key] / max(plan[code], 1)
                         cell_rate = (cell_survived[key] + 10 * rate * share) / (sampled[code] + 10)
                         if cell_have[key] < cells[key]:
-                            need = max(need, (cells[key] - cell_have[key]) / max(cell_rate, MIN_ACCEPTANCE))
+                            need = max(need, (cells[key] - cell_have[key]) / max(cell_rate, MIN_CELL_ACCEPTANCE))
                 request[code] = math.ceil(need * OVERSAMPLE)
         round_seed = int(np.random.SeedSequence([seed, rounds]).generate_state(1)[0])
         frame = synthesizer.sample(sum(request.values()), conditions=request, code_decoder=mapper, seed=round_seed)
@@ -274,6 +275,8 @@ def synthesize_claims(
         "dropped_by_privacy": dict(screen.privacy_dropped),
         "coverage": coverage,
         "code_pools": mapper.pool_sizes,
+        "inpatient_rows_planned": sum(n for key, n in cells.items() if key.endswith("|inpatient")),
+        "inpatient_rows_filled_in_cells": sum(n for key, n in cell_have.items() if key.endswith("|inpatient")),
         "code_decoding": decoding,
         "code_likelihood_sigma": getattr(mapper, "sigma", None),
         "seconds": time.perf_counter() - started,

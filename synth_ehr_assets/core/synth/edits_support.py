@@ -31,7 +31,7 @@ from synth_ehr_assets.core.synth.edits_base import ROW, empty, flag, violations
 
 MEDICARE_QUALIFYING = ("N186", "Z992", "Z940", "Z4901", "Z4902", "Z4931", "Z4932", "G1221")
 ADULT_AGE, MEDICARE_AGE, AGE_BAND = 18, 65, 5
-MIN_AGE_EVIDENCE = 20
+MIN_AGE_EVIDENCE = 8
 
 
 def _category(column: str = "dx_1") -> pl.Expr:
