@@ -28,11 +28,15 @@ SEX_EDITS: dict[str, list[tuple[str, str]]] = {
     "M": [  # male-only: male genital organs, prostate screening
         ("B260", "B260"), ("C60", "C63Z"), ("D074", "D076"), ("D176", "D176"), ("D29", "D29Z"), ("D40", "D40Z"),
         ("N40", "N53Z"), ("Q53", "Q55Z"), ("R86", "R86Z"), ("Z125", "Z125"), ("Z8042", "Z8042"),
+        # malignant neoplasm of the male breast: C50 site, 5th character 2 (C50.912 is the left *female* breast)
+        ("C5002", "C5002Z"), ("C5012", "C5012Z"), ("C5022", "C5022Z"), ("C5032", "C5032Z"), ("C5042", "C5042Z"), ("C5052", "C5052Z"), ("C5062", "C5062Z"), ("C5082", "C5082Z"), ("C5092", "C5092Z"),
     ],
     "F": [  # female-only: female genital organs, pregnancy, childbirth, puerperium
         ("C51", "C58Z"), ("D06", "D06Z"), ("D070", "D073Z"), ("D25", "D28Z"), ("D39", "D39Z"), ("N70", "N98Z"),
         ("O", "O9AZ"), ("Q50", "Q52Z"), ("R87", "R87Z"), ("Z014", "Z014Z"), ("Z124", "Z124"), ("Z32", "Z36Z"), ("Z39", "Z39Z"),
         ("Z3A", "Z3AZ"), ("Z8041", "Z8041"),
+        # malignant neoplasm of the female breast: C50 site, 5th character 1
+        ("C5001", "C5001Z"), ("C5011", "C5011Z"), ("C5021", "C5021Z"), ("C5031", "C5031Z"), ("C5041", "C5041Z"), ("C5051", "C5051Z"), ("C5061", "C5061Z"), ("C5081", "C5081Z"), ("C5091", "C5091Z"),
     ],
 }
 # MCE age categories: ranges of codes valid only for ages [low, high].

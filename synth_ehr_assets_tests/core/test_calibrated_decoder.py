@@ -107,3 +107,30 @@ def test_registry_names_the_field_for_an_unknown_kind_and_loads_saved_synthesize
         synthesizer_class("ctgan")
     with pytest.raises(FileNotFoundError):
         load_synthesizer(tmp_path)
+
+
+def test_secondary_codes_are_drawn_only_at_ages_training_saw_them():
+    from synth_ehr_assets_tests.core.test_synth_claims import hierarchy_vectors
+
+    frame = small_claims(1200, seed=6)  # adults 18-89 only
+    used = sorted(pl.concat([frame[c] for c in schema.DX_COLUMNS + schema.PX_COLUMNS]).drop_nulls().unique().to_list())
+    vectors = dict(zip(used, hierarchy_vectors(used)))
+
+    class Transformer:
+        codes = used
+        code_dims = vectors[used[0]].shape[0]
+
+        def code_pca_vectors(self, codes):
+            return np.stack([vectors[c] for c in codes])
+
+    mapper = CalibratedCodeMapper(Transformer(), frame, None, seed=1, sigma=5.0)
+    n = 500
+    queries = np.tile(vectors["I10"], (n, 1)).astype(np.float32)
+    context = pl.DataFrame({"dx_1": ["E119"] * n, "claim_type": ["professional"] * n, "age": [45] * n, "sex": ["F"] * n})
+    adult = mapper("dx_2", queries, np.ones(n, dtype=bool), context)
+    assert adult.n_unique() > 1
+    seen_young = set(pl.concat([frame.filter(pl.col("age") < 20)[c] for c in schema.DX_COLUMNS]).drop_nulls().to_list())
+    teen = mapper("dx_2", queries, np.ones(n, dtype=bool), context.with_columns(age=pl.lit(15)))
+    assert set(teen.drop_nulls().to_list()) <= seen_young | set(
+        code for code in used if frame.select(pl.any_horizontal(pl.col(c) == code for c in schema.DX_COLUMNS)).sum().item() < 8
+    )

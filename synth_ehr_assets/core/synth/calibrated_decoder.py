@@ -45,6 +45,8 @@ class CalibratedCodeMapper(CodeMapper):
         self.sigma = {kind: (sigma or DEFAULT_SIGMA) for kind in self.priors}
         if "procedure" in self.indexes:
             self._procedure_rules = _ProcedureRules(self.indexes["procedure"].codes.tolist(), train_claims, widen)
+        if "secondary" in self.indexes:
+            self._secondary_ages = _AgeSupport(self.indexes["secondary"].codes.tolist(), train_claims)
         self.calibration: dict[str, dict[float, float]] = {}  # σ → mean log probability of real codes
 
     def _positions(self, kind: str, group_id) -> np.ndarray:
@@ -88,6 +90,8 @@ class CalibratedCodeMapper(CodeMapper):
             logits += (q @ vectors.T - half_sq) * inv_var
             if kind == "procedure":
                 self._procedure_rules.mask(logits, positions, context, picked)
+            elif kind == "secondary":
+                self._secondary_ages.mask(logits, positions, context, picked)
             for series in earlier:  # a code already on the claim is never drawn again
                 taken = series.gather(picked).cast(pl.String)
                 ids = taken.replace_strict(self.lifts[kind].index, default=-1, return_dtype=pl.Int64).to_numpy()
@@ -97,6 +101,40 @@ class CalibratedCodeMapper(CodeMapper):
             gumbel = -np.log(-np.log(self.rng.random(logits.shape, dtype=np.float32) + 1e-20) + 1e-20)
             chosen[start:start + step] = positions[np.argmax(logits + gumbel, axis=1)]
         return pool_ids[chosen]
+
+
+AGE_EVIDENCE = 8  # training claims a diagnosis needs before the decades it was never seen at are ruled out
+
+
+class _AgeSupport:
+    """Secondary diagnoses only at age decades training saw them at (any slot), for codes with `AGE_EVIDENCE`
+    claims: alcohol dependence on a newborn's claim, or dementia at 20, has no support however the prior smooths."""
+
+    def __init__(self, pool: list[str], train_claims: pl.DataFrame):
+        position = {code: i for i, code in enumerate(pool)}
+        long = pl.concat([
+            train_claims.select(pl.col(c).cast(pl.String).alias("code"), (pl.col("age") // 10).cast(pl.Int64).alias("decade"))
+            for c in schema.DX_COLUMNS if c in train_claims.columns
+        ]).drop_nulls().filter(pl.col("code").is_in(pool))
+        self.decades = 13
+        self.seen = np.zeros((self.decades, len(pool)), dtype=bool)
+        pairs = long.unique()
+        self.seen[pairs["decade"].clip(0, self.decades - 1).to_numpy(),
+                  pairs["code"].replace_strict(position, return_dtype=pl.Int64).to_numpy()] = True
+        counts = long.group_by("code").agg(n=pl.len())
+        thin = np.ones(len(pool), dtype=bool)
+        thin[counts.filter(pl.col("n") >= AGE_EVIDENCE)["code"].replace_strict(position, return_dtype=pl.Int64).to_numpy()] = False
+        self.seen[:, thin] = True  # too few claims to rule any age out
+
+    def mask(self, logits: np.ndarray, positions: np.ndarray, context: pl.DataFrame, picked: pl.Series) -> None:
+        if "age" not in context.columns:
+            return
+        decade = (context["age"].gather(picked).cast(pl.Float64).fill_null(-10) // 10).to_numpy()
+        known = decade >= 0
+        rows = np.clip(decade, 0, self.decades - 1).astype(np.int64)
+        allowed = self.seen[rows][:, positions] | ~known[:, None]
+        usable = allowed.any(1)
+        logits[~allowed & usable[:, None]] = -np.inf
 
 
 class _ProcedureRules:
