@@ -91,7 +91,7 @@ class TerminalReport:
                 figures = ", ".join(self._figures.pop(step))
                 rows = figures if rows == "-" else f"{rows}  ({figures})"
             mark = "✓" if ok else "✗"
-            self.print(f"{mark} {step:28} {seconds:7.1f}s  {rows}")
+            self.print(f"{mark} {step:32} {seconds:7.1f}s  {rows}")
             checks = self._checks.pop(step, [])
             for line in checks:
                 self.print(line)
@@ -100,7 +100,7 @@ class TerminalReport:
 
     def step_skipped(self, step: str) -> None:
         with self._lock:
-            self.print(f"- {step:28} skipped (an upstream step or blocking gate failed)")
+            self.print(f"- {step:32} skipped (an upstream step or blocking gate failed)")
 
     def warning(self, step: str | None, text: str) -> None:
         with self._lock:

@@ -16,7 +16,7 @@ def card_inputs() -> tuple[dict, dict[str, pl.DataFrame]]:
     notes = claims.head(8).select("claim_id", pl.format("Subjective: visit for {}. Plan: follow up.", "dx_1")
                                   .alias("note"))
     judge = claims.head(8).select(
-        "claim_id", pl.Series("relevance", [5, 4, 4, 3, 2, 5, 5, 4], dtype=pl.Int8),
+        "claim_id", pl.lit(True).alias("dx_mentioned"), pl.Series("relevance", [5, 4, 4, 3, 2, 5, 5, 4], dtype=pl.Int8),
         pl.Series("plausibility", [5] * 8, dtype=pl.Int8), pl.Series("coherence", [4] * 8, dtype=pl.Int8),
         pl.lit(0.9).alias("combined_score"), pl.Series("passed", [True] * 7 + [False]),
         pl.lit("plan fits the diagnosis").alias("rationale"),
@@ -45,7 +45,8 @@ def test_the_card_names_source_columns_with_units_gates_with_reasons_samples_and
     card = render_data_card(manifest, {})
     assert "design-driven reference population" in card and "320 / 80" in card
     assert "<td>charge_amount</td><td>billed charge, US dollars</td>" in card
-    assert "<td>dx_2 … dx_10</td>" in card  # ten slots shown as one row
+    assert "<td>dx_2 … dx_10</td>" in card and "<td>px_1 … px_6</td>" in card  # slots shown as one row each
+    assert "<td>dx_mentioned</td><td>the note names the claim" in card  # not taken for a diagnosis slot
     assert "value=0.86, threshold=0.8" in card
     assert "sdmetrics quality 0.80 is where" in card
     assert card.count('class="claim"') == 5 and "plan fits the diagnosis" in card

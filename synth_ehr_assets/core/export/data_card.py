@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+import re
 from typing import Any, Callable, Iterable
 
 from synth_ehr_assets.core.export.card_text import COLUMN_MEANINGS, GATE_REASONS, NOT_FOR
@@ -101,7 +102,8 @@ def _source(manifest: dict, _images: dict) -> str:
 def _columns(names: list[str]) -> str:
     rows = []
     for name in names:
-        key = "dx_n" if name.startswith("dx_") and name != "dx_1" else "px_n" if name.startswith("px_") else name
+        slot = re.fullmatch(r"(dx|px)_(\d+)", name)
+        key = f"{slot[1]}_n" if slot and name != "dx_1" else name
         if rows and key in ("dx_n", "px_n") and rows[-1]["key"] == key:
             rows[-1]["column"] = rows[-1]["column"].split(" … ")[0] + f" … {name}"
             continue
