@@ -4,9 +4,10 @@ Input: a frame with every canonical column as String (absent optional columns nu
 as a spreadsheet user counts it: the first row under the header is row 1) and `_raw` (JSON of the raw row).
 Values are stripped, blanks become null, categoricals are case-folded ("Self Pay" -> self_pay, "female" -> F),
 codes lose dots, money may carry a leading "$" and thousands commas, dates are ISO (a time part is ignored),
-US m/d/Y or YYYYMMDD, unless `source.date_format` (or a per-column format) names the one format. A row that breaks any rule is rejected whole; with `drop_bad_secondary_codes` (MIMIC-IV) an
-invalid or age/sex-conflicting *secondary* diagnosis is recorded in quarantine and removed from the claim,
-which is kept (the principal diagnosis always decides).
+US m/d/Y or YYYYMMDD, unless `source.date_format` (or a per-column format) names the one format. A row that
+breaks any rule is rejected whole; with `drop_bad_secondary_codes` (MIMIC-IV) an invalid or age/sex-conflicting
+*secondary* diagnosis is recorded in quarantine and removed from the claim, which is kept (the principal
+diagnosis always decides).
 """
 
 from __future__ import annotations
@@ -122,7 +123,10 @@ def rules() -> list[Rule]:
             "unparseable_date",
             "service_date",
             pl.col("service_date").is_not_null() & date.is_null(),
-            pl.format("service_date {} is not a date (use YYYY-MM-DD, MM/DD/YYYY or YYYYMMDD, or set source.date_format)", pl.col("service_date")),
+            pl.format(
+                "service_date {} is not a date (use YYYY-MM-DD, MM/DD/YYYY or YYYYMMDD, or set source.date_format)",
+                pl.col("service_date"),
+            ),
         )
     )
     for column in MONEY_COLUMNS:
