@@ -23,7 +23,7 @@ ACUITIES = ("acute", "chronic", "preventive", "prenatal", "emergency")
 @dataclass(frozen=True)
 class Profile:
     acuity: str
-    symptoms: tuple[tuple[str, str], ...] = ()  # (lay phrase, implied sign or "")
+    symptoms: tuple[tuple[str, str], ...] | None = ()  # (lay phrase, implied sign or ""); None: the group's
     exam: tuple[str, ...] = ()
     plan: tuple[tuple[str, str], ...] = ()  # (plan item, age bands it suits: "pag")
     referral: str | None = None  # specialty a referral for this problem goes to
@@ -37,13 +37,14 @@ def band(age: int | None) -> str:
     return "a" if age is None else "p" if age < 18 else "g" if age >= 65 else "a"
 
 
-def _p(acuity, symptoms=(), exam=(), plan=(), referral=None, label=None, onset="", bp=None) -> Profile:
-    parsed = tuple((s.split("|")[0], s.split("|")[1] if "|" in s else "") for s in symptoms)
+def _p(acuity, symptoms=None, exam=(), plan=(), referral=None, label=None, onset="", bp=None) -> Profile:
+    parsed = None if symptoms is None else tuple((s.split("|")[0], s.split("|")[1] if "|" in s else "")
+                                                 for s in symptoms)
     plans = tuple((p.split("|")[0], p.split("|")[1] if "|" in p else "pag") for p in plan)
     return Profile(acuity, parsed, tuple(exam), plans, referral, label, onset, bp)
 
 
-GROUPS: dict[str, Profile] = {
+GROUPS: dict[str, Profile] = {  # a group without listed symptoms has none
     "sepsis": _p("emergency", ["fever and shaking chills|F", "feeling very weak", "confusion", "lightheadedness|B"],
                  ["warm extremities with delayed capillary refill", "dry mucous membranes"],
                  ["blood cultures before antibiotics", "broad-spectrum IV antibiotics", "IV fluid resuscitation",
@@ -120,7 +121,7 @@ GROUPS: dict[str, Profile] = {
                referral="dermatology"),
     "musculoskeletal": _p("chronic", ["joint pain", "morning stiffness"], ["tenderness over the affected joints"],
                           ["acetaminophen or topical NSAID", "physical therapy referral"], referral="orthopedics"),
-    "kidney": _p("chronic", ["fatigue", "swelling of the ankles"], ["trace ankle edema"],
+    "kidney": _p("chronic", ["fatigue", "ankle swelling"], ["trace ankle edema"],
                  ["renal function panel", "avoid NSAIDs and other nephrotoxic drugs", "blood pressure control"],
                  referral="nephrology"),
     "urinary": _p("acute", ["burning with urination", "urinary frequency", "urgency", "lower abdominal pain"],
@@ -270,7 +271,7 @@ CODES: dict[str, Profile] = {
     "I214": _p("emergency", ["pressure-like chest pain", "sweating", "shortness of breath"],
                ["diaphoretic", "no murmurs"], ["aspirin and heparin", "high-intensity statin", "beta-blocker",
                "cardiac catheterization"], label="NSTEMI", referral="cardiology", onset="sudden"),
-    "I2510": _p("chronic", (), ["regular rate and rhythm", "no murmurs"], ["continue aspirin and statin"],
+    "I2510": _p("chronic", [], ["regular rate and rhythm", "no murmurs"], ["continue aspirin and statin"],
                 label="coronary artery disease"),
     "I270": _p("chronic", ["shortness of breath with exertion", "fatigue"], ["loud P2"],
                ["continue pulmonary vasodilator therapy"], label="pulmonary arterial hypertension"),
@@ -365,7 +366,8 @@ CODES: dict[str, Profile] = {
     "M5450": _p("acute", ["low back pain", "back stiffness"], ["paraspinal muscle tenderness",
                 "negative straight-leg raise"], ["stay active", "NSAIDs as tolerated", "heat and stretching"],
                 label="low back pain", referral="physical medicine"),
-    "M810": _p("chronic", (), (), ["calcium and vitamin D", "continue bisphosphonate", "fall prevention"],
+    "M810": _p("chronic", [], ["no spinal tenderness"], ["calcium and vitamin D", "continue bisphosphonate",
+               "fall prevention"],
                label="osteoporosis"),
     "N10": _p("emergency", ["flank pain", "fever and chills|F", "burning with urination"],
               ["right costovertebral angle tenderness"], ["IV ceftriaxone", "urine culture follow-up",
@@ -412,7 +414,7 @@ CODES: dict[str, Profile] = {
                referral="orthopedics"),
     "S614": _p("emergency", ["cut on the right hand"], ["linear laceration of the right hand, tendons intact"],
                ["wound care", "tetanus status reviewed"], label="laceration of the right hand"),
-    "S720": _p("emergency", ["right hip pain", "unable to bear weight"], ["shortened, externally rotated right leg"],
+    "S720": _p("emergency", ["right hip pain", "inability to bear weight"], ["shortened, externally rotated right leg"],
                ["surgical fixation", "DVT prophylaxis", "physical therapy"], label="right hip fracture",
                referral="orthopedics"),
     "S93401": _p("acute", ["right ankle pain", "ankle swelling"], ["lateral right ankle swelling and tenderness"],
@@ -446,10 +448,15 @@ CODES: dict[str, Profile] = {
                 "blood counts before the next cycle"], label="chemotherapy visit"),
     "Z8673": _p("chronic", label="personal history of TIA and stroke without residual deficits"),
 }
+GROUPS = {key: p if p.symptoms is not None else Profile(p.acuity, (), *_rest(p)) for key, p in GROUPS.items()}
 ACUITY_OF_GROUP = {key: p.acuity for key, p in GROUPS.items()}
 _CLEAN = (r"\s*\([^)]*\)", r",? unspecified(?: site| organism| type| ear| eye)?", r",? not intractable",
           r",? without (?:complications|status \w+|esophagitis|angina pectoris)", r",? initial encounter.*$",
           r"^unspecified ", r",? site not specified", r",? uncomplicated")
+
+
+def _rest(p: Profile) -> tuple:
+    return p.exam, p.plan, p.referral, p.label, p.onset, p.bp
 
 
 @lru_cache(maxsize=20_000)
@@ -469,7 +476,8 @@ def profile(code: str) -> Profile:
         found = CODES.get(code[:length])
         if found is not None:
             base = GROUPS.get(condition_group(code).key, GROUPS["general"])
-            return Profile(found.acuity, found.symptoms or base.symptoms, found.exam or base.exam,
+            return Profile(found.acuity, base.symptoms if found.symptoms is None else found.symptoms,
+                           found.exam or base.exam,
                            found.plan or base.plan, found.referral or base.referral, found.label, found.onset, found.bp)
     return GROUPS.get(condition_group(code).key, GROUPS["general"])
 

@@ -242,6 +242,12 @@ def symptom_vitals(note: Note, claim: Mapping, vitals: Mapping[str, float]) -> l
             if asserted(pattern, body) and not holds(vitals[name]):
                 found.append(Finding("symptom_vitals", sentence, reason.format(v=vitals[name])))
                 break
+    if vitals.get("sbp", 0) >= 140:
+        for sentence in note.of("assessment"):
+            if re.search(r"hypertensi", sentence, re.I) and asserted(r"at goal|controlled|stable", sentence):
+                found.append(Finding("symptom_vitals", sentence, f"blood pressure called controlled at SBP "
+                                                                 f"{vitals['sbp']:.0f}"))
+                break
     exam = note.joined("objective").lower()
     for word, negated in (("murmur", r"no murmurs?|without murmurs?"), ("rash", r"no rash"),
                           ("edema", r"no (?:peripheral )?edema")):

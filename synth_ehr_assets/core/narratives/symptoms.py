@@ -112,7 +112,7 @@ def claim_px(claim: Mapping) -> list[str]:
 def _signs() -> dict[str, str]:
     from synth_ehr_assets.core.narratives.clinical import CODES, GROUPS
 
-    return {text: sign for p in (*GROUPS.values(), *CODES.values()) for text, sign in p.symptoms if sign}
+    return {text: sign for p in (*GROUPS.values(), *CODES.values()) for text, sign in p.symptoms or () if sign}
 
 
 def sign_of(text: str) -> str:
@@ -128,8 +128,8 @@ def _candidates(dx: Sequence[str]) -> tuple[list[str], list[float], int]:
     principal = profile(dx[0])
     for text, _ in principal.symptoms:
         weights[text] = weights.get(text, 0.0) + 1.0
-    for code in dx[1:1 + MAX_SECONDARIES]:
-        other = profile(code)
+    for code in dx[1:1 + MAX_SECONDARIES] if principal.acuity in ("chronic", "prenatal") else ():
+        other = profile(code)  # an acute visit's history is about the acute problem
         if code[0] not in NON_CLINICAL_PREFIXES and other.acuity == "chronic":
             for text, _ in other.symptoms:
                 weights.setdefault(text, SECONDARY_SHARE / max(len(other.symptoms), 1))
