@@ -26,9 +26,8 @@ SYMPTOM_COLUMNS = {
     "symptom_code": pl.String, "symptom_text": pl.String, "relevance": pl.Float64, "accepted": pl.Boolean,
     "review_reason": pl.String,
 }
-PRINCIPAL_POOL, SECONDARY_POOL, MAX_SECONDARIES = 12, 4, 3
+MAX_SECONDARIES = 3
 SECONDARY_SHARE = 0.25  # draw probability mass of all secondary diagnoses' candidates together
-SAMPLING_TEMPERATURE = 0.05
 NON_CLINICAL_PREFIXES = ("V", "W", "X", "Y", "Z")  # external causes and encounter reasons carry no symptoms
 
 PEDIATRIC_ONLY = re.compile(r"infant|newborn|baby|child|pediatric|fuss|crying|milestone|teething|colic|poor feeding", re.I)
@@ -110,7 +109,8 @@ def claim_px(claim: Mapping) -> list[str]:
 
 @lru_cache(maxsize=1)
 def _signs() -> dict[str, str]:
-    from synth_ehr_assets.core.narratives.clinical import CODES, GROUPS
+    from synth_ehr_assets.core.narratives.clinical import GROUPS
+    from synth_ehr_assets.core.narratives.clinical_codes import CODES
 
     return {text: sign for p in (*GROUPS.values(), *CODES.values()) for text, sign in p.symptoms or () if sign}
 
