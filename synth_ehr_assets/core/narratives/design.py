@@ -131,9 +131,13 @@ def design_note(
     if results:
         objective.append(rng.choice(ph.RESULTS).format(ph.join(results)))
 
-    assessment = [f"1. {ph.cap(labels[principal])} ({dotted(principal)}), {ph.impression(level, place, rng)}."]
+    above_goal = bp is not None and (vitals.sbp >= 140 or vitals.dbp >= 90)
+    impression = rng.choice(ph.ABOVE_GOAL) if above_goal and profile(principal).bp else \
+        ph.impression(level, place, rng)
+    assessment = [f"1. {ph.cap(labels[principal])} ({dotted(principal)}), {impression}."]
     for i, code in enumerate(dx[1:], 2):
-        assessment.append(f"{i}. {ph.cap(labels[code])} ({dotted(code)}), {ph.status(code, rng)}.")
+        state = rng.choice(ph.ABOVE_GOAL) if above_goal and profile(code).bp else ph.status(code, rng)
+        assessment.append(f"{i}. {ph.cap(labels[code])} ({dotted(code)}), {state}.")
 
     plan = _plan_items(principal, age, place, specialty, rng, 3) + orders
     for code in dx[1:4]:

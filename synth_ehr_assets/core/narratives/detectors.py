@@ -97,10 +97,14 @@ def _prefix_value(table: Mapping[str, str], code: str, default: str | None = Non
     return default
 
 
+PARENTHESES = re.compile(r"\([^)]*\)|\[[^]]*\]")
+TOKEN = re.compile(r"[a-z0-9]+")
+TITLE_FILLER = frozenset({"unspecified", "other", "classified", "elsewhere", "not", "specified"})
+
+
 def _norm(text: str) -> str:
-    text = re.sub(r"\([^)]*\)|\[[^]]*\]", " ", text.lower())
-    text = re.sub(r",?\s*(?:unspecified|not elsewhere classified|other specified|other)\b", " ", text)
-    return " ".join(re.findall(r"[a-z0-9]+", text))
+    """Words of a text for title matching: lower case, parentheses and ICD filler words dropped."""
+    return " ".join(w for w in TOKEN.findall(PARENTHESES.sub(" ", text.lower())) if w not in TITLE_FILLER)
 
 
 @lru_cache(maxsize=1)
@@ -138,7 +142,7 @@ def code_title(note: Note, claim: Mapping, dx: Sequence[str], describe) -> list[
     own = [t for t in own if len(t) >= 8]  # long claim titles are pasted, short ones are how clinicians speak
     found, idioms = [], lx.CODE_IDIOMS.search(CODE_IN_TEXT.sub("", note.text)) is not None
     for section, sentence in note.sentences:
-        plain = CODE_IN_TEXT.sub("", sentence)
+        plain = CODE_IN_TEXT.sub("", sentence) if "(" in sentence else sentence
         if idioms and lx.CODE_IDIOMS.search(plain):
             found.append(Finding("code_title", sentence, "coding idiom in prose"))
         elif section not in ("assessment",) and _has_title(plain, own):
@@ -238,6 +242,12 @@ def symptom_vitals(note: Note, claim: Mapping, vitals: Mapping[str, float]) -> l
             if asserted(pattern, body) and not holds(vitals[name]):
                 found.append(Finding("symptom_vitals", sentence, reason.format(v=vitals[name])))
                 break
+    if vitals.get("sbp", 0) >= 140:
+        for sentence in note.of("assessment"):
+            if re.search(r"hypertensi", sentence, re.I) and asserted(r"at goal|controlled|stable", sentence):
+                found.append(Finding("symptom_vitals", sentence, f"blood pressure called controlled at SBP "
+                                                                 f"{vitals['sbp']:.0f}"))
+                break
     exam = note.joined("objective").lower()
     for word, negated in (("murmur", r"no murmurs?|without murmurs?"), ("rash", r"no rash"),
                           ("edema", r"no (?:peripheral )?edema")):
@@ -333,23 +343,40 @@ def _tests() -> tuple[tuple[re.Pattern, frozenset[str]], ...]:
     return tuple((re.compile(p, re.I), frozenset(c)) for p, c in lx.TESTS.items())
 
 
-@lru_cache(maxsize=1)
-def _test_anchors() -> tuple[tuple[str, ...], ...]:
-    return tuple(lx.anchors(p) for p in lx.TESTS)
+def _anchor_index(patterns) -> dict[str, list[tuple[str, int]]]:
+    """First three letters of each literal anchor → (anchor, row), for a word-start lookup."""
+    index: dict[str, list[tuple[str, int]]] = {}
+    for row, pattern in enumerate(patterns):
+        for anchor in {a.strip() for a in lx.anchors(pattern)}:
+            index.setdefault(anchor[:3], []).append((anchor, row))
+    return index
 
 
 @lru_cache(maxsize=1)
-def _symptom_anchors() -> tuple[tuple[str, ...], ...]:
-    return tuple(lx.anchors(p.pattern) for p, _ in lx.SYMPTOMS)
+def _test_anchors() -> dict[str, list[tuple[str, int]]]:
+    return _anchor_index(list(lx.TESTS))
 
 
-def _matches(sentence: str, table, anchor_table):
-    """(match, table row) for each row whose regex matches, trying only rows whose literal anchors occur."""
-    lowered = sentence.lower()
-    for row, anchors in zip(table, anchor_table):
-        if any(a in lowered for a in anchors):
-            for match in row[0].finditer(sentence):
-                yield match, row
+@lru_cache(maxsize=1)
+def _symptom_anchors() -> dict[str, list[tuple[str, int]]]:
+    return _anchor_index([p.pattern for p, _ in lx.SYMPTOMS])
+
+
+WORD_START = re.compile(r"\b\w")
+
+
+def _matches(sentence: str, table, index):
+    """(match, table row) for each row whose regex matches, trying only rows one of whose literal anchors
+    starts a word of the sentence (every regex here matches from a word start)."""
+    lowered, rows = sentence.lower(), set()
+    for start in WORD_START.finditer(lowered):
+        i = start.start()
+        for anchor, row in index.get(lowered[i:i + 3], ()):
+            if lowered.startswith(anchor, i):
+                rows.add(row)
+    for row in sorted(rows):
+        for match in table[row][0].finditer(sentence):
+            yield match, table[row]
 
 
 @lru_cache(maxsize=1)

@@ -24,7 +24,7 @@ SYMPTOMS: tuple[tuple[re.Pattern, frozenset[str]], ...] = tuple((re.compile(rf"\
     (r"ear pain|hearing|ear drainage", "ent"),
     (r"red eye|eye redness|watery eyes|watery discharge|gritty", "eye"),
     (r"vision|eyelid", "eye neuro"),
-    (r"abdominal|abdomen|belly|stomach|bloating|cramp", "gi gu ob metabolic"),
+    (r"abdominal|abdomen|belly|stomach|bloating|crampy", "gi gu ob metabolic"),
     (r"nausea|vomit", "gi ob metabolic neuro onc infect"),
     (r"diarrhea|loose stools|constipat|hard stools|straining|black stools|bloody stools|urgency to stool",
      "gi infect"),
@@ -44,7 +44,7 @@ SYMPTOMS: tuple[tuple[re.Pattern, frozenset[str]], ...] = tuple((re.compile(rf"\
     (r"sweating", "psych substance cardio endo infect"),
     (r"poor sleep|trouble sleeping|daytime sleepiness", "psych neuro resp"),
     (r"rash|itch|skin redness|scaly|patches|red, warm|yellow skin|yellowing|bruising", "skin heme neonatal"),
-    (r"joint|stiffness|big-toe|toe pain|bone pain|hands", "msk heme"),
+    (r"joint|stiffness|big-toe|toe pain|bone pain", "msk heme"),
     (r"knee", "knee"), (r"ankle pain", "ankle"), (r"wrist", "wrist"), (r"hip pain|bear weight", "hip"),
     (r"back pain|back stiffness|the back and legs", "back heme"), (r"cut on|laceration", "hand skin"),
     (r"jaw", "jaw cardio"), (r"pain at the injury|injury site|after the fall", "injury"),
@@ -177,7 +177,7 @@ SYNONYMS: dict[str, str] = {
     "Z5111": r"chemotherapy", "O80": r"delivery", "Z37": r"live birth|liveborn", "Z38": r"liveborn|newborn",
     "O34": r"cesarean", "O32": r"breech", "Z34": r"pregnan|prenatal", "K80": r"cholecystitis|gallstone",
     "C50": r"breast cancer", "C18": r"colon cancer", "C34": r"lung cancer", "C61": r"prostate cancer",
-    "M81": r"osteoporosis", "K92": r"bleed|hemorrhage",
+    "M81": r"osteoporosis", "O14": r"pre-?eclampsia", "K92": r"bleed|hemorrhage",
 }
 CODE_IDIOMS = re.compile(r"\bunspecified\b|not elsewhere classified|classified elsewhere|\bNEC\b|other specified|"
                          r"initial encounter|subsequent encounter|\bsequela\b|site not specified|without complications|"

@@ -10,6 +10,7 @@ from synth_ehr_assets.core.narratives.clinical import profile
 from synth_ehr_assets.core.narratives.orders import ED_LEVELS
 from synth_ehr_assets.core.narratives.vitals import HYPOXEMIA_SPO2, HYPOTENSION_SBP, Vitals, norms
 
+ABOVE_GOAL = ("above goal today", "not at goal today", "reading elevated today", "above target on today's reading")
 ORDERED = ("{} ordered", "{} sent, results to follow", "{} collected today", "{} pending at the end of the visit")
 RESULTS = ("Results: {}.", "Today's results: {}.", "Studies: {}.", "Data reviewed: {}.")
 MECHANISM = ("This followed a {}.", "The injury happened with a {}.", "Mechanism: {} at home.")
@@ -25,7 +26,7 @@ ONSET = {
 }
 DURATIONS = {
     "sudden": ("a few hours", "several hours", "this morning", "last night", "about six hours"),
-    "acute": ("two days", "three days", "four days", "several days", "about five days", "a day"),
+    "acute": ("two days", "three days", "four days", "several days", "about five days", "one day"),
     "chronic": ("several weeks", "a few months", "two months", "several months", "the past year"),
 }
 APPEARANCE_WELL = ("no acute distress", "well-appearing and comfortable", "alert, in no distress",
@@ -184,8 +185,9 @@ def follow_up(level: str, place: str, age: int | None, principal: str, rng) -> s
     if place == "procedure":
         return rng.choice(("results to the ordering clinician; follow up in {} weeks",
                            "review results at a follow-up visit in {} weeks")).format(rng.randint(2, 6))
-    return rng.choice(("follow up in {} months", "return visit in {} months", "next visit in {} months",
-                       "recheck in {} months")).format(rng.choice((1, 2, 3, 3, 4, 6)))
+    months = rng.choice((1, 2, 3, 3, 4, 6))
+    return rng.choice(("follow up in {}", "return visit in {}", "next visit in {}", "recheck in {}")).format(
+        "one month" if months == 1 else f"{months} months")
 
 
 MDM = {
@@ -193,17 +195,18 @@ MDM = {
                         "straightforward, with a single minor problem and little risk"),
     "low": ("low complexity: an acute uncomplicated problem with limited data review",
             "low complexity; acute uncomplicated illness, limited testing"),
-    "moderate": ("moderate complexity: acute illness with systemic symptoms, {n} studies ordered and reviewed, "
-                 "prescription drug management", "moderate complexity given {n} tests reviewed and the risk of "
+    "moderate": ("moderate complexity: acute illness with systemic symptoms, {n} ordered and reviewed, "
+                 "prescription drug management", "moderate complexity given {n} reviewed and the risk of "
                  "prescription treatment"),
-    "high": ("high complexity: an acute problem that could threaten life or organ function, {n} studies "
-             "reviewed, admission considered", "high complexity, with {n} studies reviewed and a serious "
+    "high": ("high complexity: an acute problem that could threaten life or organ function, {n} "
+             "reviewed, admission considered", "high complexity, with {n} reviewed and a serious "
              "differential weighed, including admission"),
 }
 
 
 def mdm(claim: Mapping, n_studies: int, rng) -> str:
     level = next((ED_LEVELS[p] for p in (claim.get(f"px_{i}") for i in range(1, 7)) if p in ED_LEVELS), "low")
-    return cap(rng.choice(MDM[level]).format(n=max(n_studies, 1))) + ". " + rng.choice(
+    studies = "one study" if n_studies <= 1 else f"{n_studies} studies"
+    return cap(rng.choice(MDM[level]).format(n=studies)) + ". " + rng.choice(
         ("Discharged home in stable condition with return precautions.", "Stable for discharge home.",
          "Discharged with written return precautions."))

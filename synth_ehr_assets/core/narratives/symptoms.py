@@ -26,9 +26,8 @@ SYMPTOM_COLUMNS = {
     "symptom_code": pl.String, "symptom_text": pl.String, "relevance": pl.Float64, "accepted": pl.Boolean,
     "review_reason": pl.String,
 }
-PRINCIPAL_POOL, SECONDARY_POOL, MAX_SECONDARIES = 12, 4, 3
+MAX_SECONDARIES = 3
 SECONDARY_SHARE = 0.25  # draw probability mass of all secondary diagnoses' candidates together
-SAMPLING_TEMPERATURE = 0.05
 NON_CLINICAL_PREFIXES = ("V", "W", "X", "Y", "Z")  # external causes and encounter reasons carry no symptoms
 
 PEDIATRIC_ONLY = re.compile(r"infant|newborn|baby|child|pediatric|fuss|crying|milestone|teething|colic|poor feeding", re.I)
@@ -110,9 +109,10 @@ def claim_px(claim: Mapping) -> list[str]:
 
 @lru_cache(maxsize=1)
 def _signs() -> dict[str, str]:
-    from synth_ehr_assets.core.narratives.clinical import CODES, GROUPS
+    from synth_ehr_assets.core.narratives.clinical import GROUPS
+    from synth_ehr_assets.core.narratives.clinical_codes import CODES
 
-    return {text: sign for p in (*GROUPS.values(), *CODES.values()) for text, sign in p.symptoms if sign}
+    return {text: sign for p in (*GROUPS.values(), *CODES.values()) for text, sign in p.symptoms or () if sign}
 
 
 def sign_of(text: str) -> str:
@@ -128,8 +128,8 @@ def _candidates(dx: Sequence[str]) -> tuple[list[str], list[float], int]:
     principal = profile(dx[0])
     for text, _ in principal.symptoms:
         weights[text] = weights.get(text, 0.0) + 1.0
-    for code in dx[1:1 + MAX_SECONDARIES]:
-        other = profile(code)
+    for code in dx[1:1 + MAX_SECONDARIES] if principal.acuity in ("chronic", "prenatal") else ():
+        other = profile(code)  # an acute visit's history is about the acute problem
         if code[0] not in NON_CLINICAL_PREFIXES and other.acuity == "chronic":
             for text, _ in other.symptoms:
                 weights.setdefault(text, SECONDARY_SHARE / max(len(other.symptoms), 1))
