@@ -42,6 +42,7 @@ def scenario_tables(context: dg.AssetExecutionContext, release_specs: ReleaseSpe
     started = time.perf_counter()
     deck, coverage = scenario_deck(spec.scenarios, spec.seed)
     deck = deck.with_columns(release_id=pl.lit(context.partition_key))
+    coverage = coverage.select(pl.lit(context.partition_key).alias("release_id"), pl.all())  # the partition column
     seconds = round(time.perf_counter() - started, 2)
     context.log.info(f"scenarios: {deck.height:,} claims over {coverage.height} cells in {seconds}s")
     yield dg.Output(deck, output_name="scenario_claims", metadata=table_metadata(

@@ -135,5 +135,5 @@ def test_combination_codes_appear_when_conditions_co_occur(claims: pl.DataFrame)
     codes = set(claims.unpivot(on=schema.DX_COLUMNS, value_name="code").drop_nulls("code")["code"].unique().to_list())
     assert {"E1151", "J440", "F0393", "F0280", "I130", "E1122"} <= codes
     assert any(code.startswith(("O99", "O10", "O24")) for code in codes - {"O24410", "O24420"})
-    assert {"G0008", "G0439", "93005", "0502F", "59400"} <= set(
+    assert {"G0008", "G0438", "93005", "0502F", "59400"} <= set(
         claims.unpivot(on=schema.PX_COLUMNS, value_name="code").drop_nulls("code")["code"].unique().to_list())

@@ -7,6 +7,7 @@
   Claims Processing Manual, chapter 18, 10.2). The product follows the season: the 2023-24 vaccines were
   quadrivalent (90686), every US vaccine from the 2024-25 season on is trivalent (FDA VRBPAC March 2024; CPT
   90656); patients 65 and over get the high-dose vaccine (90662, ACIP preferential recommendation 2022).
+- Medicare pays an annual depression screening in primary care as G0444 ($0 cost sharing), not 96127.
 - Elective stays (joint replacement, chemotherapy) are scheduled on weekdays (`calendar.py`).
 """
 
@@ -34,4 +35,6 @@ def billing_rules(T: Tables, P: Patients, S: Schedule, C: Claims, px: np.ndarray
     px[:] = np.where(px == T.index["90686"], product[:, None], px)
     medicare = (P.payer[S.pid] == 0)[:, None]
     px[medicare & (px == T.index["90471"])] = T.index["G0008"]
+    screening = medicare & (C.principal == T.index["Z1331"])[:, None]
+    px[screening & (px == T.index["96127"])] = T.index["G0444"]
     return px

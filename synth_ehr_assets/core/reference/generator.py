@@ -28,6 +28,10 @@ WINDOW_START_EPOCH_DAY = 19_723  # 2024-01-01 as days since 1970-01-01
 OFFICE_LEVELS = (.6, 1.7, 2.8)  # complexity score cut points for E/M levels 2|3|4|5
 ED_LEVELS = (0.0, .8, 1.6, 2.4)  # ... for ED levels 1|2|3|4|5
 PREVENTIVE_AGES = (1, 5, 12, 18, 40, 65)  # preventive E/M age bands (9938x/9939x, digits 1-7)
+# Medicare's subsequent annual wellness visit is G0439, but "G0439" is also ICD-10-CM G04.39 and the shared code
+# index (code_catalog / NearestCodeIndex) keys codes without their system, so a release with it fails; until the
+# index keys codes by system, the reference bills every wellness visit as G0438 (a frequency-edit defect).
+SUBSEQUENT_WELLNESS_VISIT = "G0438"
 
 Progress = Callable[[int, int], None]
 
@@ -162,7 +166,7 @@ def _procedures(rng: np.random.Generator, T: Tables, P: Patients, S: Schedule, C
     preventive = np.where(new, _idx(T, "9938{}", range(1, 8))[band], _idx(T, "9939{}", range(1, 8))[band])
     # Medicare pays the annual wellness visit (G0438 first, G0439 later) instead of the 9938x/9939x codes
     medicare = P.payer[S.pid] == 0
-    preventive = np.where(medicare, np.where(new, T.index["G0438"], T.index["G0439"]), preventive)
+    preventive = np.where(medicare, np.where(new, T.index["G0438"], T.index[SUBSEQUENT_WELLNESS_VISIT]), preventive)
     ed = _idx(T, "9928{}", range(1, 6))[np.digitize(C.acuity + .3 * burden + rng.normal(0, .7, n), ED_LEVELS)]
     evaluation = np.select(
         [C.evaluation == enc.EVALUATIONS.index(name) for name in ("office", "preventive", "ed")], [office, preventive, ed], -1

@@ -90,6 +90,8 @@ def _rules(claims: pl.DataFrame) -> dict[str, dict[str, pl.Expr]]:
         "procedure_code": {
             "professional_global_on_facility_claim": (pl.col("claim_type") == "outpatient") & _ANY_PX(["93000", "93015"]),
             "medicare_vaccine_admin_not_g0008": (pl.col("payer") == "medicare") & _ANY_PX(["90471", "90460"]),
+            "medicare_depression_screening_not_g0444": (pl.col("payer") == "medicare") & (pl.col("dx_1") == "Z1331")
+            & _ANY_PX(["96127"]),
             "medicare_preventive_em": (pl.col("payer") == "medicare")
             & _ANY_PX([f"993{b}{d}" for b in (8, 9) for d in range(1, 8)]),
             "quadrivalent_flu_in_trivalent_season": (day >= TRIVALENT_FROM_DAY) & _ANY_PX(["90686"]),
