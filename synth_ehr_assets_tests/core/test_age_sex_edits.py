@@ -25,10 +25,11 @@ def test_the_table_gives_the_verdict_of_the_row_by_row_edit_for_every_age_and_se
 def test_row_masks_flag_only_codes_the_row_may_not_carry():
     rows = pl.DataFrame(
         {
-            "code": ["O210", "O210", "Z00129", "Z00129", "C61", "E119", None, "C50911", "C50911"],
-            "age": [30, 30, 8, 40, 70, 70, 70, 45, 45],
-            "sex": ["F", "M", "M", "M", "F", "M", "M", "F", "M"],
+            "code": ["O210", "O210", "Z00129", "Z00129", "C61", "E119", None, "C50911", "C50921", "C50911"],
+            "age": [30, 30, 8, 40, 70, 70, 70, 45, 45, 45],
+            "sex": ["F", "M", "M", "M", "F", "M", "M", "F", "M", "M"],
         }
     )
     mask = age_sex_edits.conflict_mask(rows["code"], rows["age"], rows["sex"])
-    assert mask.tolist() == [False, True, False, True, True, False, False, False, False]
+    # C50.911 is the right female breast (a man's is C50.921); below 50 hccinfhir only overrides a risk score
+    assert mask.tolist() == [False, True, False, True, True, False, False, False, False, True]

@@ -97,14 +97,19 @@ def principal_plan(
     return dict(sorted(plan.items()))
 
 
-def reallocate(plan: dict, have: dict, coverage_rows: dict, survived: dict, sampled: dict, rng) -> int:
-    """Move the still-missing free (non-coverage) rows of principal codes whose rows mostly fail to the other
-    codes, in proportion to their planned rows × acceptance. Coverage rows never move. Returns rows moved."""
+def reallocate(
+    plan: dict, have: dict, coverage_rows: dict, survived: dict, sampled: dict, rng, every_missing: bool = False
+) -> int:
+    """Move the still-missing free (non-coverage) rows of principal codes whose rows mostly fail (with
+    `every_missing`: of every code still short) to the other codes, in proportion to their planned rows ×
+    acceptance. Coverage rows never move. Returns rows moved."""
     rate = {code: survived[code] / max(sampled[code], 1) for code in plan}
     overall = sum(survived.values()) / max(sum(sampled.values()), 1)
-    failing = [c for c in plan if have[c] < plan[c] and plan[c] > coverage_rows.get(c, 0) and rate[c] < overall / 4]
+    failing = [c for c in plan if have[c] < plan[c] and plan[c] > coverage_rows.get(c, 0)
+               and (every_missing or rate[c] < overall / 4)]
     moved = {c: min(plan[c] - have[c], plan[c] - coverage_rows.get(c, 0)) for c in failing}
-    receivers = [c for c in plan if c not in moved and rate[c] > 0]
+    floor = overall if every_missing else 0.0  # the last tries hand rows only to codes that reliably pass
+    receivers = [c for c in plan if c not in moved and rate[c] > floor]
     total = sum(moved.values())
     if not total or not receivers:
         return 0
