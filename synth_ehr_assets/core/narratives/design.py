@@ -127,7 +127,8 @@ def design_note(
 
     exam_findings = [f for c in dx[:3] for f in rng.sample(profile(c).exam, min(2 if c == principal else 1,
                                                                                  len(profile(c).exam)))]
-    objective = [f"Vitals: {vitals.text(rng)}.", ph.exam(vitals, age, signs, list(dict.fromkeys(exam_findings)), symptoms, rng)]
+    objective = [f"Vitals: {vitals.text(rng)}.",
+                 ph.exam(vitals, age, signs, list(dict.fromkeys(exam_findings)), symptoms, rng)]
     if results:
         objective.append(rng.choice(ph.RESULTS).format(ph.join(results)))
 
