@@ -150,6 +150,9 @@ def design_note(
     if referral and level == "chronic" and place == "office" and not ph.self_referral(referral, specialty) \
             and rng.random() < 0.25:
         plan.append(f"referral to {referral}")
+    if place == "office" and profile(principal).acuity == "emergency":
+        plan.append(rng.choice(("sent to the emergency department for evaluation",
+                                "transfer to the emergency department arranged")))
     if place == "inpatient":
         return hospital.inpatient_note(claim, dx, labels, subjective, objective, assessment, plan, rng)
     plan.append(ph.follow_up(level, place, age, principal, rng))

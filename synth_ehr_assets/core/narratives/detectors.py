@@ -391,7 +391,7 @@ def _names_of_code() -> dict[str, tuple[re.Pattern, ...]]:
 def results_and_procedures(note: Note, claim: Mapping) -> list[Finding]:
     """A result with no billed test that produces it; a billed test or service the note never mentions."""
     billed, inpatient, found = set(_px(claim)), claim.get("claim_type") == "inpatient", []
-    for sentence in note.of("objective", "assessment", "hospital course", "medical decision making", "plan"):
+    for sentence in note.of("objective", "assessment", "hospital course", "medical decision making"):
         if re.search(r"results? notable for|labs? (?:notable|show)", sentence, re.I) and not billed:
             found.append(Finding("result_without_test", sentence, "results reported but no test was billed"))
             continue
