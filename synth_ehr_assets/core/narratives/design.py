@@ -135,6 +135,8 @@ def design_note(
     above_goal = bp is not None and (vitals.sbp >= 140 or vitals.dbp >= 90)
     impression = rng.choice(ph.ABOVE_GOAL) if above_goal and profile(principal).bp else \
         ph.impression(level, place, rng)
+    if place == "office" and profile(principal).acuity == "emergency":
+        impression = rng.choice(("acute, needs emergency care", "acute and potentially serious"))
     assessment = [f"1. {ph.cap(labels[principal])} ({dotted(principal)}), {impression}."]
     for i, code in enumerate(dx[1:], 2):
         state = rng.choice(ph.ABOVE_GOAL) if above_goal and profile(code).bp else ph.status(code, rng)
