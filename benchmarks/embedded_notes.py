@@ -74,8 +74,8 @@ def main() -> None:
           f"relevance {judged['relevance'].mean():.2f}, coherence {judged['coherence'].mean():.2f}")
     failed = judged.filter(~pl.col("passed"))
     if failed.height:
-        print("failing notes (claim, dx mentioned, demographics ok, embedding relevance, phi hits):")
-        for row in failed.select("claim_id", "dx_mentioned", "demographics_ok", "embedding_relevance",
+        print("failing notes (claim, dx mentioned, demographics ok, detector flags, phi hits):")
+        for row in failed.select("claim_id", "dx_mentioned", "demographics_ok", "flags",
                                  "phi_hits").iter_rows():
             print("  ", row)
     print("\nsample LLM note:\n" + (llm_notes["note"][0] if llm_notes.height else "(none)"))

@@ -250,6 +250,24 @@ def test_asset_branch_judges_through_the_configured_endpoint(tmp_path):
     assert set(scores) == set(claims["claim_id"]) and all(s["plausibility"] == 1 for s in scores.values())
 
 
+def test_calibration_batch_judges_planted_pairs_through_the_endpoint(tmp_path):
+    from synth_ehr_assets.core.narratives.calibration import calibration_report
+    from synth_ehr_assets.core.narratives.design import design_note
+    from synth_ehr_assets.core.reference import generate_reference_claims
+    from synth_ehr_assets.core.spec import parse_spec
+    from synth_ehr_assets.defs.narratives_llm import llm_judge_batch
+
+    spec = parse_spec({"narratives": {"engine": "llm"}}, "t")
+    claims = generate_reference_claims(80, 5, "t")
+    notes = {c["claim_id"]: design_note(c, 5) for c in claims.iter_rows(named=True)}
+    with FaultServer() as server, _asset_context(server.base_url, tmp_path / "c.duckdb") as ctx:
+        report = calibration_report(claims, notes, "llm", per_kind=2, seed=1, llm_judge=llm_judge_batch(ctx, spec),
+                                    llm_cases=10)
+        assert server.chat_requests == 10
+    # the fault server scores every note 1 with a canned rationale: no separation, so the judge earns no weight
+    assert report["llm_cases"] == 10 and report["llm_auroc"] in (None, 0.5) and report["engine"] == "llm"
+
+
 @pytest.mark.slow
 def test_asset_branch_writes_symptoms_and_notes_for_every_claim(tmp_path):
     from synth_ehr_assets.core.narratives.knowledge import build_knowledge, claim_dx_codes

@@ -127,13 +127,16 @@ def design_note(
 
     exam_findings = [f for c in dx[:3] for f in rng.sample(profile(c).exam, min(2 if c == principal else 1,
                                                                                  len(profile(c).exam)))]
-    objective = [f"Vitals: {vitals.text(rng)}.", ph.exam(vitals, age, signs, list(dict.fromkeys(exam_findings)), symptoms, rng)]
+    objective = [f"Vitals: {vitals.text(rng)}.",
+                 ph.exam(vitals, age, signs, list(dict.fromkeys(exam_findings)), symptoms, rng)]
     if results:
         objective.append(rng.choice(ph.RESULTS).format(ph.join(results)))
 
     above_goal = bp is not None and (vitals.sbp >= 140 or vitals.dbp >= 90)
     impression = rng.choice(ph.ABOVE_GOAL) if above_goal and profile(principal).bp else \
         ph.impression(level, place, rng)
+    if place == "office" and profile(principal).acuity == "emergency":
+        impression = rng.choice(("acute, needs emergency care", "acute and potentially serious"))
     assessment = [f"1. {ph.cap(labels[principal])} ({dotted(principal)}), {impression}."]
     for i, code in enumerate(dx[1:], 2):
         state = rng.choice(ph.ABOVE_GOAL) if above_goal and profile(code).bp else ph.status(code, rng)
@@ -149,6 +152,9 @@ def design_note(
     if referral and level == "chronic" and place == "office" and not ph.self_referral(referral, specialty) \
             and rng.random() < 0.25:
         plan.append(f"referral to {referral}")
+    if place == "office" and profile(principal).acuity == "emergency":
+        plan.append(rng.choice(("sent to the emergency department for evaluation",
+                                "transfer to the emergency department arranged")))
     if place == "inpatient":
         return hospital.inpatient_note(claim, dx, labels, subjective, objective, assessment, plan, rng)
     plan.append(ph.follow_up(level, place, age, principal, rng))

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from synth_ehr_assets.core.narratives import lexicon as lx
 from synth_ehr_assets.core.narratives.phi import phi_kinds, scan_phi
-from synth_ehr_assets.core.narratives.vitals import FEVER_C, HYPOTENSION_SBP, HYPOXEMIA_SPO2, norms, parse_vitals
+from synth_ehr_assets.core.narratives.vitals import FEVER_C, HYPOXEMIA_SPO2, hypotension_sbp, norms, parse_vitals
 
 KINDS = ("code_title", "plan_age", "plan_acuity", "plan_diagnosis", "plan_specialty", "symptom_diagnosis",
          "symptom_vitals", "distress_vitals", "followup_acuity", "dx_missing", "result_without_test", "px_missing",
@@ -231,7 +231,7 @@ def symptom_vitals(note: Note, claim: Mapping, vitals: Mapping[str, float]) -> l
          "tachycardia with HR {v:.0f}"),
         (r"hypox|low oxygen|desaturat", "spo2", lambda v: v < HYPOXEMIA_SPO2, "hypoxemia with SpO2 {v:.0f}%"),
         (r"tachypn|rapid breathing|fast breathing", "rr", lambda v: v > rr_high, "tachypnea with RR {v:.0f}"),
-        (r"hypotensi|low blood pressure", "sbp", lambda v: v < HYPOTENSION_SBP, "hypotension with SBP {v:.0f}"),
+        (r"hypotensi|low blood pressure", "sbp", lambda v: v < hypotension_sbp(age), "hypotension with SBP {v:.0f}"),
     )
     joined = " ".join(told)
     for pattern, name, holds, reason in checks:
@@ -249,6 +249,10 @@ def symptom_vitals(note: Note, claim: Mapping, vitals: Mapping[str, float]) -> l
                                                                  f"{vitals['sbp']:.0f}"))
                 break
     exam = note.joined("objective").lower()
+    if re.search(r"\b(?:bibasilar |scattered |diffuse |coarse )?(?:crackles|wheezes|rhonchi)\b", exam) and re.search(
+            r"lungs clear|clear breath sounds", exam):
+        where = next(s for s in note.of("objective") if re.search(r"lungs clear|clear breath sounds", s.lower()))
+        found.append(Finding("symptom_vitals", where, "lung findings and 'lungs clear' in one exam"))
     for word, negated in (("murmur", r"no murmurs?|without murmurs?"), ("rash", r"no rash"),
                           ("edema", r"no (?:peripheral )?edema")):
         for sentence in note.of("subjective", "assessment"):
@@ -267,7 +271,7 @@ def distress_vitals(note: Note, claim: Mapping, vitals: Mapping[str, float]) -> 
         bad.append(f"SpO2 {vitals['spo2']:.0f}%")
     if vitals.get("rr", 0) >= rr_high + 4:
         bad.append(f"RR {vitals['rr']:.0f}")
-    if vitals.get("sbp", 120) < HYPOTENSION_SBP:
+    if vitals.get("sbp", 120) < hypotension_sbp(claim.get("age")):
         bad.append(f"SBP {vitals['sbp']:.0f}")
     if not bad:
         return []
@@ -391,7 +395,7 @@ def _names_of_code() -> dict[str, tuple[re.Pattern, ...]]:
 def results_and_procedures(note: Note, claim: Mapping) -> list[Finding]:
     """A result with no billed test that produces it; a billed test or service the note never mentions."""
     billed, inpatient, found = set(_px(claim)), claim.get("claim_type") == "inpatient", []
-    for sentence in note.of("objective", "assessment", "hospital course", "medical decision making", "plan"):
+    for sentence in note.of("objective", "assessment", "hospital course", "medical decision making"):
         if re.search(r"results? notable for|labs? (?:notable|show)", sentence, re.I) and not billed:
             found.append(Finding("result_without_test", sentence, "results reported but no test was billed"))
             continue

@@ -2,8 +2,9 @@
 
 For every diagnosis code the table holds its similarity to every chapter-R symptom/finding code (the blended
 embedding of the code's and its category's descriptions against the R code descriptions), so the nearest
-symptoms of any diagnosis are one row lookup. Hand-written design knowledge per condition group (typical vitals,
-findings, plan phrases, the R blocks where a group's symptoms belong) lives in `groups.py`. Description vectors
+symptoms of any diagnosis are one row lookup (the R blocks a group's symptoms belong to are in `groups.py`);
+the vectors also serve exemplar retrieval and free-text review. The clinical wording of notes is in
+`clinical.py`, not derived from embeddings. Description vectors
 are cached on disk per (embedding model, code set) and in memory, so a table is built once per code set.
 """
 
@@ -70,12 +71,10 @@ class ClinicalKnowledge:
     dx_group_mask: np.ndarray  # (n_dx, n_r) True where the R code sits in a block the dx's group expects
     _index: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
     _ranked: dict[tuple[str, int], np.ndarray] = field(default_factory=dict, repr=False, compare=False)
-    _findings: dict[str, tuple[int, float]] = field(default_factory=dict, repr=False, compare=False)
     memo: dict = field(default_factory=dict, repr=False, compare=False)  # derived per-code-set results
 
     def __post_init__(self) -> None:
         self._index.update({code: i for i, code in enumerate(self.dx_codes)})
-        object.__setattr__(self, "_finding_mask", ~_symptom_block(self.r_codes))
 
     def has(self, code: str) -> bool:
         return code in self._index
@@ -104,14 +103,6 @@ class ClinicalKnowledge:
             top = np.argpartition(-score, min(k, len(score) - 1))[:k]
             cached = self._ranked[(code, k)] = top[np.argsort(-score[top], kind="stable")]
         return cached
-
-    def nearest_finding(self, code: str) -> tuple[int, float]:
-        """Index and similarity of the abnormal-finding code (R70-R94) nearest to `code`."""
-        if code not in self._findings:
-            score = np.where(self._finding_mask, self.dx_similarity[self.row(code)], -np.inf)
-            best = int(np.argmax(score))
-            self._findings[code] = (best, float(score[best]))
-        return self._findings[code]
 
     def relevance(self, r_index: int, dx_codes: Iterable[str]) -> float:
         """Highest similarity of one R code to any of the claim's diagnosis codes."""

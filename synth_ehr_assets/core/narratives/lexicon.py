@@ -177,7 +177,7 @@ SYNONYMS: dict[str, str] = {
     "Z5111": r"chemotherapy", "O80": r"delivery", "Z37": r"live birth|liveborn", "Z38": r"liveborn|newborn",
     "O34": r"cesarean", "O32": r"breech", "Z34": r"pregnan|prenatal", "K80": r"cholecystitis|gallstone",
     "C50": r"breast cancer", "C18": r"colon cancer", "C34": r"lung cancer", "C61": r"prostate cancer",
-    "M81": r"osteoporosis", "O14": r"pre-?eclampsia", "K92": r"bleed|hemorrhage",
+    "M81": r"osteoporosis", "D66": r"hemophilia|factor VIII", "O14": r"pre-?eclampsia", "K92": r"bleed|hemorrhage",
 }
 CODE_IDIOMS = re.compile(r"\bunspecified\b|not elsewhere classified|classified elsewhere|\bNEC\b|other specified|"
                          r"initial encounter|subsequent encounter|\bsequela\b|site not specified|without complications|"

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from synth_ehr_assets.core.narratives.clinical import profile
 from synth_ehr_assets.core.narratives.orders import ED_LEVELS
-from synth_ehr_assets.core.narratives.vitals import HYPOXEMIA_SPO2, HYPOTENSION_SBP, Vitals, norms
+from synth_ehr_assets.core.narratives.vitals import HYPOXEMIA_SPO2, Vitals, hypotension_sbp, norms
 
 ABOVE_GOAL = ("above goal today", "not at goal today", "reading elevated today", "above target on today's reading")
 ORDERED = ("{} ordered", "{} sent, results to follow", "{} collected today", "{} pending at the end of the visit")
@@ -25,7 +25,7 @@ ONSET = {
     "chronic": ("for {d}", "on and off for {d}", "gradually over {d}", "intermittently for {d}"),
 }
 DURATIONS = {
-    "sudden": ("a few hours", "several hours", "this morning", "last night", "about six hours"),
+    "sudden": ("a few hours", "several hours", "this morning", "last night", "six hours"),
     "acute": ("two days", "three days", "four days", "several days", "about five days", "one day"),
     "chronic": ("several weeks", "a few months", "two months", "several months", "the past year"),
 }
@@ -116,19 +116,23 @@ def complaint(symptoms: list[str], level: str, onset: str, age: int | None, sex:
 
 def exam(vitals: Vitals, age: int | None, signs: set[str], findings: list[str], symptoms: Sequence[str], rng) -> str:
     _, hr_high, _, rr_high, _, _ = norms(age)
-    ill = vitals.spo2 < HYPOXEMIA_SPO2 or vitals.rr > rr_high or vitals.sbp < HYPOTENSION_SBP or "F" in signs
+    ill = vitals.spo2 < HYPOXEMIA_SPO2 or vitals.rr > rr_high or vitals.sbp < hypotension_sbp(age) or "F" in signs
     appearance = rng.choice(APPEARANCE_ILL if ill else APPEARANCE_WELL)
     if ill and "distress" in appearance and vitals.spo2 >= HYPOXEMIA_SPO2 and vitals.rr <= rr_high:
         appearance = "appears unwell"
     told = (" ".join(findings) + " " + " ".join(symptoms)).lower()
     if re.search(r"swelling|edema", told):
         findings = [f for f in findings if not re.search(r"\bno (?:peripheral )?edema", f)]
+    if any(re.search(r"crackles|wheezes|rhonchi", f) for f in findings):
+        findings = [f for f in findings if not re.search(r"lungs clear|clear breath sounds", f)]
     normal = [rng.choice(group) for group in NORMAL_EXAM if not _overlaps(group, told)]
     picked = findings + rng.sample(normal, min(len(normal), 2 if findings else 3))
     return f"Exam: {appearance}; " + "; ".join(picked) + "."
 
 
 def _overlaps(group: Sequence[str], told: str) -> bool:
+    if re.search(r"crackle|wheez|rhonch|breath sounds|consolidation", told) and any("lung" in g for g in group):
+        return True
     keys = ("lung", "breath", "heart", "rhythm", "murmur", "abdom", "skin", "rash", "crackle", "wheez", "tender",
             "patch", "plaque", "erythem", "red", "lesion", "laceration", "jaundice", "yellow", "itch")
     return any(k in told and any(k in g for g in group) for k in keys)

@@ -12,6 +12,11 @@ AGE_NORMS = ((0, 100, 160, 30, 60, 65, 90), (2, 90, 150, 24, 40, 80, 105), (5, 8
 FEVER_C, HYPOXEMIA_SPO2, HYPOTENSION_SBP = 38.0, 92, 90
 
 
+def hypotension_sbp(age: int | None) -> int:
+    """Systolic pressure below which the age counts as hypotensive (90 from age 12, lower in children)."""
+    return HYPOTENSION_SBP if age is None or age >= 12 else norms(age)[4] - 5
+
+
 def norms(age: int | None) -> tuple[int, int, int, int, int, int]:
     """(HR low, HR high, RR low, RR high, SBP low, SBP high) for the age (adult when unknown)."""
     age = 40 if age is None else age
