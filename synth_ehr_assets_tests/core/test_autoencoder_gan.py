@@ -93,8 +93,10 @@ def test_gan_smoke_training_logs_losses_and_memorisation_curve(tmp_path, encoded
     probe = MemorisationProbe(matrix[:400], matrix[400:], project=model.decode)
     seen = []
     generator, report = train_gan(latents[:400], conditions[:400], CONFIG, seed=0,
-                                  progress=lambda done, total: seen.append(done), memorisation_probe=probe)
-    assert report["epochs_run"] == len(report["epochs"]) == len(seen) and seen[-1] == report["epochs_run"]
+                                  progress=lambda done, total, **losses: seen.append((done, sorted(losses))),
+                                  memorisation_probe=probe)
+    assert report["epochs_run"] == len(report["epochs"]) == len(seen) and seen[-1][0] == report["epochs_run"]
+    assert seen[-1][1] == ["critic_loss", "generator_loss"]  # the live bar shows the losses
     for epoch in report["epochs"]:
         assert all(np.isfinite(epoch[k]) for k in ("critic_loss", "generator_loss", "wasserstein", "gradient_penalty"))
     curve = report["memorisation_curve"]

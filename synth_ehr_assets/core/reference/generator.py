@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 
 import numpy as np
 import polars as pl
@@ -20,6 +19,7 @@ from synth_ehr_assets.core.reference.diagnoses import claim_diagnoses
 from synth_ehr_assets.core.reference.maternity import maternity_claims
 from synth_ehr_assets.core.reference.population import GESTATION_DAYS, WINDOW_DAYS, Patients, draw_patients
 from synth_ehr_assets.core.reference.tables import SPECIALTIES, Tables, reference_tables
+from synth_ehr_assets.core.progress import Progress
 
 # Bump when the design or the generator changes what a (n_claims, seed) pair produces (cache keys use it).
 REFERENCE_VERSION = "2"
@@ -33,7 +33,6 @@ PREVENTIVE_AGES = (1, 5, 12, 18, 40, 65)  # preventive E/M age bands (9938x/9939
 # index keys codes by system, the reference bills every wellness visit as G0438 (a frequency-edit defect).
 SUBSEQUENT_WELLNESS_VISIT = "G0438"
 
-Progress = Callable[[int, int], None]
 
 
 def generate_reference_claims(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +25,9 @@ from synth_ehr_assets.core.synth.training_checks import (
     minibatches,
 )
 from synth_ehr_assets.core.synth.transformer import Segment
+from synth_ehr_assets.core.progress import Progress
 
 FORMAT_VERSION = 1
-Progress = Callable[[int, int], None]
 
 
 class CheckpointVersionError(ValueError):
@@ -237,7 +237,7 @@ def train_autoencoder(
             total, batches = total + loss.item(), batches + 1
         epochs.append({"epoch": epoch, "loss": total / batches, "seconds": time.perf_counter() - epoch_start})
         if progress:
-            progress(epoch, config.autoencoder_epochs)
+            progress(epoch, config.autoencoder_epochs, loss=epochs[-1]["loss"])
     model.eval()
     report = {
         "epochs": epochs,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ from synth_ehr_assets.core.synth.condition_profile import ConditionProfile
 from synth_ehr_assets.core.synth.setting_draws import ChargesBySetting, InpatientDetails
 from synth_ehr_assets.core.synth.principal_plan import coverage_conditions, principal_plan, reallocate
 from synth_ehr_assets.core.synth.transformer import TableTransformer
+from synth_ehr_assets.core.progress import Progress
 
 CONDITION_POOL_FILE = "principal_pool.json"
 CLAIM_COLUMN_KINDS: dict[str, str] = {
@@ -65,7 +65,6 @@ MIN_ACCEPTANCE = 0.02  # oversampling never assumes that fewer than 2% of sample
 OVERSAMPLE = 1.1
 FIRST_ROUND_ACCEPTANCE = 0.9  # assumed before any row was screened (rows are mapped to admissible codes)
 CLAIM_ID_PREFIX, PATIENT_ID_PREFIX = "SC", "SP"
-Progress = Callable[[int, int], None]
 
 
 def model_frame(claims: pl.DataFrame) -> pl.DataFrame:

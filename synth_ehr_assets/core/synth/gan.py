@@ -262,7 +262,8 @@ def train_gan(
         if checkpoint:
             best = {"epoch": epoch, "state": copy.deepcopy(generator.state_dict())}
         if progress:
-            progress(epoch, config.gan_epochs)
+            losses = {k: float(v) for k, v in epochs[-1].items() if k.endswith("_loss")}
+            progress(epoch, config.gan_epochs, **losses)
         if stopped_reason == "max_epochs" and patience.since_improved >= config.gan_patience:
             stopped_reason = "patience"
         if stopped_reason != "max_epochs":

@@ -265,10 +265,10 @@ class TableSynthesizer:
         features = encode_features(train_df, self.column_kinds, self.config, self.seed, self.code_vectors, holdout_df)
         encode_seconds = time.perf_counter() - started
         total = self.config.autoencoder_epochs + self.config.gan_epochs
-        ae_progress = (lambda done, _: progress(done, total)) if progress else None
+        ae_progress = (lambda done, _, **figures: progress(done, total, **figures)) if progress else None
         self.autoencoder, ae_report = fit_feature_autoencoder(features, self.config, self.seed, ae_progress)
         offset = self.config.autoencoder_epochs
-        gan_progress = (lambda done, _: progress(offset + done, total)) if progress else None
+        gan_progress = (lambda done, _, **figures: progress(offset + done, total, **figures)) if progress else None
         self.generator, gan_report = fit_latent_gan(
             features, self.autoencoder, self.config, self.seed, self.condition_column, gan_progress
         )
