@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import polars as pl
@@ -26,8 +26,8 @@ from synth_ehr_assets.core.narratives.symptoms import (
     sign_of,
 )
 from synth_ehr_assets.core.narratives.vitals import draw_vitals
+from synth_ehr_assets.core.progress import Progress
 
-Progress = Callable[[int, int], None]
 ENGINE = "design"
 
 

@@ -23,9 +23,9 @@ import numpy as np
 import polars as pl
 
 from synth_ehr_assets.core.narratives.groups import ConditionGroup, condition_group
+from synth_ehr_assets.core.progress import Progress
 
 Embed = Callable[[Sequence[str]], np.ndarray]
-Progress = Callable[[int, int], None]
 
 # R00-R69 are symptoms and signs; R70-R94 abnormal findings of tests (used in the Objective section).
 SYMPTOM_BLOCK_END = "R69"

@@ -28,8 +28,8 @@ from synth_ehr_assets.core.narratives.prompts import (
     symptom_messages,
 )
 from synth_ehr_assets.core.narratives.symptoms import claim_seed
+from synth_ehr_assets.core.progress import Progress
 
-Progress = Callable[[int, int], None]
 Describe = Callable[[str], str | None]
 ENGINE = "llm"
 NOTE_COLUMNS = {

@@ -19,8 +19,8 @@ import numpy as np
 import polars as pl
 
 from synth_ehr_assets.core.narratives.knowledge import ClinicalKnowledge
+from synth_ehr_assets.core.progress import Progress
 
-Progress = Callable[[int, int], None]
 SYMPTOM_COLUMNS = {
     "release_id": pl.String, "claim_id": pl.String, "slot": pl.Int32, "attempts": pl.Int32,
     "symptom_code": pl.String, "symptom_text": pl.String, "relevance": pl.Float64, "accepted": pl.Boolean,
