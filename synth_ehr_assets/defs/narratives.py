@@ -57,7 +57,7 @@ def synthetic_symptoms(
     if config.engine == "llm":
         from synth_ehr_assets.defs.narratives_llm import llm_symptoms_frame
 
-        frame = llm_symptoms_frame(context, spec, claims, knowledge)
+        frame = llm_symptoms_frame(context, llm, spec, claims, knowledge)
     else:
         frame = symptoms_frame(claims, knowledge, spec.seed, config.symptoms_per_claim, config.max_symptom_retries,
                                config.symptom_relevance_threshold, _progress(context, "symptoms"))
@@ -101,7 +101,7 @@ def provider_notes(
     if spec.narratives.engine == "llm":
         from synth_ehr_assets.defs.narratives_llm import llm_notes_frame
 
-        notes = llm_notes_frame(context, spec, claims, synthetic_symptoms, knowledge)
+        notes = llm_notes_frame(context, llm, spec, claims, synthetic_symptoms, knowledge)
     else:
         notes = design_notes(claims, knowledge, spec.seed, synthetic_symptoms, _progress(context, "notes"))
         notes = notes.with_columns(engine=pl.lit("design"), model=pl.lit(f"design/{knowledge.embedding_model}"),
@@ -167,8 +167,8 @@ def judge_scores(
     if config.engine == "llm":
         from synth_ehr_assets.defs.narratives_llm import llm_judge_batch, llm_judge_scores
 
-        llm_scores = llm_judge_scores(context, spec, provider_notes, claims)
-        llm_batch = llm_judge_batch(context, spec)
+        llm_scores = llm_judge_scores(context, llm, spec, provider_notes, claims)
+        llm_batch = llm_judge_batch(context, llm, spec)
     calibration = calibration_report(claims, dict(zip(ok["claim_id"], ok["note"])), config.engine,
                                      config.calibration_per_kind, spec.seed, config, _describe(knowledge), llm_batch)
     judged = judge_frame(provider_notes, claims, knowledge, config, llm_scores, calibration["llm_auroc"])

@@ -12,10 +12,10 @@ EXEMPLARS_PER_PROMPT = 2
 
 
 @contextmanager
-def _llm_client(context: dg.AssetExecutionContext, spec):
-    """A client from the step's `llm` resource (which stops its embedded server, if it started one, after the
+def _llm_client(context: dg.AssetExecutionContext, endpoint, spec):
+    """A client from the asset's `llm` resource (which stops its embedded server, if it started one, after the
     step); the release spec's narratives.base_url / model override the resource's."""
-    endpoint, config = context.resources.llm, spec.narratives
+    config = spec.narratives
     with endpoint.session(config.base_url, config.model, spec.seed, context.log.info) as client:
         context.log.info(f"narratives: LLM {endpoint.describe(config.base_url, client.settings.model)}, "
                          f"cache {endpoint.resolved_cache_path()}")
@@ -27,7 +27,7 @@ def _log_stats(context: dg.AssetExecutionContext, what: str, stats) -> None:
     context.log.info(f"{what}: {stats.line()}, {per_minute:.1f} per minute")
 
 
-def llm_symptoms_frame(context: dg.AssetExecutionContext, spec, claims: pl.DataFrame, knowledge) -> pl.DataFrame:
+def llm_symptoms_frame(context: dg.AssetExecutionContext, llm, spec, claims: pl.DataFrame, knowledge) -> pl.DataFrame:
     """Symptoms chosen by the model among each claim's knowledge-table candidates, reviewed by the design rules."""
     from synth_ehr_assets.core.narratives.llm_engine import llm_symptoms
     from synth_ehr_assets.core.narratives.symptoms import SYMPTOM_COLUMNS, candidate_symptoms, review_reason
@@ -42,7 +42,7 @@ def llm_symptoms_frame(context: dg.AssetExecutionContext, spec, claims: pl.DataF
             out.append((None, reason))
         return out
 
-    with _llm_client(context, spec) as client:
+    with _llm_client(context, llm, spec) as client:
         frame, stats = llm_symptoms(claims, candidate_symptoms, review, client, spec.seed, config.symptoms_per_claim,
                                     config.max_symptom_retries,
                                     progress=step_progress(context, "llm symptoms"))
@@ -61,7 +61,7 @@ def _review(note: str, claim, model_text: str) -> list[str]:
 
 
 def llm_notes_frame(
-    context: dg.AssetExecutionContext, spec, claims: pl.DataFrame, symptoms: pl.DataFrame, knowledge
+    context: dg.AssetExecutionContext, llm, spec, claims: pl.DataFrame, symptoms: pl.DataFrame, knowledge
 ) -> pl.DataFrame:
     """SOAP notes whose free-text sentences the model writes after the design notes of the nearest cases."""
     from synth_ehr_assets.core.narratives.design import design_note, exemplars
@@ -69,7 +69,7 @@ def llm_notes_frame(
     from synth_ehr_assets.core.narratives.symptoms import accepted_by_claim
 
     chosen = accepted_by_claim(symptoms.filter(pl.col("claim_id").is_in(claims["claim_id"].implode())))
-    with _llm_client(context, spec) as client:
+    with _llm_client(context, llm, spec) as client:
         notes, stats = llm_notes(
             claims,
             exemplar_fn=lambda claim: exemplars(claim, claims, EXEMPLARS_PER_PROMPT, knowledge, spec.seed),
@@ -87,11 +87,11 @@ def llm_notes_frame(
     return notes
 
 
-def llm_judge_scores(context: dg.AssetExecutionContext, spec, notes: pl.DataFrame, claims: pl.DataFrame) -> dict:
+def llm_judge_scores(context: dg.AssetExecutionContext, llm, spec, notes: pl.DataFrame, claims: pl.DataFrame) -> dict:
     """claim_id → LLM judge scores (plausibility, relevance, coherence, rationale), None where the judge failed."""
     from synth_ehr_assets.core.narratives.llm_engine import llm_judge
 
-    with _llm_client(context, spec) as client:
+    with _llm_client(context, llm, spec) as client:
         scores, stats = llm_judge(notes, claims, client, spec.seed,
                                   progress=step_progress(context, "llm judge"))
     _log_stats(context, "llm judge", stats)
@@ -102,7 +102,7 @@ def llm_judge_scores(context: dg.AssetExecutionContext, spec, notes: pl.DataFram
     }
 
 
-def llm_judge_batch(context: dg.AssetExecutionContext, spec):
+def llm_judge_batch(context: dg.AssetExecutionContext, llm, spec):
     """A batch callable for calibration: [(note, claim)] → the LLM judge's verdicts (None where it failed)."""
     from synth_ehr_assets.core.narratives.llm_engine import llm_judge
 
@@ -110,7 +110,7 @@ def llm_judge_batch(context: dg.AssetExecutionContext, spec):
         notes = pl.DataFrame({"claim_id": [f"cal-{i}" for i in range(len(pairs))], "note": [n for n, _ in pairs]})
         claims = pl.DataFrame([{**claim, "claim_id": f"cal-{i}"} for i, (_, claim) in enumerate(pairs)],
                               infer_schema_length=None)
-        with _llm_client(context, spec) as client:
+        with _llm_client(context, llm, spec) as client:
             scores, stats = llm_judge(notes, claims, client, spec.seed)
         _log_stats(context, "llm judge calibration", stats)
         return [{"plausibility": r["llm_plausibility"], "relevance": r["llm_relevance"],

@@ -245,7 +245,7 @@ def test_asset_branch_judges_through_the_configured_endpoint(tmp_path):
     notes = pl.DataFrame({"release_id": ["t"] * 3, "claim_id": claims["claim_id"],
                           "note": [_design_note(c, []) for c in claims.iter_rows(named=True)]})
     with FaultServer(mode="500", fail_first=1) as server, _asset_context(server.base_url, tmp_path / "c.duckdb") as ctx:
-        scores = llm_judge_scores(ctx, spec, notes, claims)
+        scores = llm_judge_scores(ctx, ctx.resources.llm, spec, notes, claims)
         assert server.chat_requests == 6, "each note retried once after its injected 500"
     assert set(scores) == set(claims["claim_id"]) and all(s["plausibility"] == 1 for s in scores.values())
 
@@ -261,7 +261,7 @@ def test_calibration_batch_judges_planted_pairs_through_the_endpoint(tmp_path):
     claims = generate_reference_claims(80, 5, "t")
     notes = {c["claim_id"]: design_note(c, 5) for c in claims.iter_rows(named=True)}
     with FaultServer() as server, _asset_context(server.base_url, tmp_path / "c.duckdb") as ctx:
-        report = calibration_report(claims, notes, "llm", per_kind=2, seed=1, llm_judge=llm_judge_batch(ctx, spec),
+        report = calibration_report(claims, notes, "llm", per_kind=2, seed=1, llm_judge=llm_judge_batch(ctx, ctx.resources.llm, spec),
                                     llm_cases=10)
         assert server.chat_requests == 10
     # the fault server scores every note 1 with a canned rationale: no separation, so the judge earns no weight
@@ -281,8 +281,8 @@ def test_asset_branch_writes_symptoms_and_notes_for_every_claim(tmp_path):
     knowledge = build_knowledge(claim_dx_codes(claims))
     with FaultServer(mode="random", failure_rate=0.3, seed=9, hang_s=1.0) as server, \
             _asset_context(server.base_url, tmp_path / "c.duckdb") as ctx:
-        symptoms = llm_symptoms_frame(ctx, spec, claims, knowledge)
-        notes = llm_notes_frame(ctx, spec, claims, symptoms, knowledge)
+        symptoms = llm_symptoms_frame(ctx, ctx.resources.llm, spec, claims, knowledge)
+        notes = llm_notes_frame(ctx, ctx.resources.llm, spec, claims, symptoms, knowledge)
     assert list(symptoms.columns) == list(SYMPTOM_COLUMNS)
     with_candidates = {c["claim_id"] for c in claims.iter_rows(named=True) if candidate_symptoms(c)}
     assert set(symptoms["claim_id"]) == with_candidates and symptoms["accepted"].any()  # well visits: none
