@@ -77,7 +77,7 @@ def test_a_tiny_release_end_to_end(write_spec, stores):
         bundles = read_fhir_ndjson(folder / "fhir" / "bundles.ndjson")
         assert len(bundles) == claims["patient_id"].n_unique()
         card = (folder / "data_card.html").read_text()
-        assert card.count("data:image/png;base64") == 4 and "Limitations" in card
+        assert card.count("data:image/png;base64") == 5 and "Limitations" in card
 
         again = materialize(["release"], RELEASE, instance)
         assert again.success

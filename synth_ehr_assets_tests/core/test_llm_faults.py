@@ -265,7 +265,9 @@ def test_calibration_batch_judges_planted_pairs_through_the_endpoint(tmp_path):
                                     llm_cases=10)
         assert server.chat_requests == 10
     # the fault server scores every note 1 with a canned rationale: no separation, so the judge earns no weight
-    assert report["llm_cases"] == 10 and report["llm_auroc"] in (None, 0.5) and report["engine"] == "llm"
+    # the fault server answers every note alike: no signal, so below the 0.7 bar that gives the LLM judge weight
+    assert report["llm_cases"] == 10 and (report["llm_auroc"] is None or report["llm_auroc"] < 0.7)
+    assert report["engine"] == "llm"
 
 
 @pytest.mark.slow
