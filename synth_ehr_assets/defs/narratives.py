@@ -195,6 +195,9 @@ def judge_scores(
         check_name=JUDGE_CHECK,
         passed=gate["passed"],
         metadata={
+            "value": round(gate["pass_share"], 4),  # the headline figure: notes no detector objects to
+            "threshold": gate["min_pass_share"],
+            "detail": "; ".join(gate["failures"]) or "every judge criterion holds",
             "pass_share": round(gate["pass_share"], 4),
             "mean_relevance": round(gate["mean_relevance"], 3),
             "low_note_share": round(gate["low_note_share"], 4),

@@ -29,7 +29,10 @@ def _latest_materialization(instance: dg.DagsterInstance, asset_key: dg.AssetKey
 
 
 def lineage(instance: dg.DagsterInstance, partition: str) -> dict[str, dict]:
-    """Per upstream asset: the run that last materialized this release's partition and its scalar metadata."""
+    """Per upstream asset: the run that last materialized this release's partition and its scalar metadata.
+
+    Markdown values are left out: they are previews (the source asset's shows source rows, member ids included),
+    and nothing from the source may travel into the release folder."""
     found = {}
     for asset in LINEAGE_ASSETS:
         record = _latest_materialization(instance, dg.AssetKey(asset), partition)
@@ -38,7 +41,8 @@ def lineage(instance: dg.DagsterInstance, partition: str) -> dict[str, dict]:
         metadata = record.asset_materialization.metadata
         found[asset] = {
             "dagster_run_id": record.run_id,
-            **{k: v.value for k, v in metadata.items() if isinstance(v.value, (str, int, float, bool))},
+            **{k: v.value for k, v in metadata.items()
+               if isinstance(v.value, (str, int, float, bool)) and not isinstance(v, dg.MarkdownMetadataValue)},
         }
     return found
 

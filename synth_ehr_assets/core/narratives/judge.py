@@ -247,4 +247,4 @@ def judge_gate(judged: pl.DataFrame, min_relevance: float | None, max_low_share:
             failures.append(f"flag rate on clean notes {figures['clean_flag_rate']:.3f} > {max_clean_flag_rate}")
     if judged.height == 0:
         failures.append("no notes were judged")
-    return {**figures, "passed": not failures, "failures": failures}
+    return {**figures, "min_pass_share": min_pass_share, "passed": not failures, "failures": failures}
