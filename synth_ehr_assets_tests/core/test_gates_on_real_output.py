@@ -20,29 +20,38 @@ from synth_ehr_assets_tests.core.test_synth_claims import hierarchy_vectors
 DEFAULTS = GateThresholds()
 
 
-@pytest.fixture(scope="module")
-def one_epoch_output() -> dict[str, pl.DataFrame]:
+def fitted_claims_model(claims: int, seed: int, holdout_rows: int, epochs: tuple[int, int], probe_rows: int):
+    """(reference claims, train, holdout, code index, claims synthesizer fitted for `epochs` = (autoencoder, GAN))."""
     import torch
 
-    from synth_ehr_assets.core.synth.claims import CONDITION_COLUMN, MODEL_COLUMN_KINDS, claims_frame, model_frame
+    from synth_ehr_assets.core.synth.claims import CONDITION_COLUMN, MODEL_COLUMN_KINDS, model_frame
     from synth_ehr_assets.core.synth.config import SynthesizerConfig
     from synth_ehr_assets.core.synth.synthesizer import TableSynthesizer
     from synth_ehr_assets.core.vector_store import NearestCodeIndex
 
     torch.set_num_threads(1)
-    real = generate_reference_claims(2500, seed=1, release_id="bad")
-    holdout = pl.int_range(pl.len()).shuffle(seed=0) < 500
+    real = generate_reference_claims(claims, seed=seed, release_id="bad")
+    holdout = pl.int_range(pl.len()).shuffle(seed=seed - 1) < holdout_rows
     train = real.filter(~holdout)
     catalog = sorted(pl.concat([real[c] for c in schema.DX_COLUMNS + schema.PX_COLUMNS]).drop_nulls().unique())
     index = NearestCodeIndex(catalog, hierarchy_vectors(catalog))
-    config = SynthesizerConfig(code_dims=6, latent_dim=12, autoencoder_epochs=1, gan_epochs=1, batch_size=128,
-                               autoencoder_hidden=[64], gan_hidden=[64], memorisation_probe_rows=100)
+    config = SynthesizerConfig(code_dims=6, latent_dim=12, autoencoder_epochs=epochs[0], gan_epochs=epochs[1],
+                               batch_size=128, autoencoder_hidden=[64], gan_hidden=[64],
+                               memorisation_probe_rows=probe_rows)
     model = TableSynthesizer(MODEL_COLUMN_KINDS, config, seed=3, code_vectors=index.vector_of,
                              condition_column=CONDITION_COLUMN)
     model.fit(model_frame(train))
+    return real, train, real.filter(holdout), index, model
+
+
+@pytest.fixture(scope="module")
+def one_epoch_output() -> dict[str, pl.DataFrame]:
+    from synth_ehr_assets.core.synth.claims import CONDITION_COLUMN, claims_frame
+
+    real, train, held, index, model = fitted_claims_model(2500, 1, 500, epochs=(1, 1), probe_rows=100)
     sampled = model.sample(1000, seed=7).with_columns(pl.col(CONDITION_COLUMN).cast(pl.String))
     synthetic = schema.conform(claims_frame(sampled))
-    return {"source": real, "train": train, "holdout": real.filter(holdout), "synthetic": synthetic}
+    return {"source": real, "train": train, "holdout": held, "synthetic": synthetic}
 
 
 def test_the_code_structure_gate_fires_on_a_one_epoch_synthesizer(one_epoch_output):
@@ -63,31 +72,14 @@ def test_the_age_sex_gate_fires_on_unedited_rows_and_the_unbroken_gates_pass(one
     assert table_gates.source_copies_gate(synthetic, one_epoch_output["source"], DEFAULTS, PrivacyConfig()).passed
 
 
-def test_the_code_structure_gate_blocks_the_argmax_decoder_and_passes_the_calibrated_one():
+def test_the_code_structure_gate_blocks_the_argmax_decoder_and_the_calibrated_one_keeps_the_structure():
     """The same fitted synthesizer through the whole synthesis loop (edits and resampling on), decoded two ways:
     the argmax nearest code piles secondary slots onto a few hub codes and the gate blocks it; the calibrated
     decoder keeps the training prevalences and co-occurrences."""
-    import torch
-
-    from synth_ehr_assets.core.synth.claims import (
-        CONDITION_COLUMN, MODEL_COLUMN_KINDS, model_frame, release_blocks, synthesize_claims,
-    )
     from synth_ehr_assets.core.spec import parse_spec
-    from synth_ehr_assets.core.synth.config import SynthesizerConfig
-    from synth_ehr_assets.core.synth.synthesizer import TableSynthesizer
-    from synth_ehr_assets.core.vector_store import NearestCodeIndex
+    from synth_ehr_assets.core.synth.claims import release_blocks, synthesize_claims
 
-    torch.set_num_threads(1)
-    real = generate_reference_claims(3000, seed=2, release_id="dec")
-    holdout = pl.int_range(pl.len()).shuffle(seed=1) < 600
-    train, held = real.filter(~holdout), real.filter(holdout)
-    catalog = sorted(pl.concat([real[c] for c in schema.DX_COLUMNS + schema.PX_COLUMNS]).drop_nulls().unique())
-    index = NearestCodeIndex(catalog, hierarchy_vectors(catalog))
-    config = SynthesizerConfig(code_dims=6, latent_dim=12, autoencoder_epochs=15, gan_epochs=30, batch_size=128,
-                               autoencoder_hidden=[64], gan_hidden=[64], memorisation_probe_rows=200)
-    model = TableSynthesizer(MODEL_COLUMN_KINDS, config, seed=3, code_vectors=index.vector_of,
-                             condition_column=CONDITION_COLUMN)
-    model.fit(model_frame(train))
+    real, train, held, index, model = fitted_claims_model(3000, 2, 600, epochs=(15, 30), probe_rows=200)
     spec = parse_spec({"rows": 2400, "seed": 5}, "dec")
     verdicts = {}
     for decoding in ("argmax", "calibrated"):
