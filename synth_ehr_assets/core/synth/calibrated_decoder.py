@@ -32,7 +32,7 @@ class CalibratedCodeMapper(CodeMapper):
     principal code is carried as sampled (the GAN's condition)."""
 
     def __init__(self, transformer, train_claims: pl.DataFrame, code_index=None, widen: bool = False,
-                 seed: int = 0, sigma: float | None = None, pair_weight: float = 1.0):
+                 seed: int = 0, sigma: float | None = None, pair_weight: float = 1.0, support=None):
         super().__init__(transformer, train_claims, code_index, widen)
         self.rng = np.random.default_rng([seed, 11])
         self.pair_weight = pair_weight
@@ -44,7 +44,11 @@ class CalibratedCodeMapper(CodeMapper):
                 self.lifts[kind] = PairLift(train_claims, pool, columns)
         self.sigma = {kind: (sigma or DEFAULT_SIGMA) for kind in self.priors}
         if "procedure" in self.indexes:
-            self._procedure_rules = _ProcedureRules(self.indexes["procedure"].codes.tolist(), train_claims, widen)
+            from synth_ehr_assets.core.synth.rules import TrainingSupport
+
+            support = support or TrainingSupport.from_claims(train_claims, widen=widen)
+            pairs = None if support.widen else support.px_dx
+            self._procedure_rules = _ProcedureRules(self.indexes["procedure"].codes.tolist(), pairs)
         if "secondary" in self.indexes:
             self._secondary_ages = _AgeSupport(self.indexes["secondary"].codes.tolist(), train_claims)
         self.calibration: dict[str, dict[float, float]] = {}  # σ → mean log probability of real codes
@@ -141,7 +145,8 @@ class _ProcedureRules:
     """Procedures a row may carry beyond its setting: the age/sex band of the code (`edits_procedures`) and, unless
     codes are widened, a procedure billed in training with the row's principal category (`px_dx_unsupported`)."""
 
-    def __init__(self, pool: list[str], train_claims: pl.DataFrame, widen: bool):
+    def __init__(self, pool: list[str], pairs: pl.DataFrame | None):
+        """`pairs`: the (px, category) pairs training supports (`TrainingSupport.px_dx`); None when widened."""
         from synth_ehr_assets.core.synth.edits_procedures import ADULT_MAX, _band_table
 
         table = pl.DataFrame({"code": pool}).join(_band_table(tuple(pool)), on="code", how="left", maintain_order="left")
@@ -150,15 +155,8 @@ class _ProcedureRules:
         self.sex = table["band_sex"].fill_null("").to_numpy()
         self.categories: dict[str, int] = {}  # principal category → row of `supported`; other rows: the last
         self.supported = np.ones((1, len(pool)), dtype=bool)
-        if not widen:
+        if pairs is not None:
             position = {code: i for i, code in enumerate(pool)}
-            pairs = pl.concat([
-                train_claims.select(
-                    pl.col(c).cast(pl.String).alias("px"),
-                    pl.col("dx_1").cast(pl.String).str.slice(0, 3).alias("category"),
-                )
-                for c in schema.PX_COLUMNS if c in train_claims.columns
-            ]).drop_nulls().unique()
             grouped = pairs.group_by("category").agg("px").sort("category")
             self.supported = np.zeros((grouped.height + 1, len(pool)), dtype=bool)
             self.supported[-1] = True

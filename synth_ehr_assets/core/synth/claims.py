@@ -95,7 +95,8 @@ def claims_frame(modelled: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def code_decoder(decoding: str, synthesizer, train_claims, code_index, widen: bool, seed: int, sigma=None):
+def code_decoder(decoding: str, synthesizer, train_claims, code_index, widen: bool, seed: int, sigma=None,
+                 support=None):
     """The `CodeDecoder` of `synthesizer.code_decoding`: calibrated posterior draws (σ calibrated on the training
     rows against what the synthesizer generates, unless given), or the argmax nearest code."""
     if decoding == "argmax":
@@ -104,7 +105,8 @@ def code_decoder(decoding: str, synthesizer, train_claims, code_index, widen: bo
         raise ValueError(f"synthesizer.code_decoding must be 'calibrated' or 'argmax', got {decoding!r}")
     from synth_ehr_assets.core.synth.calibrated_decoder import CalibratedCodeMapper, calibrate_sigma
 
-    mapper = CalibratedCodeMapper(synthesizer.transformer, train_claims, code_index, widen, seed=seed, sigma=sigma)
+    mapper = CalibratedCodeMapper(synthesizer.transformer, train_claims, code_index, widen, seed=seed, sigma=sigma,
+                                  support=support)
     if sigma is None and getattr(synthesizer, "generator", None) is not None:
         calibrate_sigma(mapper, synthesizer, train_claims, seed)
     return mapper
@@ -189,8 +191,9 @@ def synthesize_claims(
     rng = np.random.default_rng([seed, 1])
     coverage_rows, coverage = coverage_conditions(coverage or [], train_claims, rng)
     plan = principal_plan(n_rows, coverage_rows, train_claims, rng)
-    screen = _Screen(synthesizer.transformer, privacy, protected, train_claims, codes.widen_to_catalog)
-    mapper = code_decoder(decoding, synthesizer, train_claims, code_index, codes.widen_to_catalog, seed, sigma)
+    support = rules.TrainingSupport.from_claims(train_claims, widen=codes.widen_to_catalog)  # edits and decoder
+    screen = _Screen(synthesizer.transformer, privacy, protected, train_claims, support)
+    mapper = code_decoder(decoding, synthesizer, train_claims, code_index, codes.widen_to_catalog, seed, sigma, support)
     cells = setting_cells(plan, train_claims, rng)
     inpatient, charges = InpatientDetails(train_claims), ChargesBySetting(train_claims)
     cell_have, cell_survived = dict.fromkeys(cells, 0), dict.fromkeys(cells, 0)
@@ -326,9 +329,9 @@ class _Screen:
     """Generalise, then drop rows failing an edit, copying a protected row, or lying too close to a train row."""
 
     def __init__(self, transformer: TableTransformer, privacy: PrivacyConfig, protected: pl.DataFrame,
-                 train: pl.DataFrame, widen: bool = False):
+                 train: pl.DataFrame, support):
         self.transformer, self.privacy = transformer, privacy
-        self.support = rules.TrainingSupport.from_claims(train, widen=widen)
+        self.support = support
         self.copy_keys = privacy_filters.copy_keys(privacy_filters.generalise(protected, privacy)).unique()
         threshold = privacy.near_duplicate_distance
         self.train_features = (
