@@ -21,10 +21,15 @@ import polars as pl
 
 from synth_ehr_assets.core import schema
 from synth_ehr_assets.core.synth.code_mapper import CodeMapper
-from synth_ehr_assets.core.synth.code_prior import CodePrior, PairLift, secondary_columns
+from synth_ehr_assets.core.synth.code_prior import CONTEXT_COLUMNS, CodePrior, ContextLift, PairLift, secondary_columns
 
 CHUNK_CELLS = 1 << 22  # rows × codes scored at once
 DEFAULT_SIGMA = 1.0
+# The lifts of every code already on the claim are summed as if each said something new (naive Bayes), but
+# comorbidities come in correlated clusters: at full weight a cluster overcounts (demo: COPD with acute infection,
+# J44.0, on 34% of pneumonia claims against training's 12%, 2.8× over-represented); 0.8 keeps co-occurrence R²
+# within 0.02 of full weight and brings the largest over-representation to 1.9×.
+PAIR_WEIGHT = 0.8
 
 
 class CalibratedCodeMapper(CodeMapper):
@@ -32,16 +37,18 @@ class CalibratedCodeMapper(CodeMapper):
     principal code is carried as sampled (the GAN's condition)."""
 
     def __init__(self, transformer, train_claims: pl.DataFrame, code_index=None, widen: bool = False,
-                 seed: int = 0, sigma: float | None = None, pair_weight: float = 1.0, support=None):
+                 seed: int = 0, sigma: float | None = None, pair_weight: float = PAIR_WEIGHT, support=None,
+                 context_weight: float = 1.0):
         super().__init__(transformer, train_claims, code_index, widen)
         self.rng = np.random.default_rng([seed, 11])
-        self.pair_weight = pair_weight
-        self.priors, self.lifts = {}, {}
+        self.pair_weight, self.context_weight = pair_weight, context_weight
+        self.priors, self.lifts, self.context_lifts = {}, {}, {}
         for kind, columns in (("secondary", secondary_columns()), ("procedure", schema.PX_COLUMNS)):
             if kind in self.indexes:
                 pool = self.indexes[kind].codes.tolist()
                 self.priors[kind] = CodePrior(train_claims, pool, columns)
                 self.lifts[kind] = PairLift(train_claims, pool, columns)
+                self.context_lifts[kind] = ContextLift(train_claims, pool, columns, CONTEXT_COLUMNS[kind])
         self.sigma = {kind: (sigma or DEFAULT_SIGMA) for kind in self.priors}
         if "procedure" in self.indexes:
             from synth_ehr_assets.core.synth.rules import TrainingSupport
@@ -89,6 +96,9 @@ class CalibratedCodeMapper(CodeMapper):
             lift = self.lifts[kind].rows([s.gather(picked) for s in earlier])
             if lift is not None:
                 logits += self.pair_weight * lift[:, positions]
+            around = self.context_lifts[kind].rows(context[part]) if self.context_weight else None
+            if around is not None:
+                logits += self.context_weight * around[:, positions]
             q = queries[start:start + step]
             # -|q - c|²/2σ² up to a per-row constant: (q·c - |c|²/2)/σ²
             logits += (q @ vectors.T - half_sq) * inv_var

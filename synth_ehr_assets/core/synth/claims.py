@@ -21,6 +21,7 @@ from synth_ehr_assets.core.spec import CodesConfig, PrivacyConfig
 from synth_ehr_assets.core.synth import privacy_filters, rules
 from synth_ehr_assets.core.synth.code_mapper import CONDITION_COLUMN, CodeMapper
 from synth_ehr_assets.core.synth.condition_profile import ConditionProfile
+from synth_ehr_assets.core.synth.marginal_matching import DEFAULT_MATCHED, MarginalMatcher
 from synth_ehr_assets.core.synth.setting_draws import ChargesBySetting, InpatientDetails
 from synth_ehr_assets.core.synth.principal_plan import coverage_conditions, principal_plan, reallocate
 from synth_ehr_assets.core.synth.transformer import TableTransformer
@@ -63,6 +64,7 @@ REALLOCATE_ROUND = 6  # from this round on, free rows of a principal code that k
 CELL_ROUNDS = 10  # rounds holding each principal's inpatient share (`setting_cells`); later rounds fill any setting
 MIN_ACCEPTANCE = 0.02  # oversampling never assumes that fewer than 2% of sampled rows survive
 OVERSAMPLE = 1.1
+MATCHING_OVERSAMPLE = 2.5  # with marginal matching: spare survivors are what the weighted draw chooses among
 FIRST_ROUND_ACCEPTANCE = 0.9  # assumed before any row was screened (rows are mapped to admissible codes)
 CLAIM_ID_PREFIX, PATIENT_ID_PREFIX = "SC", "SP"
 
@@ -155,7 +157,7 @@ def release_blocks(spec) -> dict:
     return {
         "release_id": spec.release_id, "seed": spec.seed, "coverage": spec.coverage, "codes": spec.codes,
         "privacy": spec.privacy, "decoding": spec.synthesizer.code_decoding,
-        "sigma": spec.synthesizer.code_likelihood_sigma,
+        "sigma": spec.synthesizer.code_likelihood_sigma, "matched": spec.synthesizer.matched_marginals,
     }
 
 
@@ -172,6 +174,7 @@ def synthesize_claims(
     codes: CodesConfig | None = None,
     decoding: str = "calibrated",
     sigma: float | None = None,
+    matched: list[str] | tuple[str, ...] = DEFAULT_MATCHED,
     progress: Progress | None = None,
     protected_claims: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, dict]:
@@ -181,7 +184,8 @@ def synthesize_claims(
     catalog `NearestCodeIndex` (vectors of codes unseen in training); `protected_claims` (default:
     `train_claims`) the source rows no synthetic row may copy and whose ids are never reused. `seed`, `coverage`,
     `codes` and `privacy` are the release's blocks (`release_blocks(spec)`); `decoding` picks the code decoder
-    (`calibrated`: `calibrated_decoder`, `argmax`: nearest admissible code).
+    (`calibrated`: `calibrated_decoder`, `argmax`: nearest admissible code); `matched` the columns whose training
+    marginals choose which surviving rows a round keeps (`marginal_matching`; empty: the first ones).
     Every row is sampled conditioned on its principal code (`principal_plan`); a rejected row is resampled with
     the same principal code, in at most `MAX_ROUNDS` rounds.
     """
@@ -196,6 +200,8 @@ def synthesize_claims(
     mapper = code_decoder(decoding, synthesizer, train_claims, code_index, codes.widen_to_catalog, seed, sigma, support)
     cells = setting_cells(plan, train_claims, rng)
     inpatient, charges = InpatientDetails(train_claims), ChargesBySetting(train_claims)
+    matcher = MarginalMatcher(train_claims, matched)
+    oversample = MATCHING_OVERSAMPLE if matcher.columns else OVERSAMPLE
     cell_have, cell_survived = dict.fromkeys(cells, 0), dict.fromkeys(cells, 0)
     kept: list[pl.DataFrame] = []
     have = dict.fromkeys(plan, 0)
@@ -232,7 +238,7 @@ def synthesize_claims(
                         cell_rate = (cell_survived[key] + 10 * rate * share) / (sampled[code] + 10)
                         if cell_have[key] < cells[key]:
                             need = max(need, (cells[key] - cell_have[key]) / max(cell_rate, MIN_ACCEPTANCE))
-                request[code] = math.ceil(need * OVERSAMPLE)
+                request[code] = math.ceil(need * oversample)
         round_seed = int(np.random.SeedSequence([seed, rounds]).generate_state(1)[0])
         frame = synthesizer.sample(sum(request.values()), conditions=request, code_decoder=mapper, seed=round_seed)
         frame = frame.with_columns(pl.col(CONDITION_COLUMN).cast(pl.String))
@@ -243,6 +249,8 @@ def synthesize_claims(
         accepted = screen(schema.conform(frame))
         for code, count in accepted[CONDITION_COLUMN].value_counts().iter_rows():
             survived[code] += count
+        accepted = matcher.ordered(accepted, np.random.default_rng([seed, rounds, 5]), CONDITION_COLUMN,
+                                   {code: plan[code] - have[code] for code in plan})
         if holding_cells:  # hold each principal's inpatient share; the last rounds let go
             missing = {key: cells[key] - cell_have[key] for key in cells}
             missing |= {f"{code}|*": plan[code] - have[code] for code in plan if f"{code}|other" not in cells}

@@ -141,3 +141,79 @@ class PairLift:
 
 def secondary_columns() -> tuple[str, ...]:
     return tuple(c for c in schema.DX_COLUMNS if c != "dx_1")
+
+
+AGE_BAND_EDGES = (1, 5, 12, 18, 30, 40, 50, 65, 75, 85)  # finer in childhood, where preventive codes change
+CONTEXT_SMOOTHING = 50.0
+CONTEXT_COLUMNS = {"secondary": ("age_band",), "procedure": ("age_band", "payer", "provider_specialty", "dx_count")}
+
+
+def context_levels(frame: pl.DataFrame, column: str) -> pl.Series | None:
+    """The level of a row-level context column (`age_band` and `dx_count` derived), None when `frame` lacks it."""
+    if column == "age_band":
+        if "age" not in frame.columns:
+            return None
+        age = frame["age"].cast(pl.Float64).fill_null(-1).to_numpy()
+        return pl.Series(np.where(age < 0, "", np.digitize(age, AGE_BAND_EDGES).astype(str)))
+    if column == "dx_count":
+        present = [c for c in schema.DX_COLUMNS if c in frame.columns]
+        if len(present) < len(schema.DX_COLUMNS):
+            return None
+        return frame.select(pl.sum_horizontal(pl.col(c).is_not_null() for c in present).cast(pl.String))[:, 0]
+    return frame[column].cast(pl.String).fill_null("") if column in frame.columns else None
+
+
+class ContextLift:
+    """log P(code | principal category, level of a row-level column) / P(code | principal category), summed over a
+    few columns the row already holds (age band, sex, payer, specialty, number of diagnoses) and smoothed toward no
+    lift. The prior is per principal and setting only, so without this a preventive-visit code or an E/M level
+    ignores the patient's age, payer and provider (sdmetrics pair trends payer × px_1 0.81 against the holdout's
+    0.94 on the demo). Lifts are taken within the principal's category because age and payer already go with the
+    principal: a lift against the overall share would count that twice."""
+
+    def __init__(self, train: pl.DataFrame, pool: list[str], columns: tuple[str, ...], context: tuple[str, ...],
+                 smoothing: float = CONTEXT_SMOOTHING):
+        self.pool = list(pool)
+        index = {code: i for i, code in enumerate(self.pool)}
+        long = _long(train, columns).filter(pl.col("code").is_in(self.pool))
+        codes = long["code"].replace_strict(index, return_dtype=pl.Int64).to_numpy()
+        rows = long["_row"].to_numpy()
+        category = train["dx_1"].cast(pl.String).fill_null("").str.slice(0, 3)
+        names = sorted(set(category.to_list()))
+        cat_of_row = category.replace_strict({n: i for i, n in enumerate(names)}, return_dtype=pl.Int64).to_numpy()
+        overall = (np.bincount(codes, minlength=len(self.pool)) + 0.5) / (max(train.height, 1) + 0.5 * len(self.pool))
+        cat_joint = np.zeros((len(names), len(self.pool)))
+        np.add.at(cat_joint, (cat_of_row[rows], codes), 1)
+        cat_n = np.bincount(cat_of_row, minlength=len(names)).astype(np.float64)
+        cat_share = (cat_joint + smoothing * overall[None, :]) / (cat_n[:, None] + smoothing)
+        self.tables: dict[str, tuple[dict[str, int], np.ndarray]] = {}
+        for column in context:
+            levels = context_levels(train, column)
+            if levels is None:
+                continue
+            keys = (category + "|" + levels).rename("key")
+            distinct = sorted(set(keys.to_list()))
+            position = {key: i for i, key in enumerate(distinct)}
+            key_of_row = keys.replace_strict(position, return_dtype=pl.Int64).to_numpy()
+            cat_of_key = np.array([names.index(key.split("|", 1)[0]) for key in distinct]) if distinct else np.zeros(0, int)
+            joint = np.zeros((len(distinct), len(self.pool)))
+            np.add.at(joint, (key_of_row[rows], codes), 1)
+            key_n = np.bincount(key_of_row, minlength=len(distinct)).astype(np.float64)
+            base = cat_share[cat_of_key]
+            conditional = (joint + smoothing * base) / (key_n[:, None] + smoothing)
+            self.tables[column] = (position, np.log(conditional / base).astype(np.float32))
+
+    def rows(self, context: pl.DataFrame) -> np.ndarray | None:
+        """(rows, pool) summed log lifts of each row's levels (pairs unseen in training add nothing)."""
+        if "dx_1" not in context.columns:
+            return None
+        category = context["dx_1"].cast(pl.String).fill_null("").str.slice(0, 3)
+        total = None
+        for column, (position, table) in self.tables.items():
+            levels = context_levels(context, column)
+            if levels is None:
+                continue
+            ids = (category + "|" + levels).replace_strict(position, default=-1, return_dtype=pl.Int64).to_numpy()
+            part = np.where((ids >= 0)[:, None], table[np.maximum(ids, 0)], 0.0).astype(np.float32)
+            total = part if total is None else total + part
+        return total

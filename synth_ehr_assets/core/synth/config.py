@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from synth_ehr_assets.core.synth.marginal_matching import DEFAULT_MATCHED
+
 
 class SynthesizerConfig(BaseModel):
     """Knobs of the autoencoder + latent GAN synthesizer; every field has a working default."""
@@ -21,6 +23,12 @@ class SynthesizerConfig(BaseModel):
     )
     code_likelihood_sigma: float | None = Field(
         None, gt=0, description="width of the vector likelihood in PCA units (None: calibrated on training rows)"
+    )
+    matched_marginals: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_MATCHED),
+        description="columns whose training marginals decide which surviving rows a sampling round keeps (a "
+        "weighted draw among each principal's rows, core/synth/marginal_matching.py); numerics by decile; [] keeps "
+        "the first rows",
     )
 
     code_dims: int = Field(16, ge=2, le=384, description="PCA dimensions kept per code slot embedding")
