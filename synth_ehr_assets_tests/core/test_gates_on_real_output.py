@@ -1,7 +1,9 @@
 """Real, deliberately bad synthesizer output through the gates: a claims synthesizer fitted for one epoch, its rows
 decoded by the argmax nearest code and released without the clinical edits. The code-structure gate and the
 age/sex gate fire on it; the gates that this output does not break (codes are decoded from the catalog, no row
-copies a source row) pass, so each verdict is the gate's own."""
+copies a source row) pass, so each verdict is the gate's own. The same model behind a decoder with an injected
+fault (a vocabulary of categories) trips the code-validity gate, and source rows planted among its rows trip the
+copies gate."""
 
 from __future__ import annotations
 
@@ -51,7 +53,7 @@ def one_epoch_output() -> dict[str, pl.DataFrame]:
     real, train, held, index, model = fitted_claims_model(2500, 1, 500, epochs=(1, 1), probe_rows=100)
     sampled = model.sample(1000, seed=7).with_columns(pl.col(CONDITION_COLUMN).cast(pl.String))
     synthetic = schema.conform(claims_frame(sampled))
-    return {"source": real, "train": train, "holdout": held, "synthetic": synthetic}
+    return {"source": real, "train": train, "holdout": held, "synthetic": synthetic, "model": model, "index": index}
 
 
 def test_the_code_structure_gate_fires_on_a_one_epoch_synthesizer(one_epoch_output):
@@ -70,6 +72,35 @@ def test_the_age_sex_gate_fires_on_unedited_rows_and_the_unbroken_gates_pass(one
     assert not edits.passed and edits.value > 0 and edits.failing
     assert table_gates.codes_valid_gate(synthetic, DEFAULTS).passed
     assert table_gates.source_copies_gate(synthetic, one_epoch_output["source"], DEFAULTS, PrivacyConfig()).passed
+
+
+def test_the_codes_valid_gate_fires_on_a_decoder_whose_vocabulary_lost_the_code_subdivisions(one_epoch_output):
+    """Fault: the decoder's vocabulary holds three-character categories (as a category-level code table would),
+    so the real synthesizer's slots decode to E11 instead of E11.9; the gate, reading simple-icd-10-cm itself,
+    blocks the rows and names them."""
+    from synth_ehr_assets.core.synth.claims import CONDITION_COLUMN, claims_frame
+    from synth_ehr_assets.core.synth.code_mapper import CodeMapper
+
+    model, train = one_epoch_output["model"], one_epoch_output["train"]
+    broken = CodeMapper(model.transformer, train, one_epoch_output["index"])
+    broken.vocabulary = broken.vocabulary.str.slice(0, 3)  # the injected fault
+    sampled = model.sample(600, code_decoder=broken, seed=8).with_columns(pl.col(CONDITION_COLUMN).cast(pl.String))
+    synthetic = schema.conform(claims_frame(sampled))
+    verdict = table_gates.codes_valid_gate(synthetic, DEFAULTS)
+    assert not verdict.passed and verdict.value < 0.9 and verdict.failing
+    intact = model.sample(600, code_decoder=CodeMapper(model.transformer, train, one_epoch_output["index"]), seed=8)
+    assert table_gates.codes_valid_gate(schema.conform(claims_frame(intact)), DEFAULTS).passed
+
+
+def test_the_source_copies_gate_counts_source_rows_planted_in_real_synthetic_output(one_epoch_output):
+    """Five training rows planted among the one-epoch synthesizer's rows (what a synthesizer that memorises, or a
+    pipeline that leaks its input, releases): the gate counts exactly those five, slot order shuffled or not."""
+    synthetic, source = one_epoch_output["synthetic"], one_epoch_output["source"]
+    planted = source.sample(5, seed=9).with_columns(dx_2=pl.col("dx_3"), dx_3=pl.col("dx_2"))
+    released = pl.concat([synthetic, planted.select(synthetic.columns).cast(synthetic.schema)])
+    verdict = table_gates.source_copies_gate(released, source, DEFAULTS, PrivacyConfig())
+    assert not verdict.passed and verdict.value == 5
+    assert table_gates.source_copies_gate(synthetic, source, DEFAULTS, PrivacyConfig()).passed
 
 
 def test_the_code_structure_gate_blocks_the_argmax_decoder_and_the_calibrated_one_keeps_the_structure():
