@@ -28,8 +28,9 @@ def _skewed(n: int, seed: int) -> pl.DataFrame:
 def test_first_rows_after_ordering_match_training_shares_within_every_principal():
     train = _skewed(4000, 0).with_columns(region=pl.Series(np.random.default_rng(1).choice(["north", "south"], 4000)))
     candidates = _skewed(6000, 2)  # the GAN's error: 80% north where training has 50%
-    matcher = MarginalMatcher(train, ["region", "payer+age", "charge_amount", "not_a_column"])
-    assert matcher.columns == ["region", "payer+age", "charge_amount"]
+    matcher = MarginalMatcher(train, ["region", "payer+age", "charge_amount", "payer+dx_1:1", "not_a_column"])
+    assert matcher.columns == ["region", "payer+age", "charge_amount", "payer+dx_1:1"]
+    assert set(matcher.targets["payer+dx_1:1"]) == {"medicare|E", "medicare|I", "commercial|E", "commercial|I"}
     ordered = matcher.ordered(candidates, np.random.default_rng(3), "dx_1", {"E119": 1000, "I10": 1000})
     assert ordered.sort(ordered.columns).equals(candidates.sort(candidates.columns))  # kept or not, never edited
     kept = ordered.filter(pl.int_range(pl.len()).over("dx_1") < 1000)
@@ -75,3 +76,19 @@ def test_inpatient_charges_grow_with_the_stay_and_amounts_keep_their_order():
     real_corr = inpatient.select(pl.corr(pl.col("los_days").log(), pl.col("charge_amount").log())).item()
     drawn_corr = drawn.select(pl.corr(pl.col("los_days").log(), pl.col("charge_amount").log())).item()
     assert (slope > 0) == (real_corr > 0) and abs(drawn_corr - real_corr) < 0.25
+
+
+def test_preselection_keeps_each_principals_fraction_of_rows_by_the_matched_draw():
+    from synth_ehr_assets.core.synth.marginal_matching import PreselectingDecoder
+
+    train = _skewed(4000, 0).with_columns(region=pl.Series(np.random.default_rng(1).choice(["north", "south"], 4000)))
+    candidates = _skewed(6000, 2)
+    decoder = PreselectingDecoder(lambda *a: "decoded", MarginalMatcher(train, ["region"]), {"E119": 0.25, "I10": 1.0},
+                                  np.random.default_rng(4))
+    keep = decoder.keep_rows(candidates)
+    kept = candidates[keep]
+    counts = dict(kept["dx_1"].value_counts().iter_rows())
+    total = dict(candidates["dx_1"].value_counts().iter_rows())
+    assert counts["I10"] == total["I10"] and counts["E119"] == int(np.ceil(0.25 * total["E119"]))
+    assert abs((kept.filter(pl.col("dx_1") == "E119")["region"] == "north").mean() - 0.5) < 0.06
+    assert (np.diff(keep) > 0).all() and decoder("dx_2") == "decoded"  # table order kept; decoding delegated

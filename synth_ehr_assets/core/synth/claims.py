@@ -21,7 +21,7 @@ from synth_ehr_assets.core.spec import CodesConfig, PrivacyConfig
 from synth_ehr_assets.core.synth import privacy_filters, rules
 from synth_ehr_assets.core.synth.code_mapper import CONDITION_COLUMN, CodeMapper
 from synth_ehr_assets.core.synth.condition_profile import ConditionProfile
-from synth_ehr_assets.core.synth.marginal_matching import DEFAULT_MATCHED, MarginalMatcher
+from synth_ehr_assets.core.synth.marginal_matching import DEFAULT_MATCHED, MarginalMatcher, PreselectingDecoder
 from synth_ehr_assets.core.synth.setting_draws import ChargesBySetting, InpatientDetails
 from synth_ehr_assets.core.synth.principal_plan import coverage_conditions, principal_plan, reallocate
 from synth_ehr_assets.core.synth.transformer import TableTransformer
@@ -64,15 +64,20 @@ REALLOCATE_ROUND = 6  # from this round on, free rows of a principal code that k
 CELL_ROUNDS = 10  # rounds holding each principal's inpatient share (`setting_cells`); later rounds fill any setting
 MIN_ACCEPTANCE = 0.02  # oversampling never assumes that fewer than 2% of sampled rows survive
 OVERSAMPLE = 1.1
-MATCHING_OVERSAMPLE = 2.5  # with marginal matching: spare survivors are what the weighted draw chooses among
+# With marginal matching a round generates MATCHING_OVERSAMPLE × the rows it needs, keeps PRESELECT_MARGIN × of
+# them by the matched draw before any code is decoded, and chooses again among the survivors of the edits.
+MATCHING_OVERSAMPLE = 2.5
+PRESELECT_MARGIN = 1.3
 FIRST_ROUND_ACCEPTANCE = 0.9  # assumed before any row was screened (rows are mapped to admissible codes)
 CLAIM_ID_PREFIX, PATIENT_ID_PREFIX = "SC", "SP"
 
 
 def model_frame(claims: pl.DataFrame) -> pl.DataFrame:
-    """Claims → the synthesizer's columns (`MODEL_COLUMN_KINDS`): amount shares and the inpatient stay."""
+    """Claims → the synthesizer's columns (`MODEL_COLUMN_KINDS`): amount shares and the inpatient stay. Over a
+    base of 0 the share is 0, not missing: a missing share taught the model to leave paid empty on 1% of rows."""
     shares = [
-        pl.when(pl.col(base) > 0).then(pl.col(amount) / pl.col(base)).otherwise(None).alias(share)
+        pl.when(pl.col(base) > 0).then(pl.col(amount) / pl.col(base))
+        .otherwise(pl.when(pl.col(amount).is_not_null()).then(0.0)).alias(share)
         for share, (amount, base) in AMOUNT_SHARES.items()
     ]
     stay = pl.when(_INPATIENT).then(pl.col("los_days")).otherwise(None).alias("stay_days")
@@ -92,7 +97,8 @@ def claims_frame(modelled: pl.DataFrame) -> pl.DataFrame:
             los_days=pl.when(_INPATIENT).then(pl.col("stay_days")).otherwise(pl.lit(0)).cast(pl.Int32),
             drg=pl.when(_INPATIENT).then(pl.col("drg")).otherwise(None),
         )
-        .with_columns(paid_amount=(pl.col("allowed_amount") * pl.col("paid_share").clip(0, 1)).round(2))
+        .with_columns(paid_amount=pl.when(pl.col("allowed_amount") == 0).then(0.0)
+                      .otherwise((pl.col("allowed_amount") * pl.col("paid_share").clip(0, 1)).round(2)))
         .drop([*AMOUNT_SHARES, "stay_days"])
     )
 
@@ -201,6 +207,9 @@ def synthesize_claims(
     cells = setting_cells(plan, train_claims, rng)
     inpatient, charges = InpatientDetails(train_claims), ChargesBySetting(train_claims)
     matcher = MarginalMatcher(train_claims, matched)
+    # before codes are decoded the amounts are still shares or on the GAN's scale: they are matched afterwards only
+    prematcher = MarginalMatcher(train_claims, [c for c in matcher.columns if not any(
+        part.split(":")[0] in ("charge_amount", *AMOUNT_SHARES, *dict(AMOUNT_SHARES.values())) for part in c.split("+"))])
     oversample = MATCHING_OVERSAMPLE if matcher.columns else OVERSAMPLE
     cell_have, cell_survived = dict.fromkeys(cells, 0), dict.fromkeys(cells, 0)
     kept: list[pl.DataFrame] = []
@@ -227,7 +236,7 @@ def synthesize_claims(
         if rounds == REALLOCATE_ROUND or rounds >= MAX_ROUNDS - 2:  # the last tries move every free row still missing
             reallocated += reallocate(plan, have, coverage_rows, survived, sampled, rng, rounds >= MAX_ROUNDS - 2)
         holding_cells = rounds < CELL_ROUNDS and bool(cells)
-        request = {}
+        request, decode = {}, {}
         for code in plan:
             if have[code] < plan[code]:
                 rate = (survived[code] + 10 * overall) / (sampled[code] + 10)  # smoothed toward the overall rate
@@ -239,13 +248,19 @@ def synthesize_claims(
                         if cell_have[key] < cells[key]:
                             need = max(need, (cells[key] - cell_have[key]) / max(cell_rate, MIN_ACCEPTANCE))
                 request[code] = math.ceil(need * oversample)
+                decode[code] = math.ceil(need * PRESELECT_MARGIN)
         round_seed = int(np.random.SeedSequence([seed, rounds]).generate_state(1)[0])
-        frame = synthesizer.sample(sum(request.values()), conditions=request, code_decoder=mapper, seed=round_seed)
+        decoder = mapper
+        if prematcher.columns and rounds < MAX_ROUNDS - 2:  # the last tries decode every row they generate
+            fractions = {code: min(1.0, decode[code] / request[code]) for code in request}
+            decoder = PreselectingDecoder(mapper, prematcher, fractions, np.random.default_rng([seed, rounds, 6]))
+        frame = synthesizer.sample(sum(request.values()), conditions=request, code_decoder=decoder, seed=round_seed)
         frame = frame.with_columns(pl.col(CONDITION_COLUMN).cast(pl.String))
         frame = charges.apply(frame, np.random.default_rng([seed, rounds, 4]))  # before the shares become amounts
         frame = inpatient.apply(claims_frame(frame), np.random.default_rng([seed, rounds, 3]))
-        for code, count in request.items():
-            sampled[code] += count
+        for code, count in frame[CONDITION_COLUMN].value_counts().iter_rows():  # rows decoded and screened
+            if code in sampled:
+                sampled[code] += count
         accepted = screen(schema.conform(frame))
         for code, count in accepted[CONDITION_COLUMN].value_counts().iter_rows():
             survived[code] += count

@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 DEFAULT_MATCHED = (
-    "region", "sex", "payer+age", "claim_type", "provider_specialty", "service_date",
+    "region", "sex", "payer+age", "claim_type", "provider_specialty+dx_1:3", "service_date",
     "charge_amount", "allowed_amount", "paid_amount",
 )
 AMOUNT_BINS = 10  # numeric columns are matched on their training deciles, dates on their month
@@ -30,10 +30,10 @@ class MarginalMatcher:
 
     def __init__(self, train_claims: pl.DataFrame, columns: list[str] | tuple[str, ...]):
         """`columns`: names, or `a+b` for the joint levels of two columns (e.g. `payer+age`)."""
-        self.columns = [c for c in columns if all(part in train_claims.columns for part in c.split("+"))]
+        self.columns = [c for c in columns if all(_name(part) in train_claims.columns for part in c.split("+"))]
         self.edges: dict[str, np.ndarray] = {}
         self.targets: dict[str, dict] = {}
-        for part in {part for c in self.columns for part in c.split("+")}:
+        for part in {part for c in self.columns for part in c.split("+") if ":" not in part}:
             values = train_claims[part]
             if values.dtype.is_numeric() and not values.dtype.is_temporal():
                 finite = values.drop_nulls().to_numpy().astype(float)
@@ -43,6 +43,8 @@ class MarginalMatcher:
             self.targets[column] = dict(zip(counts[column].to_list(), counts["proportion"].to_list()))
 
     def _part(self, frame: pl.DataFrame, part: str) -> pl.Series:
+        if ":" in part:  # `dx_1:3`: the first three characters (the principal's category)
+            return frame[_name(part)].cast(pl.String).str.slice(0, int(part.split(":")[1])).fill_null("∅")
         if frame[part].dtype.is_temporal():
             return frame[part].dt.strftime("%Y-%m").fill_null("∅")
         if part in self.edges:
@@ -62,11 +64,11 @@ class MarginalMatcher:
             return weight
         coded = []
         for column in self.columns:
-            levels = self._levels(frame, column).to_list()
-            names = sorted(set(levels), key=str)
-            position = {name: i for i, name in enumerate(names)}
-            target = np.array([self.targets[column].get(name, 0.0) for name in names])
-            coded.append((np.array([position[v] for v in levels]), target))
+            levels = self._levels(frame, column)
+            index = levels.rank("dense").cast(pl.Int64).to_numpy() - 1
+            names = levels.unique().sort()
+            target = names.replace_strict(self.targets[column], default=0.0, return_dtype=pl.Float64).to_numpy()
+            coded.append((index, target))
         for _ in range(RAKING_ITERATIONS):
             for index, target in coded:
                 current = np.bincount(index, weights=weight, minlength=len(target)) / weight.sum()
@@ -95,6 +97,10 @@ class MarginalMatcher:
         return frame.with_columns(_key=pl.Series(odds)).sort("_key").drop("_key")
 
 
+def _name(part: str) -> str:
+    return part.split(":")[0]
+
+
 def _inclusion(weight: np.ndarray, groups: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     """Inclusion probabilities ∝ weight within each group, summing to the group's wanted rows, capped at 1."""
     target = np.zeros_like(weight)
@@ -108,3 +114,34 @@ def _inclusion(weight: np.ndarray, groups: np.ndarray, wanted: np.ndarray) -> np
             break
         target = np.minimum(target, 1.0)
     return np.minimum(target, 1.0)
+
+
+class PreselectingDecoder:
+    """A code decoder that first picks which generated rows get their codes decoded: the matched columns are all
+    decoded before any code slot, so a round can generate many rows cheaply (GAN + non-code columns), keep
+    `fractions[principal]` of each principal's rows by the matched draw, and spend the costly code decoding, edits
+    and privacy filters on those alone. Everything else is the wrapped decoder's."""
+
+    def __init__(self, decoder, matcher: MarginalMatcher, fractions: dict[str, float], rng: np.random.Generator,
+                 group: str = "dx_1"):
+        self.decoder, self.matcher, self.fractions, self.rng, self.group = decoder, matcher, fractions, rng, group
+
+    def __call__(self, *args, **kwargs):
+        return self.decoder(*args, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self.decoder, name)
+
+    def keep_rows(self, context: pl.DataFrame) -> np.ndarray | None:
+        """Positions of the rows to decode further (all of them when the context lacks the group column)."""
+        if self.group not in context.columns or not context.height:
+            return None
+        counts = context[self.group].cast(pl.String).fill_null("").value_counts()
+        needed = {code: int(np.ceil(self.fractions.get(code, 1.0) * n)) for code, n in counts.iter_rows()}
+        indexed = context.with_row_index("_position")
+        ordered = self.matcher.ordered(indexed, self.rng, self.group, needed)
+        keep = ordered.filter(
+            pl.int_range(pl.len()).over(self.group)
+            < pl.col(self.group).cast(pl.String).fill_null("").replace_strict(needed, default=0, return_dtype=pl.Int64)
+        )
+        return np.sort(keep["_position"].to_numpy())

@@ -263,7 +263,11 @@ class TableTransformer:
         each row's other values: `context` holds the decoded non-code columns and the slots decoded so far (e.g.
         to pick only codes allowed for the row's age and sex). The default decoder picks the nearest training code
         of the slot's group. Columns of `known` (same row count) are taken as given instead of decoded, e.g. the
-        condition each row was sampled for. `seed` drives rare-category draws.
+        condition each row was sampled for. `seed` drives rare-category draws. A decoder with a
+        `category_mask(column, categories, context)` method may return (n, categories) booleans that restrict a
+        categorical column to the categories a row may take (rows allowing none decode unrestricted), and one
+        with `keep_rows(context)` may return the positions of the rows whose codes are decoded at all (the table
+        then holds only those rows).
         """
         matrix = np.asarray(matrix, dtype=np.float32)
         if matrix.ndim != 2 or matrix.shape[1] != self.output_dim:
@@ -280,8 +284,15 @@ class TableTransformer:
             if spec["kind"] == "numerical":
                 decoded[spec["name"]] = self._inverse_numerical(spec, block)
             else:
-                decoded[spec["name"]] = self._inverse_categorical(spec, block, rng)
+                mask = None
+                if hasattr(code_decoder, "category_mask") and decoded:
+                    mask = code_decoder.category_mask(spec["name"], spec["categories"], pl.DataFrame(list(decoded.values())))
+                decoded[spec["name"]] = self._inverse_categorical(spec, block, rng, mask)
         context = pl.DataFrame(list(decoded.values())) if decoded else pl.DataFrame(height=matrix.shape[0])
+        keep = code_decoder.keep_rows(context) if hasattr(code_decoder, "keep_rows") else None
+        if keep is not None:  # the decoder decodes codes only for these rows; the others are dropped
+            matrix, context = matrix[keep], context[keep]
+            decoded = {name: series.gather(keep) for name, series in decoded.items()}
         for spec in self.columns:
             if spec["kind"] != "icd10cm" or spec["name"] in decoded:
                 continue
@@ -307,8 +318,14 @@ class TableTransformer:
             return pl.from_epoch(series.cast(pl.Int64), time_unit="us").alias(name).cast(dtype)
         return series.cast(dtype)
 
-    def _inverse_categorical(self, spec: dict, block: np.ndarray, rng: np.random.Generator) -> pl.Series:
+    def _inverse_categorical(self, spec: dict, block: np.ndarray, rng: np.random.Generator,
+                             mask: np.ndarray | None = None) -> pl.Series:
         name, n = spec["name"], block.shape[0]
+        if mask is not None and block.shape[1]:
+            usable = mask.any(1)
+            allowed = np.ones(block.shape, dtype=bool)  # the rare and null slots stay open
+            allowed[:, : mask.shape[1]] = mask | ~usable[:, None]
+            block = np.where(allowed, block, -np.inf)
         dtype = pl.String() if spec["dtype"] == "Date" else _dtype_from_name(spec["dtype"])
         table = pl.Series(name, spec["categories"] + [None] * (bool(spec["rare"]) + spec["has_nulls"]), dtype=dtype)
         if block.shape[1] == 0:
