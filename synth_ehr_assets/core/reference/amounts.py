@@ -3,7 +3,8 @@
 charge  = sum of the lines' chargemaster prices (stays: the MS-DRG's median charge) x region cost index x
           lognormal noise x an occasional Pareto outlier (3% of claims: complications, long stays, drugs); the
           same for every payer, as a hospital's chargemaster is, and never below the highest commercial contract
-          price for the codes (charges run 2-5x Medicare: MedPAC, AHA cost-to-charge data);
+          price for the codes times the provider's own markup over it (charges run 2-5x Medicare, and
+          charge-to-cost ratios differ several-fold between hospitals: MedPAC, AHA and CMS cost-report data);
 allowed = the lesser of the charge and the payer's price: Medicare's fee schedules (`fees.py`: PFS on office
           claims, OPPS on hospital outpatient claims with labs and ECG tracings packaged into an emergency
           visit, IPPS MS-DRG payment on stays) times the payer multiple; self-pay: the uninsured discount;
@@ -33,6 +34,9 @@ CHARGE_SIGMA = np.array([.35, .45, .50])  # lognormal spread by claim type
 OUTLIER_SHARE, OUTLIER_ALPHA = .03, 1.6
 MIN_CHARGE = 15.0
 CHARGE_FLOOR_MARGIN = 1.05
+# the markup of a provider's chargemaster over its best contract, per claim: 1.05 + lognormal (median +20%, most
+# claims between +8% and +60%), so charges spread above the contracts instead of piling up on one floor
+CHARGE_MARKUP_MEDIAN, CHARGE_MARKUP_SIGMA = .20, .6
 PRIMARY_CARE = ("family_medicine", "internal_medicine", "pediatrics", "emergency_medicine", "hospitalist")
 # $0 cost sharing: always, and only with the screening principal diagnosis that makes the line preventive
 PREVENTIVE_CODES = tuple(f"993{b}{d}" for b in (8, 9) for d in range(1, 8)) + (
@@ -90,7 +94,8 @@ def claim_amounts(rng: np.random.Generator, T: Tables, P: Patients, S: Schedule,
     drg_weight = np.array([DRG_WEIGHTS.get(code, 0.0) for code in C.drg]) if inpatient.any() else np.zeros(n)
     medicare_total = np.where(inpatient, drg_weight * IPPS_BASE_RATE * geo, medicare_line.sum(axis=1))
     # a chargemaster price sits above every contract: at least the highest commercial multiple of Medicare
-    floor = medicare_total * COMMERCIAL_MULTIPLE[claim_type] * COMMERCIAL_RANGE[1] * CHARGE_FLOOR_MARGIN
+    markup = CHARGE_FLOOR_MARGIN + rng.lognormal(np.log(CHARGE_MARKUP_MEDIAN), CHARGE_MARKUP_SIGMA, n)
+    floor = medicare_total * COMMERCIAL_MULTIPLE[claim_type] * COMMERCIAL_RANGE[1] * markup
     charge = np.round(np.maximum(base * REGION_FACTOR[region] * noise * outlier, np.maximum(floor, MIN_CHARGE)), 2)
     ed = C.evaluation == enc.EVALUATIONS.index("ed")
     packaged = tabs["packaged"][slot] & (ed & (payer == 0))[:, None]

@@ -13,26 +13,27 @@ from synth_ehr_assets.core.reference.benefits import PLAN_NAMES
 from synth_ehr_assets.core.reference.billing import ELECTIVE_DRGS, billing_rules
 from synth_ehr_assets.core.reference.calendar import SEASONS, shift_to_open_days, window_calendar
 from synth_ehr_assets.core.reference.claims import (
-    BIRTH, GENERAL, NEW_PATIENT_SHARE, POSTPARTUM, PRENATAL, Claims, Schedule, general_claims, reorder, schedule,
+    BIRTH, GENERAL, LOS_FACTOR, NEW_PATIENT_SHARE, POSTPARTUM, PRENATAL, Claims, Schedule, general_claims, reorder, schedule,
 )
-from synth_ehr_assets.core.reference.diagnoses import claim_diagnoses
+from synth_ehr_assets.core.reference.diagnoses import claim_diagnoses, drop_excluded
+from synth_ehr_assets.core.reference.drg import retier
 from synth_ehr_assets.core.reference.maternity import maternity_claims
 from synth_ehr_assets.core.reference.population import GESTATION_DAYS, WINDOW_DAYS, Patients, draw_patients
 from synth_ehr_assets.core.reference.tables import SPECIALTIES, Tables, reference_tables
 from synth_ehr_assets.core.progress import Progress
 
 # Bump when the design or the generator changes what a (n_claims, seed) pair produces (cache keys use it).
-REFERENCE_VERSION = "2"
+REFERENCE_VERSION = "3"
 CHUNK_PATIENTS = 10_000
 WINDOW_START_EPOCH_DAY = 19_723  # 2024-01-01 as days since 1970-01-01
 OFFICE_LEVELS = (.6, 1.7, 2.8)  # complexity score cut points for E/M levels 2|3|4|5
 ED_LEVELS = (0.0, .8, 1.6, 2.4)  # ... for ED levels 1|2|3|4|5
 PREVENTIVE_AGES = (1, 5, 12, 18, 40, 65)  # preventive E/M age bands (9938x/9939x, digits 1-7)
-# Medicare's subsequent annual wellness visit is G0439, but "G0439" is also ICD-10-CM G04.39 and the shared code
-# index (code_catalog / NearestCodeIndex) keys codes without their system, so a release with it fails; until the
-# index keys codes by system, the reference bills every wellness visit as G0438 (a frequency-edit defect).
-SUBSEQUENT_WELLNESS_VISIT = "G0438"
-
+# Medicare's initial annual wellness visit G0438 is paid once per lifetime, every later one is G0439 (Medicare
+# Claims Processing Manual ch. 12, 30.6.1.1; 42 CFR 410.15). A patient's first wellness visit in the window is the
+# initial one for about a fifth of patients (CMS Part B national summary: G0438 runs at roughly a quarter of the
+# volume of G0439), the others had theirs before the window.
+INITIAL_WELLNESS_SHARE = .2
 
 
 def generate_reference_claims(
@@ -89,7 +90,8 @@ def _chunk(rng: np.random.Generator, T: Tables, chunk: int) -> pl.DataFrame:
     maternity_claims(rng, T, P, S, C)
     primary = _primary_care(rng, S.age)
     C.specialty = np.where(C.specialty < 0, primary, C.specialty)
-    dx = claim_diagnoses(rng, T, P, S, C)
+    dx = drop_excluded(T, claim_diagnoses(rng, T, P, S, C))
+    _code_severity(T, C, dx)
     px = billing_rules(T, P, S, C, _procedures(rng, T, P, S, C))
     year = window_calendar()["year"][S.day].astype(np.int64)
     amounts = claim_amounts(rng, T, P, S, C, px, dx[:, 0], year)
@@ -139,6 +141,15 @@ def _calendar(rng: np.random.Generator, T: Tables, P: Patients, S: Schedule, C: 
     reorder(C, order)
 
 
+def _code_severity(T: Tables, C: Claims, dx: np.ndarray) -> None:
+    """The DRG tier follows the listed secondaries (`drg.py`); a stay's length and charge follow its new tier."""
+    C.drg, tier = retier(T.vocab, dx, C.drg)
+    stay = C.severity >= 0
+    old, new = C.severity[stay], tier[stay]
+    C.base_charge[stay] *= np.array(enc.SEVERITY_MULTIPLIER)[new] / np.array(enc.SEVERITY_MULTIPLIER)[old]
+    C.los[stay] = np.maximum(1, np.round(C.los[stay] * np.array(LOS_FACTOR)[new] / np.array(LOS_FACTOR)[old]))
+
+
 def _primary_care(rng: np.random.Generator, age: np.ndarray) -> np.ndarray:
     adult = np.where(rng.random(len(age)) < .6, SPECIALTIES.index("family_medicine"), SPECIALTIES.index("internal_medicine"))
     return np.where(age < 18, SPECIALTIES.index("pediatrics"), adult).astype(np.int16)
@@ -163,14 +174,25 @@ def _procedures(rng: np.random.Generator, T: Tables, P: Patients, S: Schedule, C
     office = np.where(new, _idx(T, "9920{}", range(2, 6))[level], _idx(T, "9921{}", range(2, 6))[level])
     band = np.digitize(S.age, PREVENTIVE_AGES)
     preventive = np.where(new, _idx(T, "9938{}", range(1, 8))[band], _idx(T, "9939{}", range(1, 8))[band])
-    # Medicare pays the annual wellness visit (G0438 first, G0439 later) instead of the 9938x/9939x codes
+    # Medicare pays the annual wellness visit instead of the 9938x/9939x codes: G0438 once, G0439 after it
     medicare = P.payer[S.pid] == 0
-    preventive = np.where(medicare, np.where(new, T.index["G0438"], T.index[SUBSEQUENT_WELLNESS_VISIT]), preventive)
+    wellness = medicare & (C.evaluation == enc.EVALUATIONS.index("preventive"))
+    initial = _first_per_patient(S.pid, S.day, wellness) & (rng.random(n) < INITIAL_WELLNESS_SHARE)
+    preventive = np.where(medicare, np.where(initial, T.index["G0438"], T.index["G0439"]), preventive)
     ed = _idx(T, "9928{}", range(1, 6))[np.digitize(C.acuity + .3 * burden + rng.normal(0, .7, n), ED_LEVELS)]
     evaluation = np.select(
         [C.evaluation == enc.EVALUATIONS.index(name) for name in ("office", "preventive", "ed")], [office, preventive, ed], -1
     )
     return compact(np.concatenate([evaluation[:, None], C.px], axis=1), schema.PX_SLOTS)
+
+
+def _first_per_patient(pid: np.ndarray, day: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """True on each patient's earliest row among `mask` (ties: the first row)."""
+    rows = np.flatnonzero(mask)
+    rows = rows[np.lexsort((day[rows], pid[rows]))]
+    out = np.zeros(len(pid), bool)
+    out[rows[np.r_[True, pid[rows][1:] != pid[rows][:-1]]] if rows.size else rows] = True
+    return out
 
 
 def _idx(T: Tables, pattern: str, digits) -> np.ndarray:

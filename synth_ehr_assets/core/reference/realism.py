@@ -20,7 +20,8 @@ from synth_ehr_assets.core.reference.fees import (
     COMMERCIAL_MULTIPLE, COMMERCIAL_RANGE, DRG_WEIGHTS, GEOGRAPHIC_FACTOR, IPPS_BASE_RATE, MEDICARE_FEES,
 )
 
-DEFECT_KINDS = ("allowed_amount", "procedure_code", "cost_sharing", "dates", "secondary_diagnoses", "icd10_conventions")
+DEFECT_KINDS = ("allowed_amount", "procedure_code", "cost_sharing", "dates", "secondary_diagnoses", "icd10_conventions",
+                "charges", "drg_severity")
 _PX, _DX = schema.PX_COLUMNS, schema.DX_COLUMNS
 _ANY_DX = lambda codes: pl.any_horizontal(pl.col(c).is_in(list(codes)).fill_null(False) for c in _DX)  # noqa: E731
 _ANY_PX = lambda codes: pl.any_horizontal(pl.col(c).is_in(list(codes)).fill_null(False) for c in _PX)  # noqa: E731
@@ -186,7 +187,50 @@ def violations(claims: pl.DataFrame) -> dict[str, dict[str, int]]:
         kind, name = key.split("/")
         out[kind][name] = int(value)
     out["cost_sharing"]["medicare_flat_80_percent"] = _medicare_flat(frame)
+    out["procedure_code"]["initial_wellness_visit_repeated"] = _wellness_repeated(claims)
+    out["icd10_conventions"]["excludes1_pair"] = _excludes1_claims(claims)
+    out["charges"] = _charges_on_the_floor(frame)
+    out["drg_severity"] = {"drg_tier_not_from_secondaries": _drg_mismatches(claims)}
     return out
+
+
+def _wellness_repeated(claims: pl.DataFrame) -> int:
+    """Claims billing G0438 (once per lifetime) for a second time, or after the patient's first G0439."""
+    awv = claims.filter(_ANY_PX(["G0438", "G0439"])).select(
+        "patient_id", "service_date", "claim_id", initial=_ANY_PX(["G0438"])).sort("patient_id", "service_date", "claim_id")
+    seen = awv.with_columns(before=pl.int_range(pl.len()).over("patient_id"))
+    return seen.filter(pl.col("initial") & (pl.col("before") > 0)).height
+
+
+def _excludes1_claims(claims: pl.DataFrame) -> int:
+    """Claims with two diagnoses that an ICD-10-CM Excludes1 note (simple-icd-10-cm) keeps apart."""
+    from synth_ehr_assets.core.synth.edits_base import ROW, long
+    from synth_ehr_assets.core.synth.edits_icd import pair_violations
+
+    frame = claims.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias(ROW), "claim_type", "age", "sex", *_DX)
+    found = pair_violations(long(frame, list(_DX)))
+    return found.filter(pl.col("rule") == "excludes1_pair")[ROW].n_unique()
+
+
+def _charges_on_the_floor(frame: pl.DataFrame) -> dict[str, int]:
+    """Claims charged exactly the lowest chargemaster price (the best contract + 5%), and claim types where more
+    than a tenth of the priced claims share one charge / Medicare ratio (charges too uniform)."""
+    kind = pl.col("claim_type").replace_strict({k: i for i, k in enumerate(schema.CLAIM_TYPES)}, return_dtype=pl.Int64)
+    ceiling = kind.replace_strict(dict(enumerate(COMMERCIAL_MULTIPLE.tolist())), return_dtype=pl.Float64) * COMMERCIAL_RANGE[1]
+    priced = frame.filter(pl.col("medicare_price") > 0).with_columns(
+        ratio=pl.col("charge_amount") / (pl.col("medicare_price") * ceiling))
+    at_floor = priced.filter((pl.col("ratio") - 1.05).abs() < .005).height
+    modal = priced.group_by("claim_type", pl.col("ratio").round(2)).len().with_columns(
+        share=pl.col("len") / pl.col("len").sum().over("claim_type")).filter(pl.col("share") > .1)
+    return {"charge_at_contract_floor": at_floor, "one_markup_for_many_claims": modal["len"].sum() if modal.height else 0}
+
+
+def _drg_mismatches(claims: pl.DataFrame) -> int:
+    """Stays whose MS-DRG title (with MCC / with CC / without) disagrees with the listed secondaries (`drg.py`)."""
+    from synth_ehr_assets.core.reference.drg import fits, secondary_tier
+
+    stays = claims.filter((pl.col("claim_type") == "inpatient") & pl.col("drg").is_not_null()).select("drg", *_DX)
+    return sum(not fits(row[0], secondary_tier(list(row[1:]))) for row in stays.iter_rows())
 
 
 def distributions(claims: pl.DataFrame) -> dict[str, pl.DataFrame]:
