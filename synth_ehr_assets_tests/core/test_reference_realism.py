@@ -151,12 +151,16 @@ def test_the_new_rules_catch_planted_defects(claims: pl.DataFrame) -> None:
         first(pl.col("dx_3").is_null() & (pl.col("dx_1") != "Z124")).with_columns(dx_2=pl.lit("Z01419"), dx_3=pl.lit("Z124")),
         pl.concat([awv, awv.with_columns(service_date=pl.col("service_date") + pl.duration(days=400))]),
         stay, office.with_columns(charge_amount=pl.lit(floor)),
+        first((pl.col("px_1") == "0502F") & pl.col("px_2").is_null()).with_columns(charge_amount=pl.lit(15.0)),
     ])
     counts = violations(broken)
     assert counts["icd10_conventions"]["excludes1_pair"] == 3
     assert counts["procedure_code"]["initial_wellness_visit_repeated"] >= 3
     assert counts["drg_severity"]["drg_tier_not_from_secondaries"] == stay.height > 0
     assert counts["charges"]["charge_at_contract_floor"] == office.height > 0
+    assert counts["charges"]["tracking_code_only_claim_charged"] == 3
+    tracking = claims.filter((pl.col("px_1") == "0502F") & pl.col("px_2").is_null())
+    assert tracking.height and (tracking["charge_amount"] == .01).all() and (tracking["allowed_amount"] == 0).all()
 
 
 def test_initial_wellness_visit_once_per_patient_then_subsequent_ones(claims: pl.DataFrame) -> None:

@@ -213,16 +213,20 @@ def _excludes1_claims(claims: pl.DataFrame) -> int:
 
 
 def _charges_on_the_floor(frame: pl.DataFrame) -> dict[str, int]:
-    """Claims charged exactly the lowest chargemaster price (the best contract + 5%), and claim types where more
-    than a tenth of the priced claims share one charge / Medicare ratio (charges too uniform)."""
+    """Claims charged exactly the lowest chargemaster price (the best contract + 5%), claim types where more
+    than a tenth of the priced claims share one charge / Medicare ratio (charges too uniform), and claims of
+    Category II tracking codes only charged more than a cent or allowed anything."""
     kind = pl.col("claim_type").replace_strict({k: i for i, k in enumerate(schema.CLAIM_TYPES)}, return_dtype=pl.Int64)
     ceiling = kind.replace_strict(dict(enumerate(COMMERCIAL_MULTIPLE.tolist())), return_dtype=pl.Float64) * COMMERCIAL_RANGE[1]
     priced = frame.filter(pl.col("medicare_price") > 0).with_columns(
         ratio=pl.col("charge_amount") / (pl.col("medicare_price") * ceiling))
     at_floor = priced.filter((pl.col("ratio") - 1.05).abs() < .005).height
+    tracking = pl.all_horizontal(pl.col(c).is_null() | pl.col(c).str.contains(r"^\d{4}F$") for c in _PX) & pl.col("px_1").is_not_null()
+    tracking_charged = frame.filter(tracking & ((pl.col("charge_amount") > .01) | (pl.col("allowed_amount") > 0))).height
     modal = priced.group_by("claim_type", pl.col("ratio").round(2)).len().with_columns(
         share=pl.col("len") / pl.col("len").sum().over("claim_type")).filter(pl.col("share") > .1)
-    return {"charge_at_contract_floor": at_floor, "one_markup_for_many_claims": modal["len"].sum() if modal.height else 0}
+    return {"charge_at_contract_floor": at_floor, "one_markup_for_many_claims": modal["len"].sum() if modal.height else 0,
+            "tracking_code_only_claim_charged": tracking_charged}
 
 
 def _drg_mismatches(claims: pl.DataFrame) -> int:
