@@ -152,10 +152,13 @@ def test_the_new_rules_catch_planted_defects(claims: pl.DataFrame) -> None:
         pl.concat([awv, awv.with_columns(service_date=pl.col("service_date") + pl.duration(days=400))]),
         stay, office.with_columns(charge_amount=pl.lit(floor)),
         first((pl.col("px_1") == "0502F") & pl.col("px_2").is_null()).with_columns(charge_amount=pl.lit(15.0)),
+        first((pl.col("px_1") == "G0439") & (pl.col("age") > 70)).with_columns(px_1=pl.lit("G0402"),
+                                                                              patient_id=pl.lit("welcome-late")),
     ])
     counts = violations(broken)
     assert counts["icd10_conventions"]["excludes1_pair"] == 3
-    assert counts["procedure_code"]["initial_wellness_visit_repeated"] >= 3
+    assert counts["procedure_code"]["initial_wellness_visit_repeated"] >= 3 + 3  # and G0402 past 65
+    assert counts["procedure_code"]["preventive_visit_within_11_months"] >= 2  # the same patient's visits, 0 days apart
     assert counts["drg_severity"]["drg_tier_not_from_secondaries"] == stay.height > 0
     assert counts["charges"]["charge_at_contract_floor"] == office.height > 0
     assert counts["charges"]["tracking_code_only_claim_charged"] == 3
@@ -163,12 +166,18 @@ def test_the_new_rules_catch_planted_defects(claims: pl.DataFrame) -> None:
     assert tracking.height and (tracking["charge_amount"] == .01).all() and (tracking["allowed_amount"] == 0).all()
 
 
-def test_initial_wellness_visit_once_per_patient_then_subsequent_ones(claims: pl.DataFrame) -> None:
-    awv = claims.filter(pl.col("px_1").is_in(["G0438", "G0439"])).sort("patient_id", "service_date")
-    per_patient = awv.group_by("patient_id").agg(initial=(pl.col("px_1") == "G0438").sum(), first=pl.col("px_1").first())
-    assert per_patient["initial"].max() == 1
-    assert per_patient.filter(pl.col("initial") == 1)["first"].unique().to_list() == ["G0438"]
+def test_medicare_preventive_visits_follow_welcome_initial_subsequent(claims: pl.DataFrame) -> None:
+    awv = claims.filter(pl.col("px_1").is_in(["G0402", "G0438", "G0439"])).sort("patient_id", "service_date")
+    per_patient = awv.group_by("patient_id").agg(initial=(pl.col("px_1") == "G0438").sum(),
+                                                 welcome=(pl.col("px_1") == "G0402").sum(), codes=pl.col("px_1"))
+    assert per_patient["initial"].max() == 1 and per_patient["welcome"].max() == 1
+    for codes in per_patient.filter(pl.col("initial") == 1)["codes"].to_list():
+        assert codes.index("G0438") == (1 if codes[0] == "G0402" else 0), codes
+    assert set(awv.filter(pl.col("px_1") == "G0402")["age"].to_list()) == {65}
     assert 0.1 < (awv["px_1"] == "G0438").mean() < 0.4
+    gaps = awv.filter(pl.col("age") >= 3).with_columns(
+        gap=(pl.col("service_date") - pl.col("service_date").shift().over("patient_id")).dt.total_days())
+    assert gaps["gap"].drop_nulls().min() >= 335  # once every 11 full months
 
 
 def test_charges_spread_above_the_contracts_and_allowed_never_exceeds_them(claims: pl.DataFrame) -> None:

@@ -42,7 +42,7 @@ CHARGE_MARKUP_MEDIAN, CHARGE_MARKUP_SIGMA = .20, .6
 PRIMARY_CARE = ("family_medicine", "internal_medicine", "pediatrics", "emergency_medicine", "hospitalist")
 # $0 cost sharing: always, and only with the screening principal diagnosis that makes the line preventive
 PREVENTIVE_CODES = tuple(f"993{b}{d}" for b in (8, 9) for d in range(1, 8)) + (
-    "G0438", "G0439", "G0444", "90460", "90471", "G0008", "90686", "90656", "90662", "90700", "90707", "90744", "77067")
+    "G0402", "G0438", "G0439", "G0444", "90460", "90471", "G0008", "90686", "90656", "90662", "90700", "90707", "90744", "77067")
 PREVENTIVE_WITH = {"45378": ("Z1211",), "45380": ("Z1211",), "88175": ("Z124", "Z01419"), "80061": ("Z0000", "Z13220"),
                    "36415": ("Z0000", "Z13220", "Z131"), "83036": ("Z131",), "96127": ("Z1331", "Z00129")}
 PACKAGED_ON_ED = ("93005",)  # besides every lab

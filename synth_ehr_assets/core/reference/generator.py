@@ -29,11 +29,17 @@ WINDOW_START_EPOCH_DAY = 19_723  # 2024-01-01 as days since 1970-01-01
 OFFICE_LEVELS = (.6, 1.7, 2.8)  # complexity score cut points for E/M levels 2|3|4|5
 ED_LEVELS = (0.0, .8, 1.6, 2.4)  # ... for ED levels 1|2|3|4|5
 PREVENTIVE_AGES = (1, 5, 12, 18, 40, 65)  # preventive E/M age bands (9938x/9939x, digits 1-7)
-# Medicare's initial annual wellness visit G0438 is paid once per lifetime, every later one is G0439 (Medicare
-# Claims Processing Manual ch. 12, 30.6.1.1; 42 CFR 410.15). A patient's first wellness visit in the window is the
-# initial one for about a fifth of patients (CMS Part B national summary: G0438 runs at roughly a quarter of the
-# volume of G0439), the others had theirs before the window.
+# Medicare preventive visits (42 CFR 410.15-16; Medicare Claims Processing Manual ch. 12, 30.6.1.1): the "Welcome
+# to Medicare" examination G0402 once, in the first 12 months of Part B (here: at 65, as patients entering Medicare
+# at 65 have it), then the initial annual wellness visit G0438 once per lifetime, then G0439 every later year. A
+# patient past 65 has had an initial visit before the window unless drawn otherwise: about a fifth (CMS Part B
+# national summary: G0438 runs at roughly a quarter of the volume of G0439).
 INITIAL_WELLNESS_SHARE = .2
+WELCOME_AGE = 65
+# a preventive visit (9938x/9939x, G0402/G0438/G0439) at most once every 11 full months from age 3 (Medicare's
+# wellness-visit frequency; commercial and Medicaid plans cover one a year; Bright Futures well-child visits are
+# yearly from age 3, more often before): a scheduled visit sooner than that after the last one is not made
+PREVENTIVE_INTERVAL_DAYS, PREVENTIVE_FREQUENT_BEFORE_AGE = 335, 3
 
 
 def generate_reference_claims(
@@ -88,6 +94,9 @@ def _chunk(rng: np.random.Generator, T: Tables, chunk: int) -> pl.DataFrame:
     general_claims(rng, T, P, S, C)
     _calendar(rng, T, P, S, C)
     maternity_claims(rng, T, P, S, C)
+    keep = _preventive_frequency(S, C)
+    reorder(S, keep)
+    reorder(C, keep)
     primary = _primary_care(rng, S.age)
     C.specialty = np.where(C.specialty < 0, primary, C.specialty)
     dx = drop_excluded(T, claim_diagnoses(rng, T, P, S, C))
@@ -177,8 +186,12 @@ def _procedures(rng: np.random.Generator, T: Tables, P: Patients, S: Schedule, C
     # Medicare pays the annual wellness visit instead of the 9938x/9939x codes: G0438 once, G0439 after it
     medicare = P.payer[S.pid] == 0
     wellness = medicare & (C.evaluation == enc.EVALUATIONS.index("preventive"))
-    initial = _first_per_patient(S.pid, S.day, wellness) & (rng.random(n) < INITIAL_WELLNESS_SHARE)
-    preventive = np.where(medicare, np.where(initial, T.index["G0438"], T.index["G0439"]), preventive)
+    rank = _rank_per_patient(S.pid, S.day, wellness)
+    welcome = (rank == 0) & (S.age == WELCOME_AGE)
+    after_welcome = (rank == 1) & np.isin(S.pid, S.pid[welcome])
+    initial = ((rank == 0) & ~welcome & (rng.random(n) < INITIAL_WELLNESS_SHARE)) | after_welcome
+    medicare_code = np.select([welcome, initial], [T.index["G0402"], T.index["G0438"]], T.index["G0439"])
+    preventive = np.where(medicare, medicare_code, preventive)
     ed = _idx(T, "9928{}", range(1, 6))[np.digitize(C.acuity + .3 * burden + rng.normal(0, .7, n), ED_LEVELS)]
     evaluation = np.select(
         [C.evaluation == enc.EVALUATIONS.index(name) for name in ("office", "preventive", "ed")], [office, preventive, ed], -1
@@ -186,12 +199,30 @@ def _procedures(rng: np.random.Generator, T: Tables, P: Patients, S: Schedule, C
     return compact(np.concatenate([evaluation[:, None], C.px], axis=1), schema.PX_SLOTS)
 
 
-def _first_per_patient(pid: np.ndarray, day: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """True on each patient's earliest row among `mask` (ties: the first row)."""
+def _preventive_frequency(S: Schedule, C: Claims) -> np.ndarray:
+    """Row numbers to keep: every row but preventive visits sooner than `PREVENTIVE_INTERVAL_DAYS` after the
+    patient's previous kept one (age 3 and over)."""
+    rows = np.flatnonzero((C.evaluation == enc.EVALUATIONS.index("preventive")) & (S.age >= PREVENTIVE_FREQUENT_BEFORE_AGE))
+    rows = rows[np.lexsort((rows, S.day[rows], S.pid[rows]))]
+    keep = np.ones(len(S.pid), bool)
+    last_pid, last_day = -1, 0
+    for row, pid, day in zip(rows.tolist(), S.pid[rows].tolist(), S.day[rows].tolist()):
+        if pid == last_pid and day - last_day < PREVENTIVE_INTERVAL_DAYS:
+            keep[row] = False
+        else:
+            last_pid, last_day = pid, day
+    return np.flatnonzero(keep)
+
+
+def _rank_per_patient(pid: np.ndarray, day: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """0, 1, 2, ... over each patient's rows among `mask` in date order (ties: row order); -1 off the mask."""
     rows = np.flatnonzero(mask)
-    rows = rows[np.lexsort((day[rows], pid[rows]))]
-    out = np.zeros(len(pid), bool)
-    out[rows[np.r_[True, pid[rows][1:] != pid[rows][:-1]]] if rows.size else rows] = True
+    rows = rows[np.lexsort((rows, day[rows], pid[rows]))]
+    out = np.full(len(pid), -1, np.int64)
+    if rows.size:
+        start = np.r_[True, pid[rows][1:] != pid[rows][:-1]]
+        first = np.maximum.accumulate(np.where(start, np.arange(rows.size), 0))
+        out[rows] = np.arange(rows.size) - first
     return out
 
 

@@ -152,7 +152,7 @@ def _annotate(claims: pl.DataFrame) -> pl.DataFrame:
     )
     chronic = pl.sum_horizontal(pl.col(c).is_in(list(conditions)).fill_null(False) for c in _DX[1:])
     screening = pl.col("dx_1").is_in(list(SCREENING_PRINCIPALS))
-    preventive_visit = _ANY_PX([f"993{b}{d}" for b in (8, 9) for d in range(1, 8)] + ["G0438", "G0439"])
+    preventive_visit = _ANY_PX([f"993{b}{d}" for b in (8, 9) for d in range(1, 8)] + ["G0402", "G0438", "G0439"])
     primary = pl.col("provider_specialty").is_in(["family_medicine", "internal_medicine", "pediatrics"])
     # the setting's list size, plus 2 for the codes a combination code brings ("use additional code")
     cap = (pl.when(pl.col("claim_type") == "outpatient").then(
@@ -188,6 +188,7 @@ def violations(claims: pl.DataFrame) -> dict[str, dict[str, int]]:
         out[kind][name] = int(value)
     out["cost_sharing"]["medicare_flat_80_percent"] = _medicare_flat(frame)
     out["procedure_code"]["initial_wellness_visit_repeated"] = _wellness_repeated(claims)
+    out["procedure_code"]["preventive_visit_within_11_months"] = _preventive_too_soon(claims)
     out["icd10_conventions"]["excludes1_pair"] = _excludes1_claims(claims)
     out["charges"] = _charges_on_the_floor(frame)
     out["drg_severity"] = {"drg_tier_not_from_secondaries": _drg_mismatches(claims)}
@@ -195,11 +196,24 @@ def violations(claims: pl.DataFrame) -> dict[str, dict[str, int]]:
 
 
 def _wellness_repeated(claims: pl.DataFrame) -> int:
-    """Claims billing G0438 (once per lifetime) for a second time, or after the patient's first G0439."""
-    awv = claims.filter(_ANY_PX(["G0438", "G0439"])).select(
-        "patient_id", "service_date", "claim_id", initial=_ANY_PX(["G0438"])).sort("patient_id", "service_date", "claim_id")
-    seen = awv.with_columns(before=pl.int_range(pl.len()).over("patient_id"))
-    return seen.filter(pl.col("initial") & (pl.col("before") > 0)).height
+    """Medicare preventive visits out of sequence: G0402 (welcome) not the patient's first or past 65; G0438
+    (initial wellness, once per lifetime) repeated, after a G0439, or at 65 (still the welcome visit's year)."""
+    visits = claims.filter(_ANY_PX(["G0402", "G0438", "G0439"])).select(
+        "patient_id", "service_date", "claim_id", "age", welcome=_ANY_PX(["G0402"]), initial=_ANY_PX(["G0438"]),
+    ).sort("patient_id", "service_date", "claim_id").with_columns(
+        before=pl.int_range(pl.len()).over("patient_id"), welcomed=pl.col("welcome").cum_sum().over("patient_id"))
+    initial_ok = (pl.col("before") == 0) | ((pl.col("before") == 1) & (pl.col("welcomed") == 1))
+    bad = (pl.col("welcome") & ((pl.col("before") > 0) | (pl.col("age") > 65))) | (
+        pl.col("initial") & (~initial_ok | (pl.col("age") == 65) & (pl.col("welcomed") == 0)))
+    return visits.filter(bad).height
+
+
+def _preventive_too_soon(claims: pl.DataFrame) -> int:
+    """Preventive visits (age 3+) less than 11 full months (335 days) after the patient's previous one."""
+    codes = [f"993{b}{d}" for b in (8, 9) for d in range(1, 8)] + ["G0402", "G0438", "G0439"]
+    visits = claims.filter(_ANY_PX(codes) & (pl.col("age") >= 3)).sort("patient_id", "service_date", "claim_id")
+    gap = (pl.col("service_date") - pl.col("service_date").shift().over("patient_id")).dt.total_days()
+    return visits.filter(gap < 335).height
 
 
 def _excludes1_claims(claims: pl.DataFrame) -> int:
