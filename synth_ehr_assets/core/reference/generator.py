@@ -111,7 +111,7 @@ def _chunk(rng: np.random.Generator, T: Tables, chunk: int) -> pl.DataFrame:
         "region": P.region[S.pid].astype(np.int8), "payer": P.payer[S.pid].astype(np.int8), "drg": C.drg,
         "charge_amount": amounts.charge, "allowed_amount": amounts.allowed, "paid_amount": amounts.paid,
         "specialty": C.specialty, "plan": P.plan[S.pid], "deductible": np.round(sharing.deductible, 2),
-        "copay": np.round(sharing.copay, 2), "coinsurance": np.round(sharing.coinsurance, 2),
+        "copay": np.round(sharing.copay, 2) + 0.0, "coinsurance": np.round(sharing.coinsurance, 2) + 0.0,  # no -0.0
         "patient_amount": np.round(amounts.allowed - amounts.paid, 2),
     }
     columns |= {name: dx[:, j] for j, name in enumerate(schema.DX_COLUMNS)}
