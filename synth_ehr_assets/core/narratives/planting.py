@@ -107,7 +107,7 @@ def plan_specialty(note, claim, rng):
 
 
 def symptom_diagnosis(note, claim, rng):
-    from synth_ehr_assets.core.narratives.detectors import _systems
+    from synth_ehr_assets.core.narratives.detectors.symptoms import systems as _systems
     from synth_ehr_assets.core.narratives.lexicon import SYMPTOMS
 
     covered = _systems(_dx(claim))
