@@ -98,4 +98,4 @@ def _llm_calibration(cases, llm_judge: LLMBatch, n: int, rng: random.Random) -> 
         labels.append(int(kind != "clean"))
         scores.append(-verdict_mean)
     return {"llm_auroc": _auroc(np.array(labels), np.array(scores)), "llm_failures": failures,
-            "llm_cases": len(chosen)}
+            "llm_cases": len(chosen), "llm_clean": len(chosen) - sum(labels), "llm_planted": sum(labels)}

@@ -177,11 +177,28 @@ def profile(code: str) -> Profile:
     return GROUPS.get(condition_group(code).key, GROUPS["general"])
 
 
+# O24 (diabetes in pregnancy): the 4th character says which diabetes, the 5th when (pregnancy, childbirth,
+# puerperium), and O24.4's 6th how gestational diabetes is controlled.
+O24_KIND = {"0": "pre-existing type 1 diabetes", "1": "pre-existing type 2 diabetes", "3": "pre-existing diabetes",
+            "4": "gestational diabetes", "8": "pre-existing diabetes", "9": "diabetes"}
+O24_WHEN = {"1": "in pregnancy", "2": "at delivery", "3": "postpartum"}
+O24_CONTROL = {"0": ", diet controlled", "4": ", insulin controlled", "5": ", on oral medication"}
+
+
+def _o24_label(code: str) -> str:
+    kind = O24_KIND.get(code[3:4], "diabetes")
+    when = O24_WHEN.get(code[4:5])
+    control = O24_CONTROL.get(code[5:6], "") if code[3:4] == "4" else ""
+    return f"{kind} {when}{control}" if when else f"{kind}{control}"
+
+
 def label(code: str, description: str | None) -> str:
-    """How a note names the diagnosis (weeks of gestation spelled from the code)."""
+    """How a note names the diagnosis (weeks of gestation and diabetes in pregnancy spelled from the code)."""
     if code.startswith("Z3A"):
         weeks = int(code[3:5]) if code[3:5].isdigit() else 0
         return "less than 8 weeks gestation" if weeks < 8 else f"{weeks} weeks gestation"
+    if code.startswith("O24"):
+        return _o24_label(code)
     listed = profile(code).label
     return listed if listed else clean_label(description or code)
 

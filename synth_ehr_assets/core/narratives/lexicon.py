@@ -63,6 +63,7 @@ DX_SYSTEMS: dict[str, str] = {
     "C": "onc general gi resp", "C61": "onc gu", "D5": "heme general", "D57": "heme back", "D6": "heme skin",
     "D8": "resp heme general", "E0": "endo general", "E1": "endo metabolic general neuro renal gu",
     "E10": "endo metabolic gu general gi resp", "E11": "endo metabolic gu general gi resp",
+    "E1151": "endo metabolic vascular gu general",
     "E66": "general resp", "E7": "endo general heme", "E78": "general", "E84": "resp gi general infant",
     "E86": "metabolic gi general", "F0": "neuro psych", "F1": "substance psych", "F2": "psych", "F3": "psych",
     "F4": "psych", "F8": "psych infant", "F9": "psych", "G": "neuro", "G47": "neuro resp ent psych",
@@ -127,11 +128,11 @@ SERVICES: dict[str, str] = {
     "5A1D70Z": r"dialysis", "3E04305": r"chemotherapy", "GZ3ZZZZ": r"medication management",
     "HZ2ZZZZ": r"detox|withdrawal", "4A023N7": r"catheterization", "B2111ZZ": r"angiograph",
 }
-# Diagnoses that need hospital-level care, and those that are self-limited (judge's acuity).
+# Diagnoses that need hospital-level care, and acute ones followed up within weeks (judge's acuity).
 EMERGENCY = ("A40", "A41", "I21", "I22", "I60", "I61", "I62", "I63", "E1010", "E1011", "E1110", "E1111", "K35",
              "K800", "K920", "K921", "K922", "N17", "J441", "J4521", "J45901", "I5021", "I5023", "I5031", "I5033",
              "S72", "D570", "F1023", "N10", "F322", "F332")
-SELF_LIMITED = ("J0", "J1", "J20", "J21", "J22", "H10", "H6", "A0", "B0", "B3", "U07", "N30", "N39", "L0", "L2",
+SELF_LIMITED = ("J0", "J1", "J20", "J21", "J22", "J440", "H10", "H6", "A0", "B0", "B3", "U07", "N30", "N39", "L0", "L2",
                 "L30", "M25", "M545", "K590", "S", "T", "R", "E86", "P59")
 VIRAL = ("J00", "J06", "J09", "J10", "J11", "J20", "J21", "B34", "U07", "A08")
 BACTERIAL = ("J01", "J02", "J13", "J15", "J18", "J44", "N10", "N39", "L03", "H66", "A41", "K35", "K80", "E84")
@@ -178,7 +179,7 @@ SYNONYMS: dict[str, str] = {
     "Z5111": r"chemotherapy", "O80": r"delivery", "Z37": r"live birth|liveborn", "Z38": r"liveborn|newborn",
     "O34": r"cesarean", "O32": r"breech", "Z34": r"pregnan|prenatal", "K80": r"cholecystitis|gallstone",
     "C50": r"breast cancer", "C18": r"colon cancer", "C34": r"lung cancer", "C61": r"prostate cancer",
-    "M81": r"osteoporosis", "D66": r"hemophilia|factor VIII", "O14": r"pre-?eclampsia", "K92": r"bleed|hemorrhage",
+    "O24": r"diabet", "M81": r"osteoporosis", "D66": r"hemophilia|factor VIII", "O14": r"pre-?eclampsia", "K92": r"bleed|hemorrhage",
 }
 CODE_IDIOMS = re.compile(r"\bunspecified\b|not elsewhere classified|classified elsewhere|\bNEC\b|other specified|"
                          r"initial encounter|subsequent encounter|\bsequela\b|site not specified|without complications|"
@@ -197,3 +198,39 @@ def anchors(pattern: str) -> tuple[str, ...]:
             return ()
         out.append(max(pieces, key=len).lower())
     return tuple(out)
+# Exam wording only a talking patient earns (not an infant or toddler).
+VERBAL = re.compile(r"\bconversant\b|conversational|speaking in full sentences|answers questions|talkative|"
+                    r"oriented (?:x ?3|times three|to person, place and time)|fluent speech", re.I)
+# Vaccines given: (pattern, youngest age in years it is given, oldest, unless the sentence says why).
+VACCINE_AGES = (
+    (re.compile(r"\bMMR\b|measles", re.I), 1, 200, re.compile(r"travel|early dose|outbreak", re.I)),
+    (re.compile(r"\bvaricella vaccine|chickenpox vaccine", re.I), 1, 200, None),
+    (re.compile(r"\bhepatitis A vaccine", re.I), 1, 200, re.compile(r"travel", re.I)),
+    (re.compile(r"\bDTaP\b", re.I), 0, 6, None),
+    (re.compile(r"\bHPV vaccine", re.I), 9, 45, None),
+    (re.compile(r"\bzoster vaccine|shingles vaccine|\bShingrix\b", re.I), 50, 200, re.compile(r"immunocomprom", re.I)),
+)
+GIVEN = re.compile(r"\b(?:given|administered|injected|received|today|dose)\b", re.I)
+# Diabetes type named in a note, and which claim codes settle it (prefix -> type).
+DIABETES_WORDS = {"1": re.compile(r"type 1 diabet|\bT1DM\b", re.I), "2": re.compile(r"type 2 diabet|\bT2DM\b", re.I),
+                  "gestational": re.compile(r"gestational diabet|\bGDM\b", re.I),
+                  "pre": re.compile(r"pre-?existing (?:type \d )?diabet", re.I)}
+DIABETES_TYPES = {"E10": "1", "O240": "1", "E11": "2", "O241": "2", "O244": "gestational", "Z8632": "gestational",
+                  "O243": "pre", "O248": "pre", "E08": "pre", "E09": "pre", "E13": "pre"}
+HISTORY_OF = re.compile(r"(?:history|risk) of\s*$", re.I)
+# Chronic, stable conditions that do not "complicate" a hospital stay.
+STABLE_CHRONIC = re.compile(r"hyperlipid|cholesterol|dyslipid|(?<!pulmonary )(?<!portal )\bhypertension\b|obesity|"
+                            r"overweight|hypothyroid|tobacco|nicotine|smok|osteoarthritis|\bGERD\b|reflux|allerg|"
+                            r"\bgout\b|prostatic hyperplasia|osteoporosis|glaucoma|migraine|anxiety|dementia|ADHD|"
+                            r"autis|history of|hearing loss|cataract", re.I)
+# Office E/M level (2021 AMA office guidelines: the level follows medical decision making) and the wording that
+# supports more than a low level: a problem that is worse, several problems, or a severe one.
+OFFICE_LEVELS = {"99202": "straightforward", "99212": "straightforward", "99203": "low", "99213": "low",
+                 "99204": "moderate", "99214": "moderate", "99205": "high", "99215": "high"}
+PROGRESSION = re.compile(r"above goal|not at goal|above target|elevated today|\bworse\b|worsening|uncontrolled|"
+                         r"poorly controlled|progress(?:ing|ion)|exacerbat|flare|systemic symptoms|intensified|"
+                         r"adjusted|side effects", re.I)
+SEVERE = re.compile(r"emergency|admission|admit|hospital|severe|potentially serious|threat|intensive monitoring",
+                    re.I)
+STABLE_VISIT = re.compile(r"no new complaints|doing well|feeling about the same|symptoms are stable|feels well|"
+                          r"no concerns", re.I)

@@ -12,10 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from synth_ehr_assets.core.narratives.detectors import (
+    bp,
     coverage,
     encounter,
     followup,
     identity,
+    labels,
+    pediatrics,
     plans,
     signs,
     symptoms,
@@ -34,11 +37,17 @@ REGISTRY: tuple[tuple[tuple[str, ...], Detector], ...] = (
     (("symptom_diagnosis",), symptoms.symptom_diagnosis),
     (("symptom_vitals",), signs.symptom_vitals),
     (("distress_vitals",), signs.distress_vitals),
+    (("bp_control",), bp.bp_control),
+    (("exam_age",), pediatrics.exam_age),
+    (("vaccine_age",), pediatrics.vaccine_age),
+    (("dx_label",), labels.dx_label),
     (("followup_acuity",), followup.followup_acuity),
     (("dx_missing",), coverage.dx_missing),
     (("result_without_test", "px_missing"), coverage.results_and_procedures),
     (("ed_mdm",), encounter.ed_mdm),
+    (("em_level",), encounter.em_level),
     (("inpatient_course",), encounter.inpatient_course),
+    (("course_complication",), encounter.course_complication),
     (("demographics",), identity.demographics),
     (("phi",), identity.phi),
 )

@@ -1,6 +1,6 @@
 """Signs against the note's own vitals and exam: `symptom_vitals` (fever at 37.0 C, a murmur reported beside
-'no murmurs', hypertension called controlled at a raised reading) and `distress_vitals` ('no acute distress'
-at vitals that mean distress)."""
+'no murmurs', crackles beside 'lungs clear') and `distress_vitals` ('no acute distress' at vitals that mean
+distress). Blood pressure control is `bp.bp_control`."""
 
 from __future__ import annotations
 
@@ -34,12 +34,6 @@ def symptom_vitals(case: Case) -> list[Finding]:
             body = CODE_IN_TEXT.sub("", sentence)
             if asserted(pattern, body) and not holds(vitals[name]):
                 found.append(Finding("symptom_vitals", sentence, reason.format(v=vitals[name])))
-                break
-    if vitals.get("sbp", 0) >= 140:
-        for sentence in note.of("assessment"):
-            if re.search(r"hypertensi", sentence, re.I) and asserted(r"at goal|controlled|stable", sentence):
-                found.append(Finding("symptom_vitals", sentence, f"blood pressure called controlled at SBP "
-                                                                 f"{vitals['sbp']:.0f}"))
                 break
     exam = note.joined("objective").lower()
     if re.search(r"\b(?:bibasilar |scattered |diffuse |coarse )?(?:crackles|wheezes|rhonchi)\b", exam) and re.search(
