@@ -124,3 +124,18 @@ def test_calibration_plants_the_new_kinds_and_catches_them(knowledge):
     new = ("exam_age", "vaccine_age", "bp_control", "dx_label", "course_complication", "em_level")
     assert all(report["recall"].get(kind, 0) >= 0.9 for kind in new), report["recall"]
     assert report["clean_flag_rate"] == 0.0, report
+
+
+def test_the_llm_weight_reads_the_recorded_auroc_of_the_judge_model(tmp_path, monkeypatch):
+    from synth_ehr_assets.core.narratives import llm_calibration as lc
+    from synth_ehr_assets.core.narratives.judge import llm_weight
+
+    recorded = lc.recorded_auroc("smollm2-135m-instruct")  # measured by benchmarks/llm_judge_auroc.py
+    assert recorded is not None and recorded["cases"] >= 80 and recorded["notes_engine"] == "llm"
+    assert llm_weight(lc.effective_auroc("smollm2-135m-instruct", 0.95)) == 0.0  # a lucky release sample
+    path = tmp_path / "auroc.json"
+    monkeypatch.setattr(lc, "RECORDED", path)
+    lc.record("big-judge", {"auroc": 0.88, "cases": 120}, path)
+    assert lc.effective_auroc("big-judge", 0.93) == 0.88 and lc.effective_auroc("big-judge", None) == 0.88
+    assert lc.effective_auroc("unknown", 0.8) == 0.8 and lc.effective_auroc(None, None) is None
+    lc._recorded.cache_clear()
