@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from synth_ehr_assets.core.narratives import hospital, phrasing as ph
-from synth_ehr_assets.core.narratives.clinical import acuity, band, label, profile
+from synth_ehr_assets.core.narratives.clinical import acuity, band, implied_signs, label, profile
 from synth_ehr_assets.core.narratives.knowledge import ClinicalKnowledge, build_knowledge
 from synth_ehr_assets.core.narratives.orders import ED_LEVELS, INFANT_EARLY_DOSE, OFFICE_LEVELS, ORDERS, PCS
 from synth_ehr_assets.core.narratives.symptoms import (
@@ -125,7 +125,7 @@ def design_note(
     principal = dx[0]
     labels = {c: label(c, _describe(knowledge, c)) for c in dx}
     level = acuity(principal, claim.get("claim_type"))
-    signs = {s for s in (sign_of(t) for t in symptoms) if s}
+    signs = {s for s in (sign_of(t) for t in symptoms) if s} | implied_signs(dx)
     bp = next((profile(c).bp for c in dx if profile(c).bp), None)
     vitals = draw_vitals(age, signs, bp, rng)
     worse = _worse_problem(claim, dx, place)
@@ -138,8 +138,11 @@ def design_note(
     subjective = [ph.opening(claim, labels[principal], level, place, rng)]
     subjective += ph.complaint(list(symptoms), level, profile(principal).onset, age, sex, rng, worse == principal)
     injury_cause = [c for c in dx if c[0] in "VWXY"]
-    if injury_cause:
+    if injury_cause and not injury_cause[0].startswith("Y92"):
         subjective.append(rng.choice(ph.MECHANISM).format(labels[injury_cause[0]]))
+    place_of_injury = [c for c in injury_cause if c.startswith("Y92")]
+    if place_of_injury:
+        subjective.append(f"Place of injury: {labels[place_of_injury[0]]}.")
     history = [labels[c] for c in dx[1:] if c[0] not in "VWXYZ"]
     if history:
         subjective.append(rng.choice(ph.HISTORY).format(ph.join(history)))

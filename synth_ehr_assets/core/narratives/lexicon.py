@@ -79,6 +79,7 @@ DX_SYSTEMS: dict[str, str] = {
     "R07": "chest cardio resp gi", "R10": "gi gu", "R42": "neuro cardio", "R50": "infect general infant",
     "R51": "neuro head", "R55": "neuro cardio", "S0": "injury head neuro", "S5": "injury wrist",
     "S6": "injury hand skin", "S7": "injury hip", "S9": "injury ankle", "U07": "infect resp ent general gi",
+    "S": "injury msk skin", "T": "injury general", "T36": "general neuro gi cardio", "T8": "general injury skin",
     "W": "injury", "Z00": "", "Z3": "ob", "Z51": "onc general gi", "Z86": "neuro",
 }
 # Tests, images and procedures: name (regex) -> billing codes that produce it.
@@ -179,7 +180,8 @@ SYNONYMS: dict[str, str] = {
     "Z5111": r"chemotherapy", "O80": r"delivery", "Z37": r"live birth|liveborn", "Z38": r"liveborn|newborn",
     "O34": r"cesarean", "O32": r"breech", "Z34": r"pregnan|prenatal", "K80": r"cholecystitis|gallstone",
     "C50": r"breast cancer", "C18": r"colon cancer", "C34": r"lung cancer", "C61": r"prostate cancer",
-    "O24": r"diabet", "M81": r"osteoporosis", "D66": r"hemophilia|factor VIII", "O14": r"pre-?eclampsia", "K92": r"bleed|hemorrhage",
+    "O24": r"diabet", "O10": r"hypertensi",
+    "M81": r"osteoporosis", "D66": r"hemophilia|factor VIII", "O14": r"pre-?eclampsia", "K92": r"bleed|hemorrhage",
 }
 CODE_IDIOMS = re.compile(r"\bunspecified\b|not elsewhere classified|classified elsewhere|\bNEC\b|other specified|"
                          r"initial encounter|subsequent encounter|\bsequela\b|site not specified|without complications|"
@@ -217,7 +219,7 @@ DIABETES_WORDS = {"1": re.compile(r"type 1 diabet|\bT1DM\b", re.I), "2": re.comp
                   "pre": re.compile(r"pre-?existing (?:type \d )?diabet", re.I)}
 DIABETES_TYPES = {"E10": "1", "O240": "1", "E11": "2", "O241": "2", "O244": "gestational", "Z8632": "gestational",
                   "O243": "pre", "O248": "pre", "E08": "pre", "E09": "pre", "E13": "pre"}
-HISTORY_OF = re.compile(r"(?:history|risk) of\s*$", re.I)
+HISTORY_OF = re.compile(r"(?:personal|family|past medical) history of\s*$|risk of\s*$", re.I)
 # Chronic, stable conditions that do not "complicate" a hospital stay.
 STABLE_CHRONIC = re.compile(r"hyperlipid|cholesterol|dyslipid|(?<!pulmonary )(?<!portal )\bhypertension\b|obesity|"
                             r"overweight|hypothyroid|tobacco|nicotine|smok|osteoarthritis|\bGERD\b|reflux|allerg|"

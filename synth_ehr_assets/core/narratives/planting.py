@@ -226,8 +226,8 @@ def phi(note, claim, rng):
 def exam_age(note, claim, rng):
     if claim.get("age") is None or claim["age"] >= 2:
         return None
-    changed = re.sub(r"Exam: [^;.]*", f"Exam: {rng.choice(('comfortable, conversant', 'alert, speaking in full sentences'))}",
-                     note, count=1)
+    said = rng.choice(("comfortable, conversant", "alert, speaking in full sentences"))
+    changed = re.sub(r"Exam: [^;.]*", f"Exam: {said}", note, count=1)
     return (changed, claim) if changed != note else None
 
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 from synth_ehr_assets.core.narratives import lexicon as lx
 from synth_ehr_assets.core.narratives.detectors.reading import Case, Finding, asserted
 
@@ -14,9 +16,12 @@ def exam_age(case: Case) -> list[Finding]:
             for s in case.note.of("objective") if asserted(lx.VERBAL, s)][:1]
 
 
+ANY_VACCINE = re.compile("|".join(p.pattern for p, _, _, _ in lx.VACCINE_AGES), re.I)
+
+
 def vaccine_age(case: Case) -> list[Finding]:
     age = case.age
-    if age is None:
+    if age is None or not ANY_VACCINE.search(case.note.text):
         return []
     found = []
     for sentence in case.note.of("plan", "objective", "assessment"):

@@ -27,10 +27,11 @@ def _symptom_anchors() -> dict[str, list[tuple[str, int]]]:
 def symptom_diagnosis(case: Case) -> list[Finding]:
     found, age, sex = [], case.age, case.claim.get("sex")
     covered = systems(case.dx)
+    titles = " ".join(case.describe(c) or "" for c in case.dx).lower()  # a word of a claim title fits it
     for sentence in case.note.of("subjective"):
         for match, (_, where) in matches(sentence, lx.SYMPTOMS, _symptom_anchors()):
             start = max(sentence.rfind(c, 0, match.start()) for c in ",;:")
-            if lx.NEGATION.search(sentence[start + 1:match.start()]):
+            if lx.NEGATION.search(sentence[start + 1:match.start()]) or match.group(0).lower() in titles:
                 continue
             if "infant" in where and age is not None and age >= 2 and not where & covered - {"infant"}:
                 found.append(Finding("symptom_diagnosis", sentence, f"infant symptom at age {age}"))
