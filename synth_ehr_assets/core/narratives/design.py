@@ -170,10 +170,10 @@ def design_note(
         state = ph.worse(visit, profile(code).acuity, rng) if worse == code else state
         assessment.append(f"{i}. {ph.cap(labels[code])} ({dotted(code)}), {state}.")
 
-    plan = _plan_items(principal, age, place, specialty, rng, 3) + orders
+    plan = ph.intensified(_plan_items(principal, age, place, specialty, rng, 3), worse == principal) + orders
     for code in dx[1:4]:
         if code[0] not in "VWXYZ" and profile(code).plan:
-            items = _plan_items(code, age, place, specialty, rng, 1)
+            items = ph.intensified(_plan_items(code, age, place, specialty, rng, 1), worse == code)
             if items:
                 plan.append(f"for {labels[code]}, {items[0]}")
     referral = profile(principal).referral
@@ -185,7 +185,7 @@ def design_note(
                                 "transfer to the emergency department arranged")))
     if place == "inpatient":
         return hospital.inpatient_note(claim, dx, labels, subjective, objective, assessment, plan, rng)
-    plan.append(ph.follow_up(level, place, age, principal, rng, sooner=worse is not None))
+    plan.append(ph.follow_up(level, place, age, principal, rng, sooner=visit if worse else None))
     lines = ["Subjective: " + " ".join(subjective), "Objective: " + " ".join(objective),
              "Assessment: " + " ".join(assessment), "Plan: " + ph.cap("; ".join(plan)) + "."]
     if place == "ed":

@@ -115,6 +115,11 @@ WORSE_COMPLAINT = ("{p} reports the problem has been harder to control since the
                    "{p} says the usual treatment is no longer keeping it in check.")
 
 
+def intensified(items: list[str], worse: bool) -> list[str]:
+    """A worse problem's plan changes treatment: 'continue X' becomes 'adjust X'."""
+    return [re.sub(r"^continue ", "adjust ", item) for item in items] if worse else items
+
+
 def worse(visit: str | None, acuity: str, rng) -> str:
     return rng.choice(WORSE[visit or "moderate"]["acute" if acuity in ("acute", "emergency") else "chronic"])
 
@@ -193,7 +198,7 @@ def status(code: str, rng) -> str:
     }[level])
 
 
-def follow_up(level: str, place: str, age: int | None, principal: str, rng, sooner: bool = False) -> str:
+def follow_up(level: str, place: str, age: int | None, principal: str, rng, sooner: str | None = None) -> str:
     if place == "ed":
         return rng.choice(("follow up with primary care in {} days", "see the primary doctor within {} days",
                            "recheck with primary care in {} days")).format(rng.randint(2, 5))
@@ -217,8 +222,8 @@ def follow_up(level: str, place: str, age: int | None, principal: str, rng, soon
         return rng.choice(("results to the ordering clinician; follow up in {} weeks",
                            "review results at a follow-up visit in {} weeks")).format(rng.randint(2, 6))
     if sooner:
-        return rng.choice(("recheck in {} weeks", "follow up in {} weeks")).format(rng.choice(("two", "three",
-                                                                                                "four")))
+        weeks = ("one week", "two weeks") if sooner == "high" else ("two weeks", "three weeks", "four weeks")
+        return rng.choice(("recheck in {}", "follow up in {}")).format(rng.choice(weeks))
     months = rng.choice((1, 2, 3, 3, 4, 6))
     return rng.choice(("follow up in {}", "return visit in {}", "next visit in {}", "recheck in {}")).format(
         "one month" if months == 1 else f"{months} months")
