@@ -12,6 +12,11 @@ clean and planted notes. A rationale that is not prose about the note is a faile
 of the scale. `--record` writes auroc, case counts and failures to `core/narratives/llm_judge_auroc.json` under
 the model's name; `judge_scores` weights the LLM judge by the lower of that figure and its own sample's.
 Responses are cached in `--cache` (a re-run with the same arguments sends nothing).
+
+Measured 2026-12-01 on the shared 2-core box (`--bases 40 --cases 100 --per-kind 6 --record`): 40 of 40 LLM notes
+accepted by the detectors (23 tokens/s); the detectors caught every planted kind on them (recall 1.0, 17 kinds
+planted, no clean flags); the LLM judge scored 40 clean + 50 planted notes with AUROC 0.51, 46 of 90 verdicts
+failed (rationale not prose about the note); 549 s wall, 7.8 min CPU.
 """
 
 from __future__ import annotations

@@ -103,7 +103,7 @@ TESTS: dict[str, tuple[str, ...]] = {
     r"ankle X-ray": ("73610",), r"CT of the abdomen": ("74177",), r"renal ultrasound": ("76770",),
     r"first-trimester ultrasound|obstetric ultrasound": ("76801", "76805"), r"mammogram": ("77067",),
     r"DXA|bone density": ("77080",), r"\bECG\b|\bEKG\b|electrocardiogram|cardiac monitoring": ("93000", "4A02X4Z"),
-    r"stress test": ("93015",), r"echocardiogram": ("93306", "B246ZZZ"), r"carotid duplex": ("93880",),
+    r"stress test": ("93015", "93017"), r"echocardiogram": ("93306", "B246ZZZ"), r"carotid duplex": ("93880",),
     r"ankle-brachial": ("93923",), r"spirometry": ("94010",), r"sleep study|\bAHI\b": ("95810",),
     r"\bEEG\b": ("95816",), r"\bEMG\b|nerve conduction": ("95886",), r"visual field": ("92083",),
     r"post-void residual": ("51798",), r"colonoscopy": ("45378", "45380"),
@@ -116,7 +116,8 @@ BUNDLED_INPATIENT = re.compile(r"colonoscopy|endoscopy|EGD|catheterization|angio
 # Other billed services: code -> what the note must say about them.
 SERVICES: dict[str, str] = {
     "36415": r"venipuncture|blood draw|drawn|labs?\b|panel|blood count|a1c", "90460": r"vaccine|immuniz",
-    "90471": r"vaccine|immuniz", "90686": r"influenza vaccine|flu (?:shot|vaccine)", "90700": r"DTaP",
+    "90471": r"vaccine|immuniz", "90686": r"influenza vaccine|flu (?:shot|vaccine)",
+    "90656": r"influenza vaccine|flu (?:shot|vaccine)", "90700": r"DTaP",
     "90707": r"MMR", "90744": r"hepatitis B vaccine", "99406": r"tobacco|smoking cessation",
     "90833": r"psychotherapy", "96127": r"screening|questionnaire|PHQ|scale", "96116": r"neurobehavioral|cognitive",
     "97153": r"adaptive behavior|behavior analysis|\bABA\b", "96413": r"chemotherapy|infusion",

@@ -127,6 +127,7 @@ ORDERS: dict[str, Order] = {
                 "{72-96}", I21="ECG with ST depressions in the lateral leads", I25="ECG with sinus rhythm and "
                 "old Q waves", R42="ECG with sinus rhythm and no ischemic changes"),
     "93015": _o("cardiac", "exercise stress test", "exercise stress test without ischemic changes"),
+    "93017": _o("cardiac", "exercise stress test tracing", "stress test tracing without ischemic changes"),
     "93306": _o("cardiac", "echocardiogram", "echocardiogram with normal ejection fraction",
                 I5022="echocardiogram with ejection fraction {28-38}%", I5032="echocardiogram with preserved "
                 "ejection fraction and diastolic dysfunction", I509="echocardiogram with ejection fraction "
@@ -163,6 +164,7 @@ ORDERS: dict[str, Order] = {
     "90460": _o("vaccine", "vaccine counseling", "vaccine counseling given to the parent"),
     "90471": _o("vaccine", "vaccine administration", "vaccine given intramuscularly"),
     "90686": _o("vaccine", "influenza vaccine", "influenza vaccine given"),
+    "90656": _o("vaccine", "influenza vaccine", "preservative-free influenza vaccine given"),
     "90700": _o("vaccine", "DTaP vaccine", "DTaP vaccine given"),
     "90707": _o("vaccine", "MMR vaccine", "MMR vaccine given"),
     "90744": _o("vaccine", "hepatitis B vaccine", "hepatitis B vaccine given"),
