@@ -156,13 +156,14 @@ _CLEAN = (r"\s*\([^)]*\)", r"\s*\[[^]]*\]", r",? part unspecified",
           r"^other (?:and unspecified )?(?:specified )?(?:forms of )?", r"\bother specified ",
           r",? as the place of occurrence of the external cause", r"^unspecified place in (?:other )?",
           r"\bunspecified (?!behavior)")
-_REWORD = ((r"^malignant neoplasm of (?:the )?", "cancer of "), (r"\bunspecified behavior", "unknown behavior"))
+_REWORD = ((r"^malignant neoplasm of (?:the )?", "cancer of "), (r"\bunspecified behavior", "unknown behavior"),
+           (r"^symptoms and signs (?:concerning|involving) (?:the )?", "concerns about "))
 LONG_LABEL = 8  # words: a title this long reads as pasted; it is cut at its last qualifier
 QUALIFIER = re.compile(r",\s| with | due to | complicating | during | following | affecting | and other | "
                        r"in (?!situ)| of (?=(?:right|left|bilateral) )| of (?=[a-z-]+ type )|(?<=leukemia) of | "
                        r"not having", re.I)
 # Chapter-R titles (signs and findings) read as coding language; a label keeps the finding's core words.
-R_FILLER = re.compile(r"\b(?:nonspecific|other|levels of|finding of|findings of|of other)\s+", re.I)
+R_FILLER = re.compile(r"\b(?:nonspecific|other|levels of|finding of|findings of|of other|presenting)\s+", re.I)
 # Titles of codes without a listed profile: an acute or life-threatening condition is not "stable on therapy".
 ACUTE_TITLE = re.compile(r"\bacute\b|injury|fracture|poisoning|hemorrhage|perforation|obstruction|abscess|"
                          r"cellulitis|pneumonia|infection|delirium|dehydration|tamponade", re.I)
@@ -223,7 +224,7 @@ def _by_title(code: str, base: Profile) -> Profile:
 
 # Diagnoses that are themselves abnormal vital signs: the note's vitals show them (signs as in `SIGNS`).
 SIGN_CODES = {"R000": "T", "I471": "T", "I472": "T", "I95": "B", "R57": "B", "R6521": "B", "R0902": "H",
-              "J96": "H", "R509": "F", "R0682": "R"}
+              "J96": "H", "R50": "F", "R0682": "R"}
 
 
 def implied_signs(dx) -> set[str]:

@@ -138,7 +138,9 @@ def design_note(
     subjective = [ph.opening(claim, labels[principal], level, place, rng)]
     subjective += ph.complaint(list(symptoms), level, profile(principal).onset, age, sex, rng, worse == principal)
     injury_cause = [c for c in dx if c[0] in "VWXY"]
-    if injury_cause and not injury_cause[0].startswith("Y92"):
+    if injury_cause and injury_cause[0].startswith(("Y83", "Y84")):  # a procedure as the cause, not an injury
+        subjective.append(f"This followed a {labels[injury_cause[0]]}.")
+    elif injury_cause and not injury_cause[0].startswith("Y92"):
         subjective.append(rng.choice(ph.MECHANISM).format(labels[injury_cause[0]]))
     place_of_injury = [c for c in injury_cause if c.startswith("Y92")]
     if place_of_injury:

@@ -185,6 +185,8 @@ def impression(level: str, place: str, rng) -> str:
 
 def status(code: str, rng) -> str:
     level = profile(code).acuity
+    if code.startswith(("Y83", "Y84")):
+        return "cause of the complication"
     if code[0] in "VWXY":
         return rng.choice(("mechanism of injury", "cause of the injury"))
     if code.startswith("Z3A"):
