@@ -57,6 +57,12 @@ class LLMEndpoint(dg.ConfigurableResource):
             self._server.start()
         return self._server.base_url, self._server.model_name
 
+    def model_name(self, base_url: Optional[str] = None, model: Optional[str] = None) -> Optional[str]:
+        """The model requests go to (the embedded one when no endpoint is set), as calibration records key it."""
+        from synth_ehr_assets.core.narratives.server import BUNDLED_MODEL_NAME
+
+        return model or self.model or (None if base_url or self.base_url else BUNDLED_MODEL_NAME)
+
     def describe(self, base_url: Optional[str] = None, model: Optional[str] = None) -> str:
         """Where requests go, for logs and metadata (never the key)."""
         url = base_url or self.base_url

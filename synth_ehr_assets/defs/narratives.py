@@ -155,7 +155,8 @@ def judge_scores(
     of the engine that wrote the release."""
     from synth_ehr_assets.core.narratives.calibration import calibration_report
     from synth_ehr_assets.core.narratives.card import detector_counts, histogram
-    from synth_ehr_assets.core.narratives.judge import judge_frame, judge_gate
+    from synth_ehr_assets.core.narratives.judge import judge_frame, judge_gate, note_findings
+    from synth_ehr_assets.core.narratives.llm_calibration import effective_auroc
 
     spec = release_specs.load(context.partition_key)
     config = spec.narratives
@@ -169,9 +170,13 @@ def judge_scores(
 
         llm_scores = llm_judge_scores(context, llm, spec, provider_notes, claims)
         llm_batch = llm_judge_batch(context, llm, spec)
+    findings = note_findings(provider_notes, claims, knowledge)  # read once, for calibration and the verdicts
     calibration = calibration_report(claims, dict(zip(ok["claim_id"], ok["note"])), config.engine,
-                                     config.calibration_per_kind, spec.seed, config, _describe(knowledge), llm_batch)
-    judged = judge_frame(provider_notes, claims, knowledge, config, llm_scores, calibration["llm_auroc"])
+                                     config.calibration_per_kind, spec.seed, config, _describe(knowledge), llm_batch,
+                                     findings=findings)
+    judge_model = llm.model_name(config.base_url, config.model) if config.engine == "llm" else None
+    weighted_auroc = effective_auroc(judge_model, calibration["llm_auroc"])  # the lower of release and record
+    judged = judge_frame(provider_notes, claims, knowledge, config, llm_scores, weighted_auroc, findings)
     judged = judged.with_columns(release_id=pl.lit(context.partition_key))
     seconds = time.perf_counter() - started
     gate = judge_gate(judged, spec.gates.min_judge_relevance, spec.gates.max_low_note_share,
@@ -190,6 +195,7 @@ def judge_scores(
         **{f"calibration_{k}": v for k, v in calibration.items()
            if isinstance(v, (int, float)) and not isinstance(v, bool)},
         calibration_engine=calibration["engine"],
+        llm_auroc_weighted=str(weighted_auroc),
     ))
     yield dg.AssetCheckResult(
         check_name=JUDGE_CHECK,
@@ -205,6 +211,7 @@ def judge_scores(
             "calibration_clean_flag_rate": float(calibration["clean_flag_rate"]),
             "calibration_kinds": int(calibration["kinds_planted"]),
             "llm_auroc": str(calibration["llm_auroc"]),
+            "llm_auroc_weighted": str(weighted_auroc),
             "min_judge_relevance": str(spec.gates.min_judge_relevance),
             "max_low_note_share": str(spec.gates.max_low_note_share),
             "failures": "; ".join(gate["failures"]) or "none",

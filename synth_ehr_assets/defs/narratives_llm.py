@@ -53,18 +53,12 @@ def llm_symptoms_frame(context: dg.AssetExecutionContext, llm, spec, claims: pl.
     return frame.select([pl.col(c).cast(t) for c, t in SYMPTOM_COLUMNS.items()])
 
 
-def _review(note: str, claim, model_text: str) -> list[str]:
-    """The judge's detectors, limited to findings in the model's own sentences."""
-    from synth_ehr_assets.core.narratives.detectors import detect
-
-    return sorted({f.kind for f in detect(note, claim) if f.sentence[:60] in model_text or f.kind == "phi"})
-
-
 def llm_notes_frame(
     context: dg.AssetExecutionContext, llm, spec, claims: pl.DataFrame, symptoms: pl.DataFrame, knowledge
 ) -> pl.DataFrame:
     """SOAP notes whose free-text sentences the model writes after the design notes of the nearest cases."""
     from synth_ehr_assets.core.narratives.design import design_note, exemplars
+    from synth_ehr_assets.core.narratives.detectors import review
     from synth_ehr_assets.core.narratives.llm_engine import llm_notes
     from synth_ehr_assets.core.narratives.symptoms import accepted_by_claim
 
@@ -78,7 +72,7 @@ def llm_notes_frame(
             symptoms=chosen,
             structured_note_fn=lambda claim, found: design_note(claim, spec.seed, knowledge, found),
             progress=step_progress(context, "llm notes"),
-            review_fn=_review,
+            review_fn=review,
             max_regenerations=spec.narratives.max_note_regenerations,
         )
     _log_stats(context, "llm notes", stats)
@@ -104,17 +98,10 @@ def llm_judge_scores(context: dg.AssetExecutionContext, llm, spec, notes: pl.Dat
 
 def llm_judge_batch(context: dg.AssetExecutionContext, llm, spec):
     """A batch callable for calibration: [(note, claim)] → the LLM judge's verdicts (None where it failed)."""
-    from synth_ehr_assets.core.narratives.llm_engine import llm_judge
+    from synth_ehr_assets.core.narratives.llm_calibration import judge_batch
 
     def judge(pairs):
-        notes = pl.DataFrame({"claim_id": [f"cal-{i}" for i in range(len(pairs))], "note": [n for n, _ in pairs]})
-        claims = pl.DataFrame([{**claim, "claim_id": f"cal-{i}"} for i, (_, claim) in enumerate(pairs)],
-                              infer_schema_length=None)
         with _llm_client(context, llm, spec) as client:
-            scores, stats = llm_judge(notes, claims, client, spec.seed)
-        _log_stats(context, "llm judge calibration", stats)
-        return [{"plausibility": r["llm_plausibility"], "relevance": r["llm_relevance"],
-                 "coherence": r["llm_coherence"], "rationale": r["llm_rationale"]} if r["status"] == "ok" else None
-                for r in scores.iter_rows(named=True)]
+            return judge_batch(client, spec.seed, context.log.info)(pairs)
 
     return judge

@@ -75,7 +75,7 @@ def test_embedded_notes_are_reviewed_by_the_detectors_and_fall_back_when_rejecte
     from synth_ehr_assets.core.narratives.llm_engine import llm_notes
     from synth_ehr_assets.core.narratives.symptoms import accepted_by_claim, symptoms_frame
     from synth_ehr_assets.core.reference import generate_reference_claims
-    from synth_ehr_assets.defs.narratives_llm import _review
+    from synth_ehr_assets.core.narratives.detectors import review as _review
 
     pool = generate_reference_claims(120, 11, "llm")
     knowledge = build_knowledge(claim_dx_codes(pool))

@@ -34,17 +34,21 @@ def calibration_report(
     describe: Callable[[str], str | None] | None = None,
     llm_judge: LLMBatch | None = None,
     llm_cases: int = 40,
+    findings: Mapping[str, list] | None = None,
 ) -> dict:
     """`notes` maps claim_id → the release engine's note (`engine` names it). Clean notes the detectors accept
     are the bases; each planter (`planting.PLANTERS`) changes the note or the claim so one defect kind holds,
     on up to `per_kind` eligible bases. Returns recall per kind, the clean flag rate, AUROC of the combined
     score and, with `llm_judge` (a batch callable over (note, claim) pairs), the LLM judge's AUROC on a balanced
-    subset of `llm_cases` cases (a rationale that is not prose counts as a failed verdict)."""
+    subset of `llm_cases` cases (a rationale that is not prose counts as a failed verdict). `findings` (claim_id →
+    the detectors' findings on its note, e.g. from `judge.note_findings`) spares re-reading the clean notes."""
     config = config or NarrativeConfig()
     rng = random.Random(seed)
     rows = [c for c in claims.iter_rows(named=True) if notes.get(c["claim_id"])]
     rng.shuffle(rows)
-    clean_findings = [(c, notes[c["claim_id"]], detect(notes[c["claim_id"]], c, describe)) for c in rows]
+    known = findings or {}
+    clean_findings = [(c, notes[c["claim_id"]], known[c["claim_id"]] if c["claim_id"] in known else
+                       detect(notes[c["claim_id"]], c, describe)) for c in rows]
     flagged = sum(bool(f) for _, _, f in clean_findings)
     bases = [(c, n) for c, n, f in clean_findings if not f]
     cases: list[tuple[str, str, Mapping]] = [("clean", n, c) for c, n in bases[: max(per_kind * 4, 40)]]
@@ -98,4 +102,4 @@ def _llm_calibration(cases, llm_judge: LLMBatch, n: int, rng: random.Random) -> 
         labels.append(int(kind != "clean"))
         scores.append(-verdict_mean)
     return {"llm_auroc": _auroc(np.array(labels), np.array(scores)), "llm_failures": failures,
-            "llm_cases": len(chosen)}
+            "llm_cases": len(chosen), "llm_clean": len(chosen) - sum(labels), "llm_planted": sum(labels)}

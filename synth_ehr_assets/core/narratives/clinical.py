@@ -138,14 +138,37 @@ GROUPS: dict[str, Profile] = {  # a group without listed symptoms has none
     "injury": _p("acute", ["pain at the injury site", "swelling"], ["swelling and tenderness at the injury site",
                  "distal neurovascular status intact"], ["ice, elevation and analgesia"], referral="orthopedics",
                  onset="sudden"),
+    "poisoning": _p("emergency", ["nausea", "drowsiness", "dizziness"], ["no focal neurologic deficits"],
+                    ["poison control consulted", "observation with serial vital signs", "medication review"],
+                    onset="sudden"),
+    "care_complication": _p("acute", (), (), ["complication treated as below", "wound or device check"]),
     "encounter": _p("preventive", (), (), ["age-appropriate screening reviewed"]),
     "general": _p("chronic", (), (), ["continue current management"]),
 }
 
 GROUPS = {key: p if p.symptoms is not None else Profile(p.acuity, (), *_rest(p)) for key, p in GROUPS.items()}
-_CLEAN = (r"\s*\([^)]*\)", r",? unspecified(?: site| organism| type| ear| eye)?", r",? not intractable",
-          r",? without (?:complications|status \w+|esophagitis|angina pectoris)", r",? initial encounter.*$",
-          r"^unspecified ", r",? site not specified", r",? uncomplicated")
+_CLEAN = (r"\s*\([^)]*\)", r"\s*\[[^]]*\]", r",? part unspecified",
+          r", unspecified(?: site| organism| type| ear| eye)?|\s+unspecified$",
+          r",? not intractable", r",? without (?:complications|status \w+|esophagitis|angina pectoris)",
+          r",? (?:initial|subsequent) encounter.*$", r",? sequela.*$", r"^unspecified ", r",? site not specified",
+          r",? uncomplicated", r",? in diseases classified elsewhere", r",? not elsewhere classified",
+          r",? classified elsewhere", r",? whether with .*$", r"\s+without .*$", r"^encounter for ",
+          r"^other (?:and unspecified )?(?:specified )?(?:forms of )?", r"\bother specified ",
+          r",? as the place of occurrence of the external cause", r"^unspecified place in (?:other )?",
+          r"\bunspecified (?!behavior)")
+_REWORD = ((r"^malignant neoplasm of (?:the )?", "cancer of "), (r"\bunspecified behavior", "unknown behavior"),
+           (r"^symptoms and signs (?:concerning|involving) (?:the )?", "concerns about "))
+LONG_LABEL = 8  # words: a title this long reads as pasted; it is cut at its last qualifier
+QUALIFIER = re.compile(r",\s| with | due to | complicating | during | following | affecting | and other | "
+                       r"in (?!situ)| of (?=(?:right|left|bilateral) )| of (?=[a-z-]+ type )|(?<=leukemia) of | "
+                       r"not having", re.I)
+# Chapter-R titles (signs and findings) read as coding language; a label keeps the finding's core words.
+R_FILLER = re.compile(r"\b(?:nonspecific|other|levels of|finding of|findings of|of other|presenting)\s+", re.I)
+# Titles of codes without a listed profile: an acute or life-threatening condition is not "stable on therapy".
+ACUTE_TITLE = re.compile(r"\bacute\b|injury|fracture|poisoning|hemorrhage|perforation|obstruction|abscess|"
+                         r"cellulitis|pneumonia|infection|delirium|dehydration|tamponade", re.I)
+EMERGENCY_TITLE = re.compile(r"shock|sepsis|respiratory failure|infarction|embolism|cardiac arrest|encephalopathy|"
+                             r"ketoacidosis|hepatic failure|status epilepticus", re.I)
 
 
 def _rest(p: Profile) -> tuple:
@@ -158,7 +181,14 @@ def clean_label(description: str) -> str:
     text = description
     for pattern in _CLEAN:
         text = re.sub(pattern, "", text, flags=re.I)
+    for pattern, words in _REWORD:
+        text = re.sub(pattern, words, text, flags=re.I)
     text = text.strip(" ,")
+    while len(text.split()) >= LONG_LABEL:
+        cut = [m.start() for m in QUALIFIER.finditer(text) if text[:m.start()].strip()]
+        if not cut:
+            break
+        text = text[:cut[-1]].strip(" ,")
     return text if text[:2].isupper() else text[:1].lower() + text[1:]
 
 
@@ -174,14 +204,60 @@ def profile(code: str) -> Profile:
             return Profile(found.acuity, base.symptoms if found.symptoms is None else found.symptoms,
                            found.exam or base.exam,
                            found.plan or base.plan, found.referral or base.referral, found.label, found.onset, found.bp)
-    return GROUPS.get(condition_group(code).key, GROUPS["general"])
+    return _by_title(code, GROUPS.get(condition_group(code).key, GROUPS["general"]))
+
+
+def _by_title(code: str, base: Profile) -> Profile:
+    """A group profile whose acuity the code's own title overrides (acute, emergency) when it says so."""
+    if code[0] in "OZVWXY" or base.acuity in ("emergency", "preventive", "prenatal"):
+        return base
+    from synth_ehr_assets.core.codes import describe
+
+    title = describe(code) or ""
+    found = "emergency" if EMERGENCY_TITLE.search(title) else "acute" if ACUTE_TITLE.search(title) else base.acuity
+    if found == base.acuity:
+        return base
+    plan = tuple((text, bands) for text, bands in base.plan if not text.startswith("continue")) or \
+        (("treatment as below", "pag"),)
+    return Profile(found, base.symptoms, base.exam, plan, base.referral, base.label, base.onset, base.bp)
+
+
+# Diagnoses that are themselves abnormal vital signs: the note's vitals show them (signs as in `SIGNS`).
+SIGN_CODES = {"R000": "T", "I471": "T", "I472": "T", "I95": "B", "R57": "B", "R6521": "B", "R0902": "H",
+              "J96": "H", "R50": "F", "R0682": "R"}
+
+
+def implied_signs(dx) -> set[str]:
+    return {sign for code in dx for prefix, sign in SIGN_CODES.items() if code.startswith(prefix)}
+
+
+# O24 (diabetes in pregnancy): the 4th character says which diabetes, the 5th when (pregnancy, childbirth,
+# puerperium), and O24.4's 6th how gestational diabetes is controlled.
+O24_KIND = {"0": "pre-existing type 1 diabetes", "1": "pre-existing type 2 diabetes", "3": "pre-existing diabetes",
+            "4": "gestational diabetes", "8": "pre-existing diabetes", "9": "diabetes"}
+O24_WHEN = {"1": "in pregnancy", "2": "at delivery", "3": "postpartum"}
+O24_CONTROL = {"0": ", diet controlled", "4": ", insulin controlled", "5": ", on oral medication"}
+
+
+def _o24_label(code: str) -> str:
+    kind = O24_KIND.get(code[3:4], "diabetes")
+    when = O24_WHEN.get(code[4:5])
+    control = O24_CONTROL.get(code[5:6], "") if code[3:4] == "4" else ""
+    return f"{kind} {when}{control}" if when else f"{kind}{control}"
 
 
 def label(code: str, description: str | None) -> str:
-    """How a note names the diagnosis (weeks of gestation spelled from the code)."""
+    """How a note names the diagnosis (weeks of gestation and diabetes in pregnancy spelled from the code)."""
     if code.startswith("Z3A"):
         weeks = int(code[3:5]) if code[3:5].isdigit() else 0
         return "less than 8 weeks gestation" if weeks < 8 else f"{weeks} weeks gestation"
+    if code.startswith("O24"):
+        return _o24_label(code)
+    if code.startswith("R") and not profile(code).label:
+        text = R_FILLER.sub("", clean_label(description or code))
+        head, _, tail = text.partition(" with ")
+        text = tail if len(tail.split()) >= 2 else head
+        return text.split(", ")[0] if len(text.split()) >= 4 else text
     listed = profile(code).label
     return listed if listed else clean_label(description or code)
 

@@ -5,6 +5,7 @@ diagnosis is addressed, every billed procedure appears with its result. Same rel
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from collections.abc import Mapping, Sequence
@@ -13,9 +14,9 @@ import numpy as np
 import polars as pl
 
 from synth_ehr_assets.core.narratives import hospital, phrasing as ph
-from synth_ehr_assets.core.narratives.clinical import acuity, band, label, profile
+from synth_ehr_assets.core.narratives.clinical import acuity, band, implied_signs, label, profile
 from synth_ehr_assets.core.narratives.knowledge import ClinicalKnowledge, build_knowledge
-from synth_ehr_assets.core.narratives.orders import ED_LEVELS, ORDERS, PCS
+from synth_ehr_assets.core.narratives.orders import ED_LEVELS, INFANT_EARLY_DOSE, OFFICE_LEVELS, ORDERS, PCS
 from synth_ehr_assets.core.narratives.symptoms import (
     accepted_by_claim,
     accepted_texts,
@@ -25,7 +26,7 @@ from synth_ehr_assets.core.narratives.symptoms import (
     design_symptoms,
     sign_of,
 )
-from synth_ehr_assets.core.narratives.vitals import draw_vitals
+from synth_ehr_assets.core.narratives.vitals import draw_vitals, raised_bp
 from synth_ehr_assets.core.progress import Progress
 
 ENGINE = "design"
@@ -70,6 +71,8 @@ def _results(claim: Mapping, dx: list[str], rng: random.Random, place: str) -> t
                 continue  # inpatient procedures go to the hospital course
             continue  # E/M and unknown codes: the visit itself
         found = order.result(dx, rng)
+        if code in INFANT_EARLY_DOSE and claim.get("age") is not None and claim["age"] < 1:
+            found = INFANT_EARLY_DOSE[code]
         if order.kind == "lab" and (not found or (place == "office" and rng.random() < 0.35)):
             orders.append(rng.choice(ph.ORDERED).format(order.name))
         elif order.kind in ("vaccine", "counseling", "therapy"):
@@ -79,6 +82,20 @@ def _results(claim: Mapping, dx: list[str], rng: random.Random, place: str) -> t
         elif order.kind == "procedure":
             orders.append(f"{order.name} performed")
     return results, orders
+
+
+def _office_level(claim: Mapping) -> str | None:
+    return next((OFFICE_LEVELS[p] for p in claim_px(claim) if p in OFFICE_LEVELS), None)
+
+
+def _worse_problem(claim: Mapping, dx: Sequence[str], place: str) -> str | None:
+    """The problem an office note documents as worse so that the billed E/M level fits (2021 office E/M: a
+    moderate level needs two problems or one that is worse; a high level a severe one), else None."""
+    visit = _office_level(claim) if place == "office" else None
+    problems = [c for c in dx if c[0] not in "VWXYZ"]
+    if not problems or visit not in ("moderate", "high") or (visit == "moderate" and len(problems) >= 2):
+        return None
+    return problems[0]
 
 
 def _plan_items(code: str, age: int | None, place: str, specialty: str | None, rng: random.Random, n: int) -> list[str]:
@@ -108,17 +125,26 @@ def design_note(
     principal = dx[0]
     labels = {c: label(c, _describe(knowledge, c)) for c in dx}
     level = acuity(principal, claim.get("claim_type"))
-    signs = {s for s in (sign_of(t) for t in symptoms) if s}
+    signs = {s for s in (sign_of(t) for t in symptoms) if s} | implied_signs(dx)
     bp = next((profile(c).bp for c in dx if profile(c).bp), None)
     vitals = draw_vitals(age, signs, bp, rng)
+    worse = _worse_problem(claim, dx, place)
+    raised = raised_bp(age)
+    if worse and profile(worse).bp and raised and vitals.sbp < raised[0]:  # a worse BP problem reads raised
+        vitals = dataclasses.replace(vitals, sbp=raised[0] + rng.randint(2, 12))
     results, orders = _results(claim, dx, rng, place)
     specialty = claim.get("provider_specialty")
 
     subjective = [ph.opening(claim, labels[principal], level, place, rng)]
-    subjective += ph.complaint(list(symptoms), level, profile(principal).onset, age, sex, rng)
+    subjective += ph.complaint(list(symptoms), level, profile(principal).onset, age, sex, rng, worse == principal)
     injury_cause = [c for c in dx if c[0] in "VWXY"]
-    if injury_cause:
+    if injury_cause and injury_cause[0].startswith(("Y83", "Y84")):  # a procedure as the cause, not an injury
+        subjective.append(f"This followed a {labels[injury_cause[0]]}.")
+    elif injury_cause and not injury_cause[0].startswith("Y92"):
         subjective.append(rng.choice(ph.MECHANISM).format(labels[injury_cause[0]]))
+    place_of_injury = [c for c in injury_cause if c.startswith("Y92")]
+    if place_of_injury:
+        subjective.append(f"Place of injury: {labels[place_of_injury[0]]}.")
     history = [labels[c] for c in dx[1:] if c[0] not in "VWXYZ"]
     if history:
         subjective.append(rng.choice(ph.HISTORY).format(ph.join(history)))
@@ -132,20 +158,24 @@ def design_note(
     if results:
         objective.append(rng.choice(ph.RESULTS).format(ph.join(results)))
 
-    above_goal = bp is not None and (vitals.sbp >= 140 or vitals.dbp >= 90)
+    above_goal = bp is not None and raised is not None and (vitals.sbp >= raised[0] or vitals.dbp >= raised[1])
+    visit = _office_level(claim) if worse else None
     impression = rng.choice(ph.ABOVE_GOAL) if above_goal and profile(principal).bp else \
         ph.impression(level, place, rng)
+    if worse == principal and not (visit == "moderate" and above_goal and profile(principal).bp):
+        impression = ph.worse(visit, profile(principal).acuity, rng)
     if place == "office" and profile(principal).acuity == "emergency":
         impression = rng.choice(("acute, needs emergency care", "acute and potentially serious"))
     assessment = [f"1. {ph.cap(labels[principal])} ({dotted(principal)}), {impression}."]
     for i, code in enumerate(dx[1:], 2):
         state = rng.choice(ph.ABOVE_GOAL) if above_goal and profile(code).bp else ph.status(code, rng)
+        state = ph.worse(visit, profile(code).acuity, rng) if worse == code else state
         assessment.append(f"{i}. {ph.cap(labels[code])} ({dotted(code)}), {state}.")
 
-    plan = _plan_items(principal, age, place, specialty, rng, 3) + orders
+    plan = ph.intensified(_plan_items(principal, age, place, specialty, rng, 3), worse == principal) + orders
     for code in dx[1:4]:
         if code[0] not in "VWXYZ" and profile(code).plan:
-            items = _plan_items(code, age, place, specialty, rng, 1)
+            items = ph.intensified(_plan_items(code, age, place, specialty, rng, 1), worse == code)
             if items:
                 plan.append(f"for {labels[code]}, {items[0]}")
     referral = profile(principal).referral
@@ -157,7 +187,7 @@ def design_note(
                                 "transfer to the emergency department arranged")))
     if place == "inpatient":
         return hospital.inpatient_note(claim, dx, labels, subjective, objective, assessment, plan, rng)
-    plan.append(ph.follow_up(level, place, age, principal, rng))
+    plan.append(ph.follow_up(level, place, age, principal, rng, sooner=visit if worse else None))
     lines = ["Subjective: " + " ".join(subjective), "Objective: " + " ".join(objective),
              "Assessment: " + " ".join(assessment), "Plan: " + ph.cap("; ".join(plan)) + "."]
     if place == "ed":

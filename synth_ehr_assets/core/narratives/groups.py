@@ -79,6 +79,8 @@ CONDITION_GROUPS: tuple[ConditionGroup, ...] = (
     _g('perinatal', [('P00', 'P96')], ['general', 'digestive', 'cardiorespiratory']),
     _g('congenital', [('Q00', 'Q99')], ['general', 'neuromuscular']),
     _g('symptom', [('R00', 'R99')], ['general', 'cardiorespiratory', 'digestive']),
+    _g('poisoning', [('T36', 'T65')], ['general', 'cognition', 'digestive']),
+    _g('care_complication', [('T80', 'T88')], ['general']),
     _g('injury', [('S00', 'T88')], ['neuromuscular', 'skin', 'general']),
     _g('encounter', [('V00', 'Z99')], ['general']),
 )

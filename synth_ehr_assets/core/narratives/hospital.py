@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 from synth_ehr_assets.core.narratives import phrasing as ph
+from synth_ehr_assets.core.narratives.clinical import profile
 from synth_ehr_assets.core.narratives.orders import PCS
 from synth_ehr_assets.core.narratives.symptoms import claim_px
 
@@ -26,12 +27,26 @@ def drg_severity() -> dict[str, str]:
     return found
 
 
+# Groups whose conditions can complicate a stay even when chronic (a decompensation needs treatment); stable
+# chronic problems such as hyperlipidemia or osteoarthritis are carried along, never "complications".
+DECOMPENSATING = frozenset({"heart_failure", "heart", "kidney", "chronic_lung", "respiratory", "metabolic",
+                            "hematologic", "cerebrovascular"})
+
+
+def can_complicate(code: str) -> bool:
+    from synth_ehr_assets.core.narratives.groups import condition_group
+
+    return profile(code).acuity in ("acute", "emergency") or condition_group(code).key in DECOMPENSATING
+
+
 def _course(claim: Mapping, dx: Sequence[str], labels: Mapping[str, str], rng) -> str:
     days = max(int(claim.get("los_days") or 1), 1)
     stay = f"{days}-day stay" if days > 1 else "one-day stay"
     done = [PCS[p] for p in claim_px(claim) if p in PCS]
     severity = drg_severity().get(str(claim.get("drg") or ""), "none")
     others = [labels[c] for c in dx[1:] if c[0] not in "VWXYZ"]
+    acute = [("" if profile(c).acuity in ("acute", "emergency") else "worsening ") + labels[c]
+             for c in dx[1:] if c[0] not in "VWXYZ" and can_complicate(c)]
     parts = [rng.choice(("Over a {s}, the patient improved with the treatment above.",
                          "The patient was treated as planned during a {s} and improved steadily.",
                          "During the {s} the presenting problem responded to treatment."
@@ -39,10 +54,10 @@ def _course(claim: Mapping, dx: Sequence[str], labels: Mapping[str, str], rng) -
     if done:
         parts.append(rng.choice(("Procedures: {}.", "The stay included {}.", "Inpatient procedures: {}.")).format(
             ph.join(done)))
-    if severity == "mcc" and others:
-        parts.append(f"The course was complicated by {others[0]}, which required additional treatment and monitoring.")
-    elif severity == "cc" and others:
-        parts.append(f"{ph.cap(others[0])} needed closer management during the stay.")
+    if severity == "mcc" and acute:
+        parts.append(f"The course was complicated by {acute[0]}, which required additional treatment and monitoring.")
+    elif severity in ("mcc", "cc") and (acute or others):
+        parts.append(f"{ph.cap((acute or others)[0])} needed closer management during the stay.")
     else:
         parts.append(rng.choice(("The course was otherwise uncomplicated.", "No complications occurred.",
                                  "There were no complications.")))

@@ -144,15 +144,17 @@ def judge_frame(
     config: NarrativeConfig | None = None,
     llm_scores: Mapping[str, LLMJudgeScores | Mapping | None] | None = None,
     llm_auroc: float | None = None,
+    findings: Mapping[str, list] | None = None,
 ) -> pl.DataFrame:
     """One judge row per note (`JUDGE_SCHEMA`): every detector's findings (kinds and the sentences objected to),
     the LLM judge's scores where given and valid, the combined score and pass (no finding). A missing note
-    (failed generation) fails with its reason; an LLM rationale that is not prose is a judge failure."""
+    (failed generation) fails with its reason; an LLM rationale that is not prose is a judge failure. `findings`
+    (claim_id → findings, `note_findings`) are used instead of re-running the detectors."""
     from synth_ehr_assets.core.narratives.detectors import detect
 
     config = config or NarrativeConfig()
     weight = llm_weight(llm_auroc, config.judge_weights, config.min_llm_auroc)
-    llm_scores = llm_scores or {}
+    llm_scores, known = llm_scores or {}, findings or {}
     describe = knowledge.description if knowledge is not None else None
     by_id = {row["claim_id"]: row for row in claims.iter_rows(named=True)}
     missing = [c for c in notes["claim_id"].to_list() if c not in by_id]
@@ -167,15 +169,15 @@ def judge_frame(
                         "dx_mentioned": False, "demographics_ok": False, "phi_hits": 0, "llm_status": "absent"})
             continue
         claim = by_id[claim_id]
-        findings = detect(note, claim, _safe(describe))
-        kinds = sorted({f.kind for f in findings})
+        found = known[claim_id] if claim_id in known else detect(note, claim, _safe(describe))
+        kinds = sorted({f.kind for f in found})
         llm, status, rationale = LLMJudgeScores.coerce(llm_scores.get(claim_id)), "absent", None
         if claim_id in llm_scores:
             problem = "no verdict" if llm is None else rationale_problem(llm.rationale, note)
             status, rationale = ("ok", llm.rationale) if problem is None else (f"failed: {problem}", None)
             llm = llm if problem is None else None
-        demo = [f.reason for f in findings if f.kind == "demographics"]
-        phi = [f for f in findings if f.kind == "phi"]
+        demo = [f.reason for f in found if f.kind == "demographics"]
+        phi = [f for f in found if f.kind == "phi"]
         out.append({
             "claim_id": claim_id,
             "plausibility": llm.plausibility if llm else None,
@@ -184,8 +186,8 @@ def judge_frame(
             "rationale": rationale,
             "llm_status": status,
             "flags": ", ".join(kinds) or None,
-            "n_flags": len(findings),
-            "flagged_sentences": " | ".join(f"[{f.kind}] {f.sentence} ({f.reason})" for f in findings[:8]) or None,
+            "n_flags": len(found),
+            "flagged_sentences": " | ".join(f"[{f.kind}] {f.sentence} ({f.reason})" for f in found[:8]) or None,
             "dx_mentioned": "dx_missing" not in kinds,
             "demographics_ok": not demo,
             "demographic_issues": "; ".join(demo) or None,
@@ -198,6 +200,17 @@ def judge_frame(
     release = notes["release_id"][0] if "release_id" in notes.columns and notes.height else None
     frame = pl.DataFrame(out, schema={k: v for k, v in JUDGE_SCHEMA.items() if k != "release_id"})
     return frame.with_columns(pl.lit(release, dtype=pl.String).alias("release_id")).select(list(JUDGE_SCHEMA))
+
+
+def note_findings(notes: pl.DataFrame, claims: pl.DataFrame, knowledge: ClinicalKnowledge | None = None) -> dict:
+    """claim_id → every detector's findings on its note (notes without text left out), read once for both
+    `calibration_report` and `judge_frame`."""
+    from synth_ehr_assets.core.narratives.detectors import detect
+
+    describe = _safe(knowledge.description) if knowledge is not None else None
+    by_id = {row["claim_id"]: row for row in claims.iter_rows(named=True)}
+    return {cid: detect(note, by_id[cid], describe) for cid, note in notes.select("claim_id", "note").iter_rows()
+            if note and note.strip() and cid in by_id}
 
 
 def _safe(describe):

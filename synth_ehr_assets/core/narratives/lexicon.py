@@ -63,6 +63,7 @@ DX_SYSTEMS: dict[str, str] = {
     "C": "onc general gi resp", "C61": "onc gu", "D5": "heme general", "D57": "heme back", "D6": "heme skin",
     "D8": "resp heme general", "E0": "endo general", "E1": "endo metabolic general neuro renal gu",
     "E10": "endo metabolic gu general gi resp", "E11": "endo metabolic gu general gi resp",
+    "E1151": "endo metabolic vascular gu general",
     "E66": "general resp", "E7": "endo general heme", "E78": "general", "E84": "resp gi general infant",
     "E86": "metabolic gi general", "F0": "neuro psych", "F1": "substance psych", "F2": "psych", "F3": "psych",
     "F4": "psych", "F8": "psych infant", "F9": "psych", "G": "neuro", "G47": "neuro resp ent psych",
@@ -78,6 +79,7 @@ DX_SYSTEMS: dict[str, str] = {
     "R07": "chest cardio resp gi", "R10": "gi gu", "R42": "neuro cardio", "R50": "infect general infant",
     "R51": "neuro head", "R55": "neuro cardio", "S0": "injury head neuro", "S5": "injury wrist",
     "S6": "injury hand skin", "S7": "injury hip", "S9": "injury ankle", "U07": "infect resp ent general gi",
+    "S": "injury msk skin", "T": "injury general", "T36": "general neuro gi cardio", "T8": "general injury skin",
     "W": "injury", "Z00": "", "Z3": "ob", "Z51": "onc general gi", "Z86": "neuro",
 }
 # Tests, images and procedures: name (regex) -> billing codes that produce it.
@@ -101,7 +103,7 @@ TESTS: dict[str, tuple[str, ...]] = {
     r"ankle X-ray": ("73610",), r"CT of the abdomen": ("74177",), r"renal ultrasound": ("76770",),
     r"first-trimester ultrasound|obstetric ultrasound": ("76801", "76805"), r"mammogram": ("77067",),
     r"DXA|bone density": ("77080",), r"\bECG\b|\bEKG\b|electrocardiogram|cardiac monitoring": ("93000", "4A02X4Z"),
-    r"stress test": ("93015",), r"echocardiogram": ("93306", "B246ZZZ"), r"carotid duplex": ("93880",),
+    r"stress test": ("93015", "93017"), r"echocardiogram": ("93306", "B246ZZZ"), r"carotid duplex": ("93880",),
     r"ankle-brachial": ("93923",), r"spirometry": ("94010",), r"sleep study|\bAHI\b": ("95810",),
     r"\bEEG\b": ("95816",), r"\bEMG\b|nerve conduction": ("95886",), r"visual field": ("92083",),
     r"post-void residual": ("51798",), r"colonoscopy": ("45378", "45380"),
@@ -114,7 +116,8 @@ BUNDLED_INPATIENT = re.compile(r"colonoscopy|endoscopy|EGD|catheterization|angio
 # Other billed services: code -> what the note must say about them.
 SERVICES: dict[str, str] = {
     "36415": r"venipuncture|blood draw|drawn|labs?\b|panel|blood count|a1c", "90460": r"vaccine|immuniz",
-    "90471": r"vaccine|immuniz", "90686": r"influenza vaccine|flu (?:shot|vaccine)", "90700": r"DTaP",
+    "90471": r"vaccine|immuniz", "90686": r"influenza vaccine|flu (?:shot|vaccine)",
+    "90656": r"influenza vaccine|flu (?:shot|vaccine)", "90700": r"DTaP",
     "90707": r"MMR", "90744": r"hepatitis B vaccine", "99406": r"tobacco|smoking cessation",
     "90833": r"psychotherapy", "96127": r"screening|questionnaire|PHQ|scale", "96116": r"neurobehavioral|cognitive",
     "97153": r"adaptive behavior|behavior analysis|\bABA\b", "96413": r"chemotherapy|infusion",
@@ -127,11 +130,11 @@ SERVICES: dict[str, str] = {
     "5A1D70Z": r"dialysis", "3E04305": r"chemotherapy", "GZ3ZZZZ": r"medication management",
     "HZ2ZZZZ": r"detox|withdrawal", "4A023N7": r"catheterization", "B2111ZZ": r"angiograph",
 }
-# Diagnoses that need hospital-level care, and those that are self-limited (judge's acuity).
+# Diagnoses that need hospital-level care, and acute ones followed up within weeks (judge's acuity).
 EMERGENCY = ("A40", "A41", "I21", "I22", "I60", "I61", "I62", "I63", "E1010", "E1011", "E1110", "E1111", "K35",
              "K800", "K920", "K921", "K922", "N17", "J441", "J4521", "J45901", "I5021", "I5023", "I5031", "I5033",
              "S72", "D570", "F1023", "N10", "F322", "F332")
-SELF_LIMITED = ("J0", "J1", "J20", "J21", "J22", "H10", "H6", "A0", "B0", "B3", "U07", "N30", "N39", "L0", "L2",
+SELF_LIMITED = ("J0", "J1", "J20", "J21", "J22", "J440", "H10", "H6", "A0", "B0", "B3", "U07", "N30", "N39", "L0", "L2",
                 "L30", "M25", "M545", "K590", "S", "T", "R", "E86", "P59")
 VIRAL = ("J00", "J06", "J09", "J10", "J11", "J20", "J21", "B34", "U07", "A08")
 BACTERIAL = ("J01", "J02", "J13", "J15", "J18", "J44", "N10", "N39", "L03", "H66", "A41", "K35", "K80", "E84")
@@ -178,6 +181,7 @@ SYNONYMS: dict[str, str] = {
     "Z5111": r"chemotherapy", "O80": r"delivery", "Z37": r"live birth|liveborn", "Z38": r"liveborn|newborn",
     "O34": r"cesarean", "O32": r"breech", "Z34": r"pregnan|prenatal", "K80": r"cholecystitis|gallstone",
     "C50": r"breast cancer", "C18": r"colon cancer", "C34": r"lung cancer", "C61": r"prostate cancer",
+    "O24": r"diabet", "O10": r"hypertensi",
     "M81": r"osteoporosis", "D66": r"hemophilia|factor VIII", "O14": r"pre-?eclampsia", "K92": r"bleed|hemorrhage",
 }
 CODE_IDIOMS = re.compile(r"\bunspecified\b|not elsewhere classified|classified elsewhere|\bNEC\b|other specified|"
@@ -197,3 +201,39 @@ def anchors(pattern: str) -> tuple[str, ...]:
             return ()
         out.append(max(pieces, key=len).lower())
     return tuple(out)
+# Exam wording only a talking patient earns (not an infant or toddler).
+VERBAL = re.compile(r"\bconversant\b|conversational|speaking in full sentences|answers questions|talkative|"
+                    r"oriented (?:x ?3|times three|to person, place and time)|fluent speech", re.I)
+# Vaccines given: (pattern, youngest age in years it is given, oldest, unless the sentence says why).
+VACCINE_AGES = (
+    (re.compile(r"\bMMR\b|measles", re.I), 1, 200, re.compile(r"travel|early dose|outbreak", re.I)),
+    (re.compile(r"\bvaricella vaccine|chickenpox vaccine", re.I), 1, 200, None),
+    (re.compile(r"\bhepatitis A vaccine", re.I), 1, 200, re.compile(r"travel", re.I)),
+    (re.compile(r"\bDTaP\b", re.I), 0, 6, None),
+    (re.compile(r"\bHPV vaccine", re.I), 9, 45, None),
+    (re.compile(r"\bzoster vaccine|shingles vaccine|\bShingrix\b", re.I), 50, 200, re.compile(r"immunocomprom", re.I)),
+)
+GIVEN = re.compile(r"\b(?:given|administered|injected|received|today|dose)\b", re.I)
+# Diabetes type named in a note, and which claim codes settle it (prefix -> type).
+DIABETES_WORDS = {"1": re.compile(r"type 1 diabet|\bT1DM\b", re.I), "2": re.compile(r"type 2 diabet|\bT2DM\b", re.I),
+                  "gestational": re.compile(r"gestational diabet|\bGDM\b", re.I),
+                  "pre": re.compile(r"pre-?existing (?:type \d )?diabet", re.I)}
+DIABETES_TYPES = {"E10": "1", "O240": "1", "E11": "2", "O241": "2", "O244": "gestational", "Z8632": "gestational",
+                  "O243": "pre", "O248": "pre", "E08": "pre", "E09": "pre", "E13": "pre"}
+HISTORY_OF = re.compile(r"(?:personal|family|past medical) history of\s*$|risk of\s*$", re.I)
+# Chronic, stable conditions that do not "complicate" a hospital stay.
+STABLE_CHRONIC = re.compile(r"hyperlipid|cholesterol|dyslipid|(?<!pulmonary )(?<!portal )\bhypertension\b|obesity|"
+                            r"overweight|hypothyroid|tobacco|nicotine|smok|osteoarthritis|\bGERD\b|reflux|allerg|"
+                            r"\bgout\b|prostatic hyperplasia|osteoporosis|glaucoma|migraine|anxiety|dementia|ADHD|"
+                            r"autis|history of|hearing loss|cataract", re.I)
+# Office E/M level (2021 AMA office guidelines: the level follows medical decision making) and the wording that
+# supports more than a low level: a problem that is worse, several problems, or a severe one.
+OFFICE_LEVELS = {"99202": "straightforward", "99212": "straightforward", "99203": "low", "99213": "low",
+                 "99204": "moderate", "99214": "moderate", "99205": "high", "99215": "high"}
+PROGRESSION = re.compile(r"above goal|not at goal|above target|elevated today|\bworse\b|worsening|uncontrolled|"
+                         r"poorly controlled|progress(?:ing|ion)|exacerbat|flare|systemic symptoms|intensified|"
+                         r"adjusted|side effects", re.I)
+SEVERE = re.compile(r"emergency|admission|admit|hospital|severe|potentially serious|threat|intensive monitoring",
+                    re.I)
+STABLE_VISIT = re.compile(r"no new complaints|doing well|feeling about the same|symptoms are stable|feels well|"
+                          r"no concerns", re.I)

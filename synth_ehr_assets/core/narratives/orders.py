@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 
 ED_LEVELS = {"99281": "straightforward", "99282": "straightforward", "99283": "low", "99284": "moderate",
              "99285": "high"}
-OFFICE_VISITS = {f"992{n}" for n in ("02", "03", "04", "05", "12", "13", "14", "15")}
+OFFICE_LEVELS = {"99202": "straightforward", "99212": "straightforward", "99203": "low", "99213": "low",
+                 "99204": "moderate", "99214": "moderate", "99205": "high", "99215": "high"}
+OFFICE_VISITS = set(OFFICE_LEVELS)
 PREVENTIVE_VISITS = {f"993{n}{m}" for n in "89" for m in "1234567"}
 _RANGE = re.compile(r"\{(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)\}")
 
@@ -125,6 +127,7 @@ ORDERS: dict[str, Order] = {
                 "{72-96}", I21="ECG with ST depressions in the lateral leads", I25="ECG with sinus rhythm and "
                 "old Q waves", R42="ECG with sinus rhythm and no ischemic changes"),
     "93015": _o("cardiac", "exercise stress test", "exercise stress test without ischemic changes"),
+    "93017": _o("cardiac", "exercise stress test tracing", "stress test tracing without ischemic changes"),
     "93306": _o("cardiac", "echocardiogram", "echocardiogram with normal ejection fraction",
                 I5022="echocardiogram with ejection fraction {28-38}%", I5032="echocardiogram with preserved "
                 "ejection fraction and diastolic dysfunction", I509="echocardiogram with ejection fraction "
@@ -161,10 +164,14 @@ ORDERS: dict[str, Order] = {
     "90460": _o("vaccine", "vaccine counseling", "vaccine counseling given to the parent"),
     "90471": _o("vaccine", "vaccine administration", "vaccine given intramuscularly"),
     "90686": _o("vaccine", "influenza vaccine", "influenza vaccine given"),
+    "90656": _o("vaccine", "influenza vaccine", "preservative-free influenza vaccine given"),
     "90700": _o("vaccine", "DTaP vaccine", "DTaP vaccine given"),
     "90707": _o("vaccine", "MMR vaccine", "MMR vaccine given"),
     "90744": _o("vaccine", "hepatitis B vaccine", "hepatitis B vaccine given"),
 }
+# Vaccines routinely given from 12 months: under a year only as an early dose before international travel (from
+# 6 months, not counted toward the routine series), which is how a note documents one.
+INFANT_EARLY_DOSE = {"90707": "early MMR dose given before international travel"}
 # ICD-10-PCS procedures of inpatient stays, as a hospital course names them.
 PCS: dict[str, str] = {
     "10E0XZZ": "spontaneous vaginal delivery", "10D00Z1": "low transverse cesarean delivery",

@@ -31,6 +31,10 @@ DURATIONS = {
 }
 APPEARANCE_WELL = ("no acute distress", "well-appearing and comfortable", "alert, in no distress",
                    "comfortable, conversant", "pleasant and in no apparent distress", "well-nourished, not toxic")
+APPEARANCE_INFANT = ("alert and consolable, in no distress", "vigorous with good tone, no distress",
+                     "content in the parent's arms, no distress", "well-appearing, active and alert")
+APPEARANCE_TODDLER = ("playful and interactive, no distress", "alert, interactive, in no distress",
+                      "well-appearing and active")
 APPEARANCE_ILL = ("ill-appearing", "uncomfortable and tired-looking", "in moderate distress",
                   "appears unwell", "in mild respiratory distress")
 NORMAL_EXAM = (("lungs clear bilaterally", "clear breath sounds throughout", "normal work of breathing, lungs clear"),
@@ -96,7 +100,32 @@ def opening(claim: Mapping, principal: str, level: str, place: str, rng) -> str:
     return rng.choice(forms).format(p=person, l=principal)
 
 
-def complaint(symptoms: list[str], level: str, onset: str, age: int | None, sex: str | None, rng) -> list[str]:
+WORSE = {  # a problem documented as worse (moderate) or severe (high), by its acuity
+    "moderate": {"chronic": ("not at goal, regimen adjusted", "worse since the last visit, treatment adjusted",
+                             "progressing, therapy intensified"),
+                 "acute": ("acute illness with systemic symptoms", "acute, with systemic symptoms; prescription "
+                           "treatment started")},
+    "high": {"chronic": ("severe exacerbation, close monitoring needed", "severely uncontrolled, intensive "
+                         "management started"),
+             "acute": ("acute illness with systemic symptoms, hospital admission considered",
+                       "acute and severe, admission weighed against home treatment")},
+}
+WORSE_COMPLAINT = ("{p} reports the problem has been harder to control since the last visit.",
+                   "{p} notes things have been worse over the past few weeks.",
+                   "{p} says the usual treatment is no longer keeping it in check.")
+
+
+def intensified(items: list[str], worse: bool) -> list[str]:
+    """A worse problem's plan changes treatment: 'continue X' becomes 'adjust X'."""
+    return [re.sub(r"^continue ", "adjust ", item) for item in items] if worse else items
+
+
+def worse(visit: str | None, acuity: str, rng) -> str:
+    return rng.choice(WORSE[visit or "moderate"]["acute" if acuity in ("acute", "emergency") else "chronic"])
+
+
+def complaint(symptoms: list[str], level: str, onset: str, age: int | None, sex: str | None, rng,
+              worse: bool = False) -> list[str]:
     pronoun = "She" if sex == "F" else "He"
     reporter = "The parent reports" if age is not None and age < 12 else rng.choice(
         (f"{pronoun} reports", f"{pronoun} describes", f"{pronoun} notes", f"{pronoun} endorses"))
@@ -104,6 +133,8 @@ def complaint(symptoms: list[str], level: str, onset: str, age: int | None, sex:
         if level in ("preventive", "prenatal"):
             return [rng.choice((f"{pronoun} has no concerns today.", "No new concerns today.",
                                 f"{pronoun} feels well.", f"{pronoun} has been feeling well."))]
+        if worse:
+            return [rng.choice(WORSE_COMPLAINT).format(p=pronoun if age is None or age >= 12 else "The parent")]
         return [rng.choice((f"{pronoun} has been doing well on the current plan.", "No new complaints today.",
                             f"{pronoun} reports feeling about the same.", "Symptoms are stable."))]
     kind = "emergency" if level == "emergency" else "chronic" if level in ("chronic", "prenatal") else "acute"
@@ -117,7 +148,8 @@ def complaint(symptoms: list[str], level: str, onset: str, age: int | None, sex:
 def exam(vitals: Vitals, age: int | None, signs: set[str], findings: list[str], symptoms: Sequence[str], rng) -> str:
     _, hr_high, _, rr_high, _, _ = norms(age)
     ill = vitals.spo2 < HYPOXEMIA_SPO2 or vitals.rr > rr_high or vitals.sbp < hypotension_sbp(age) or "F" in signs
-    appearance = rng.choice(APPEARANCE_ILL if ill else APPEARANCE_WELL)
+    well = APPEARANCE_WELL if age is None or age >= 4 else APPEARANCE_INFANT if age < 1 else APPEARANCE_TODDLER
+    appearance = rng.choice(APPEARANCE_ILL if ill else well)  # no "conversant" before children talk
     if ill and "distress" in appearance and vitals.spo2 >= HYPOXEMIA_SPO2 and vitals.rr <= rr_high:
         appearance = "appears unwell"
     told = (" ".join(findings) + " " + " ".join(symptoms)).lower()
@@ -153,6 +185,8 @@ def impression(level: str, place: str, rng) -> str:
 
 def status(code: str, rng) -> str:
     level = profile(code).acuity
+    if code.startswith(("Y83", "Y84")):
+        return "cause of the complication"
     if code[0] in "VWXY":
         return rng.choice(("mechanism of injury", "cause of the injury"))
     if code.startswith("Z3A"):
@@ -166,7 +200,7 @@ def status(code: str, rng) -> str:
     }[level])
 
 
-def follow_up(level: str, place: str, age: int | None, principal: str, rng) -> str:
+def follow_up(level: str, place: str, age: int | None, principal: str, rng, sooner: str | None = None) -> str:
     if place == "ed":
         return rng.choice(("follow up with primary care in {} days", "see the primary doctor within {} days",
                            "recheck with primary care in {} days")).format(rng.randint(2, 5))
@@ -189,6 +223,9 @@ def follow_up(level: str, place: str, age: int | None, principal: str, rng) -> s
     if place == "procedure":
         return rng.choice(("results to the ordering clinician; follow up in {} weeks",
                            "review results at a follow-up visit in {} weeks")).format(rng.randint(2, 6))
+    if sooner:
+        weeks = ("one week", "two weeks") if sooner == "high" else ("two weeks", "three weeks", "four weeks")
+        return rng.choice(("recheck in {}", "follow up in {}")).format(rng.choice(weeks))
     months = rng.choice((1, 2, 3, 3, 4, 6))
     return rng.choice(("follow up in {}", "return visit in {}", "next visit in {}", "recheck in {}")).format(
         "one month" if months == 1 else f"{months} months")

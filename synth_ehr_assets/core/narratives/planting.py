@@ -107,7 +107,7 @@ def plan_specialty(note, claim, rng):
 
 
 def symptom_diagnosis(note, claim, rng):
-    from synth_ehr_assets.core.narratives.detectors import _systems
+    from synth_ehr_assets.core.narratives.detectors.symptoms import systems as _systems
     from synth_ehr_assets.core.narratives.lexicon import SYMPTOMS
 
     covered = _systems(_dx(claim))
@@ -223,8 +223,67 @@ def phi(note, claim, rng):
                                                     "Accompanied by her neighbor Linda Smith."))), claim
 
 
+def exam_age(note, claim, rng):
+    if claim.get("age") is None or claim["age"] >= 2:
+        return None
+    said = rng.choice(("comfortable, conversant", "alert, speaking in full sentences"))
+    changed = re.sub(r"Exam: [^;.]*", f"Exam: {said}", note, count=1)
+    return (changed, claim) if changed != note else None
+
+
+def vaccine_age(note, claim, rng):
+    age = claim.get("age")
+    if age is None:
+        return None
+    given = "MMR vaccine given today" if age < 1 else "HPV vaccine dose given today" if age < 7 else \
+        rng.choice(("DTaP dose given today", "zoster vaccine given today")) if age < 50 else "DTaP dose given today"
+    return _plan(note, given), claim
+
+
+def bp_control(note, claim, rng):
+    from synth_ehr_assets.core.narratives.vitals import raised_bp
+
+    raised = raised_bp(claim.get("age"))
+    if raised is None or not re.search(r"\bBP \d{2,3}/\d{2,3}", note):
+        return None
+    reading = f"BP {raised[0] + rng.randint(4, 14)}/{raised[1] - rng.randint(2, 8)}"
+    changed = re.sub(r"\bBP \d{2,3}/\d{2,3}", reading, note, count=1)
+    return _section(changed, "Assessment", rng.choice(("Blood pressure controlled.", "BP at goal today."))), claim
+
+
+DIABETES_SWAPS = (("type 2 diabetes", "type 1 diabetes"), ("type 1 diabetes", "type 2 diabetes"),
+                  ("gestational diabetes", "pre-existing type 2 diabetes"),
+                  ("pre-existing type 2 diabetes", "gestational diabetes"))
+
+
+def dx_label(note, claim, rng):
+    if not any(c.startswith(("E10", "E11", "O24")) for c in _dx(claim)):
+        return None
+    for said, wrong in DIABETES_SWAPS:
+        if re.search(said, note, re.I):
+            return re.sub(said, wrong, note, count=1, flags=re.I), claim
+    return None
+
+
+def course_complication(note, claim, rng):
+    if claim.get("claim_type") != "inpatient":
+        return None
+    stable = rng.choice(("hyperlipidemia", "obesity", "osteoarthritis of the knee", "hypothyroidism"))
+    return _section(note, "Hospital course", f"The course was complicated by {stable}."), claim
+
+
+def em_level(note, claim, rng):
+    px = _px(claim)
+    office = [i for i, p in enumerate(px, 1) if str(p).startswith(("9920", "9921"))]
+    assessment = next((l for l in note.splitlines() if l.startswith("Assessment: ")), "")
+    if claim.get("claim_type") != "professional" or not office or re.search(r"\b2\. ", assessment) or re.search(
+            r"goal|worse|progress|severe|systemic|emergency|admi|adjusted|intensi|elevated", assessment, re.I):
+        return None
+    return note, {**claim, f"px_{office[0]}": rng.choice(("99214", "99215"))}
+
+
 PLANTERS = {fn.__name__: fn for fn in (
     code_title, plan_age, plan_acuity, plan_diagnosis, plan_specialty, symptom_diagnosis, symptom_vitals,
     distress_vitals, followup_acuity, dx_missing, result_without_test, px_missing, ed_mdm, inpatient_course,
-    wrong_sex, wrong_age, phi)}
+    wrong_sex, wrong_age, phi, exam_age, vaccine_age, bp_control, dx_label, course_complication, em_level)}
 EXPECTED = {**{k: k for k in PLANTERS}, "wrong_sex": "demographics", "wrong_age": "demographics"}

@@ -10,6 +10,20 @@ from dataclasses import dataclass
 AGE_NORMS = ((0, 100, 160, 30, 60, 65, 90), (2, 90, 150, 24, 40, 80, 105), (5, 80, 140, 22, 34, 85, 110),
              (11, 70, 120, 18, 30, 90, 115), (17, 60, 100, 12, 24, 100, 125), (200, 60, 100, 12, 20, 100, 130))
 FEVER_C, HYPOXEMIA_SPO2, HYPOTENSION_SBP = 38.0, 92, 90
+# 95th-percentile BP (systolic, diastolic) by age 1-12 at the 50th height percentile, after the AAP 2017 clinical
+# practice guideline tables (the lower of the two sexes, rounded; within about 2 mmHg of either): at or above it a
+# child's reading is stage-1 hypertensive. From 13 the AAP uses 130/80; adults here 140/90 (the usual goal).
+CHILD_BP95 = {1: (102, 55), 2: (105, 58), 3: (106, 61), 4: (107, 64), 5: (108, 67), 6: (110, 70), 7: (111, 72),
+              8: (112, 73), 9: (113, 74), 10: (115, 75), 11: (117, 76), 12: (119, 77)}
+
+
+def raised_bp(age: int | None) -> tuple[int, int] | None:
+    """(systolic, diastolic) at or above which a reading is raised for the age (None under 1 year: no table)."""
+    if age is None or age >= 18:
+        return 140, 90
+    if age >= 13:
+        return 130, 80
+    return CHILD_BP95.get(age)
 
 
 def hypotension_sbp(age: int | None) -> int:
@@ -46,6 +60,9 @@ def draw_vitals(age: int | None, signs: set[str], bp: tuple[int, int] | None, rn
     hr_low, hr_high, rr_low, rr_high, sbp_low, sbp_high = norms(age)
     hr = rng.randint(hr_low + 4, hr_high - 12)
     rr = rng.randint(rr_low + 1, rr_high - 3)
+    raised = raised_bp(age)
+    if bp is not None and age is not None and age < 18 and raised:
+        bp = (raised[0] - 8, raised[0] + 10)  # hypertensive children: around their own stage-1 threshold
     sbp = rng.randint(sbp_low + 6, sbp_high - 2) if bp is None else rng.randint(*bp)
     temp = round(rng.uniform(36.4, 37.3), 1)
     spo2 = rng.randint(96, 99)
@@ -74,13 +91,13 @@ PATTERNS = {
 
 
 def parse_vitals(text: str) -> dict[str, float]:
-    """The first value of each vital sign written in the text: sbp, hr, rr, temp, spo2 (missing ones absent)."""
+    """The first value of each vital sign written in the text: sbp, dbp, hr, rr, temp, spo2 (missing ones absent)."""
     found: dict[str, float] = {}
     for name, pattern in PATTERNS.items():
         match = pattern.search(text)
         if match:
             if name == "bp":
-                found["sbp"] = float(match.group(1))
+                found["sbp"], found["dbp"] = float(match.group(1)), float(match.group(2))
             else:
                 found[name] = float(match.group(1))
     return found
