@@ -35,12 +35,11 @@ GATE_ADVICE: dict[str, GateAdvice] = {
     ),
     "privacy_dcr_overfitting": GateAdvice(
         ("min_dcr_overfitting_protection",),
-        "stop the GAN earlier (synthesizer.memorisation_margin, gan_patience), set privacy.near_duplicate_distance "
-        "or privacy.dp_epsilon",
+        "stop the GAN earlier (synthesizer.memorisation_margin, gan_patience), or set privacy.near_duplicate_distance",
     ),
     "privacy_membership_inference": GateAdvice(
         ("max_membership_inference_auc",),
-        "stop the GAN earlier (synthesizer.memorisation_margin, gan_patience) or train with privacy.dp_epsilon",
+        "stop the GAN earlier (synthesizer.memorisation_margin, gan_patience) or set privacy.near_duplicate_distance",
     ),
     "notes_free_of_phi": GateAdvice(
         ("max_phi_hits",), "the offending claim ids are in the check's metadata; review the narrative engine's prompts"

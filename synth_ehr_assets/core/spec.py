@@ -137,7 +137,20 @@ class PrivacyConfig(_Strict):
     date_granularity: Literal["day", "month"] = Field("day", description="'month' shifts service dates to the 1st")
     drop_exact_matches: bool = Field(True, description="drop synthetic rows equal to a source row on QIs + codes")
     near_duplicate_distance: float = Field(0.0, ge=0, description="drop rows closer than this to a train row (0 = off)")
-    dp_epsilon: float | None = Field(None, gt=0, description="train the GAN with DP-SGD to this epsilon (None = off)")
+    dp_epsilon: float | None = Field(
+        None, gt=0, description="reserved for a DP synthesizer kind; no registered kind trains with DP-SGD yet, so a "
+        "value is refused rather than silently ignored"
+    )
+
+    @field_validator("dp_epsilon")
+    @classmethod
+    def _no_dp_kind(cls, value: float | None) -> float | None:
+        if value is not None:
+            raise ValueError(
+                f"dp_epsilon {value} asks for differential privacy, but no registered synthesizer kind trains with "
+                "DP-SGD, so the release would carry no formal guarantee; remove privacy.dp_epsilon"
+            )
+        return value
 
 
 class GateThresholds(_Strict):
