@@ -41,6 +41,11 @@ GATE_ADVICE: dict[str, GateAdvice] = {
         ("max_membership_inference_auc",),
         "stop the GAN earlier (synthesizer.memorisation_margin, gan_patience) or set privacy.near_duplicate_distance",
     ),
+    "privacy_attack_risk": GateAdvice(
+        ("max_attack_risk", "attack_risk_noise_factor"),
+        "coarsen privacy.age_band_years / date_granularity, set privacy.near_duplicate_distance, or stop the GAN "
+        "earlier (synthesizer.memorisation_margin, gan_patience)",
+    ),
     "notes_free_of_phi": GateAdvice(
         ("max_phi_hits",), "the offending claim ids are in the check's metadata; review the narrative engine's prompts"
     ),

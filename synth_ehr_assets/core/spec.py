@@ -162,6 +162,13 @@ class GateThresholds(_Strict):
     max_exact_matches: int = Field(0, ge=0)
     min_dcr_overfitting_protection: float = Field(0.9, ge=0, le=1)
     max_membership_inference_auc: float = Field(0.60, ge=0.5, le=1)
+    max_attack_risk: float = Field(
+        0.05, ge=0, le=1, description="upper 95% limit of each anonymeter risk (singling out, linkability, inference)"
+    )
+    attack_risk_noise_factor: float = Field(
+        2.0, ge=1, description="where the real rows are too few to resolve max_attack_risk, the upper limit may reach "
+        "factor × the interval's half-width (what a release with no excess risk shows at that size)"
+    )
     min_quality_score: float = Field(0.80, ge=0, le=1)
     min_all_dx_prevalence_r2: float = Field(0.90, le=1, description="R² of per-code share of claims, any dx slot")
     min_cooccurrence_r2: float = Field(0.80, le=1, description="R² of per-pair share of claims (pairs ≥ 5× in train)")
