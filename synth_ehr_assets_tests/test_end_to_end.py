@@ -36,6 +36,7 @@ BLOCKING_GATES = {
     ("privacy_report", "privacy_dcr_overfitting"),
     ("privacy_report", "privacy_membership_inference"),
     ("privacy_report", "privacy_attack_risk"),
+    ("privacy_report", "privacy_canaries"),
 }
 
 

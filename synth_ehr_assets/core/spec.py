@@ -137,6 +137,10 @@ class PrivacyConfig(_Strict):
     date_granularity: Literal["day", "month"] = Field("day", description="'month' shifts service dates to the 1st")
     drop_exact_matches: bool = Field(True, description="drop synthetic rows equal to a source row on QIs + codes")
     near_duplicate_distance: float = Field(0.0, ge=0, description="drop rows closer than this to a train row (0 = off)")
+    canaries: int = Field(
+        0, ge=0, le=100, description="plant this many unique, clinically valid canary claims in the training split; "
+        "the privacy report looks for them in the release and any one found blocks it"
+    )
     dp_epsilon: float | None = Field(
         None, gt=0, description="reserved for a DP synthesizer kind; no registered kind trains with DP-SGD yet, so a "
         "value is refused rather than silently ignored"

@@ -16,6 +16,7 @@ CODE_STRUCTURE_CHECK = "fidelity_code_structure"
 DCR_CHECK = "privacy_dcr_overfitting"
 MIA_CHECK = "privacy_membership_inference"
 ATTACK_CHECK = "privacy_attack_risk"
+CANARY_CHECK = "privacy_canaries"
 REPORT = dict(partitions_def=release_partitions, group_name="evaluation", kinds={"duckdb", "polars"},
               metadata=RELEASE_PARTITION_METADATA, pool=DUCKDB_POOL)
 
@@ -101,6 +102,8 @@ def fidelity_report(
     _gate(ATTACK_CHECK, "privacy_report", "Upper 95% limit of every anonymeter risk (singling out, linkability, "
           "sensitive-diagnosis inference; real holdout as control) ≤ gates.max_attack_risk (0.05), or "
           "gates.attack_risk_noise_factor × the interval's half-width where the rows cannot resolve 0.05."),
+    _gate(CANARY_CHECK, "privacy_report", "No canary planted in training (privacy.canaries) appears in the release, "
+          "exactly or within the near-duplicate radius (1st percentile of the holdout's distance to the release)."),
 ])
 def privacy_report(
     context: dg.AssetExecutionContext, config: EvaluationConfig, release_specs: ReleaseSpecs,
@@ -109,8 +112,9 @@ def privacy_report(
 ):
     """What the synthetic claims reveal about training rows: exact matches, DCR vs holdout (sdmetrics DCR
     overfitting and baseline protection), NNDR, membership-inference AUC, QI uniqueness, note PHI scan, and the
-    anonymeter singling-out, linkability and inference risks with their 95% intervals."""
+    anonymeter singling-out, linkability and inference risks with their 95% intervals, and the planted canaries."""
     from synth_ehr_assets.core.evaluation.attack_risk import attack_risk_gate
+    from synth_ehr_assets.core.evaluation.canaries import canary_gate, make_canaries
     from synth_ehr_assets.core.evaluation.gates import dcr_overfitting_gate, membership_inference_gate
     from synth_ehr_assets.core.evaluation.privacy import privacy_figures, privacy_report as build_report
     from synth_ehr_assets.core.export import plots
@@ -122,6 +126,7 @@ def privacy_report(
         train, holdout, synthetic_claims, spec.seed, spec.privacy, max_rows=config.distance_rows,
         dcr_rows=config.dcr_rows, sdmetrics_library_rows=config.sdmetrics_library_rows,
         phi_hits=judge_scores.select("claim_id", "phi_hits"), attack_rows=config.attack_rows,
+        canaries=make_canaries(source_claims, spec.privacy.canaries, spec.seed, release),
     )
     figures = privacy_figures(release, report)
     folder = artifacts.folder(release, "privacy_report")
@@ -132,6 +137,7 @@ def privacy_report(
     yield gate_check_result(DCR_CHECK, dcr_overfitting_gate(figures, spec.gates))
     yield gate_check_result(MIA_CHECK, membership_inference_gate(figures, spec.gates))
     yield gate_check_result(ATTACK_CHECK, attack_risk_gate(figures, spec.gates))
+    yield gate_check_result(CANARY_CHECK, canary_gate(figures))
 
 
 def gate_check_result(check_name: str, gate) -> dg.AssetCheckResult:

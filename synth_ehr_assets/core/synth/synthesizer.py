@@ -64,14 +64,17 @@ class EncodedFeatures:
 
 
 def split_rows(
-    n: int, holdout_fraction: float, seed: int, groups: pl.Series | np.ndarray | None = None
+    n: int, holdout_fraction: float, seed: int, groups: pl.Series | np.ndarray | None = None,
+    forced_train: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Seeded train/holdout split of row numbers 0..n-1 (both sorted; holdout has at least one row when n > 1).
 
     With `groups` (e.g. patient ids, one per row) whole groups are held out, in seeded order, until the holdout
-    reaches its share of rows, so no patient has claims on both sides.
+    reaches its share of rows, so no patient has claims on both sides. Rows flagged in `forced_train` (planted
+    canaries) and their groups always stay in train.
     """
     rng = np.random.default_rng(seed)
+    forced = np.zeros(n, dtype=bool) if forced_train is None else np.asarray(forced_train, dtype=bool)
     target = int(round(n * holdout_fraction)) if n > 1 else 0
     target = min(max(target, 1 if n > 1 else 0), n - 1) if n > 1 else 0
     if groups is not None:
@@ -81,12 +84,14 @@ def split_rows(
         sizes = np.bincount(group_of_row)
         if sizes.size > 1:
             order = rng.permutation(sizes.size)
+            order = order[~np.isin(order, np.unique(group_of_row[forced]))]
             taken = int(np.searchsorted(np.cumsum(sizes[order]), target)) + 1
             taken = min(taken, sizes.size - 1)  # at least one group stays in train
             holdout = np.isin(group_of_row, order[:taken])
             return np.flatnonzero(~holdout), np.flatnonzero(holdout)
-    order = rng.permutation(n)
-    return np.sort(order[target:]), np.sort(order[:target])
+    order = rng.permutation(np.flatnonzero(~forced))  # the same draw as permutation(n) when nothing is forced
+    holdout = np.sort(order[:target])
+    return np.setdiff1d(np.arange(n), holdout), holdout
 
 
 def encode_features(
@@ -97,11 +102,12 @@ def encode_features(
     code_vectors: CodeVectors | None = None,
     holdout: pl.DataFrame | None = None,
     groups: pl.Series | None = None,
+    forced_train: np.ndarray | None = None,
 ) -> EncodedFeatures:
     """Split `table` (unless a `holdout` table is given; by `groups` when given, see `split_rows`), fit the
     transformer on train rows, encode both parts."""
     if holdout is None:
-        train_rows, holdout_rows = split_rows(table.height, config.holdout_fraction, seed, groups)
+        train_rows, holdout_rows = split_rows(table.height, config.holdout_fraction, seed, groups, forced_train)
         train, holdout = table[train_rows], table[holdout_rows]
     else:
         train_rows, holdout_rows = np.arange(table.height), np.arange(holdout.height)
