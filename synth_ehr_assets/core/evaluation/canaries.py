@@ -1,8 +1,9 @@
 """Canaries: unique, clinically valid claims planted in the training split, then looked for in the release.
 
 `make_canaries` draws reference-population claims (valid codes, edits and amounts by construction) from a pool
-seeded apart from the source and keeps the `k` whose principal category is rarest at their age decade and whose
-(dx_1, dx_2) pair the source never shows; they get `CANARY…` ids. `canary_report` says how many appear in the
+seeded apart from the source and keeps `k` with distinct principal codes, rarest first: principal code rarest in the
+source, then principal category rarest at their age decade, and a (dx_1, dx_2) pair the source never shows; they
+get `CANARY…` ids. `canary_report` says how many appear in the
 release, exactly (quasi-identifiers + code sets) or within the near-duplicate radius (the 1st percentile of the
 real holdout's distance to the nearest synthetic claim: an unseen real claim lies that close 1% of the time), and
 their membership-inference rank (share of holdout claims farther from the release than the canary; 1 = the canary
@@ -40,16 +41,18 @@ def make_canaries(source: pl.DataFrame, k: int, seed: int, release_id: str) -> p
     pool = generate_reference_claims(max(4000, 400 * k), seed=seed + _POOL_SEED_OFFSET, release_id=release_id)
     seen = _combos(source)
     age_counts = seen.group_by("category", "decade").len("age_count")
+    code_counts = seen.group_by("dx_1").len("code_count")
     pairs = seen.drop_nulls("dx_2").select("dx_1", "dx_2").unique().with_columns(pair_seen=pl.lit(True))
     ranked = (
         pl.concat([pool, _combos(pool).select(pl.all().name.prefix("_"))], how="horizontal")
         .filter(pl.col("dx_2").is_not_null())
         .join(age_counts, left_on=["_category", "_decade"], right_on=["category", "decade"], how="left")
         .join(pairs, left_on=["_dx_1", "_dx_2"], right_on=["dx_1", "dx_2"], how="left")
+        .join(code_counts, left_on="_dx_1", right_on="dx_1", how="left")
         .filter(pl.col("pair_seen").is_null())
-        .with_columns(pl.col("age_count").fill_null(0), _draw=pl.int_range(pl.len()).shuffle(seed=seed))
-        .unique(["_dx_1", "_dx_2"], keep="first", maintain_order=True)
-        .sort(["age_count", "_draw"])
+        .with_columns(pl.col("age_count", "code_count").fill_null(0), _draw=pl.int_range(pl.len()).shuffle(seed=seed))
+        .unique(["_dx_1"], keep="first", maintain_order=True)
+        .sort(["code_count", "age_count", "_draw"])
         .head(k)
     )
     if ranked.height < k:
