@@ -71,3 +71,19 @@ def test_the_same_seed_gives_the_same_risks_except_univariate_singling_out(synth
     def stable(figures):
         return {k: v for k, v in figures.items() if k != "attack_seconds" and "univariate" not in k}
     assert stable(again) == stable(risks["synthetic"])
+
+
+def test_a_wide_interval_clipped_at_zero_does_not_pass_by_construction():
+    """The widened bound uses anonymeter's unclipped half-width: a risk whose point estimate sits more than one
+    half-width above 0 fails even when the interval is wide."""
+    figures = {"attack_rows": 500.0}
+    for name in ATTACKS:
+        figures |= {f"attack_risk.{name}": 0.0, f"attack_risk_ci_low.{name}": 0.0, f"attack_risk_ci_high.{name}": 0.01,
+                    f"attack_risk_half_width.{name}": 0.01}
+    figures |= {"attack_risk.inference_sensitive_dx": 0.15, "attack_risk_ci_low.inference_sensitive_dx": 0.03,
+                "attack_risk_ci_high.inference_sensitive_dx": 0.27, "attack_risk_half_width.inference_sensitive_dx": 0.12}
+    result = attack_risk_gate(_figures(figures), DEFAULTS)
+    assert not result.passed and set(result.failing) == {"inference_sensitive_dx"}
+    assert result.threshold == pytest.approx(0.24)
+    figures["attack_risk.inference_sensitive_dx"], figures["attack_risk_ci_high.inference_sensitive_dx"] = 0.1, 0.22
+    assert attack_risk_gate(_figures(figures), DEFAULTS).passed

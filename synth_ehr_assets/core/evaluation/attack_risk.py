@@ -69,10 +69,15 @@ def attack_view(claims: pl.DataFrame):
 
 
 def _risk(name: str, evaluator) -> dict[str, float]:
+    from anonymeter.stats.confidence import residual_success
+
     results = evaluator.results(confidence_level=CONFIDENCE)
     risk = results.risk()
+    # the half-width before clipping to [0, 1]: a clipped interval would make its own bound
+    error = residual_success(attack_rate=results.attack_rate, control_rate=results.control_rate).error
     return {
         f"attack_risk.{name}": float(risk.value),
+        f"attack_risk_half_width.{name}": float(error),
         f"attack_risk_ci_low.{name}": float(risk.ci[0]),
         f"attack_risk_ci_high.{name}": float(risk.ci[1]),
         f"attack_success_train.{name}": float(results.attack_rate.value),
@@ -121,9 +126,9 @@ def attack_risk_rows(privacy: pl.DataFrame, gates: GateThresholds) -> list[dict]
     """Per attack: risk, interval, half-width, bound and verdict (the gate's derivation, shown as is)."""
     rows = []
     for name in ATTACKS:
-        value, low, high = (require(privacy, f"{kind}.{name}") for kind in
-                            ("attack_risk", "attack_risk_ci_low", "attack_risk_ci_high"))
-        half_width = (high - low) / 2
+        value, low, high, half_width = (require(privacy, f"{kind}.{name}") for kind in
+                                        ("attack_risk", "attack_risk_ci_low", "attack_risk_ci_high",
+                                         "attack_risk_half_width"))
         bound = attack_bound(half_width, gates)
         rows.append({"attack": name, "risk": value, "ci_low": low, "ci_high": high, "half_width": half_width,
                      "bound": bound, "passed": not math.isnan(high) and high <= bound})
