@@ -55,6 +55,7 @@ def encoded_features(
             split,
             train_rows=len(features.train_rows),
             holdout_rows=len(features.holdout_rows),
+            validation_rows=0 if features.validation_rows is None else len(features.validation_rows),
             canaries_planted=canaries.height,
             encoded_dim=features.transformer.output_dim,
             codes_in_training=len(features.transformer.codes),

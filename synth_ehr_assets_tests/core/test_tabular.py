@@ -10,7 +10,7 @@ import pytest
 
 from synth_ehr_assets.cli import main
 from synth_ehr_assets.core.synth.config import SynthesizerConfig
-from synth_ehr_assets.core.synth.synthesizer import SynthesizerVersionError, TableSynthesizer, split_rows
+from synth_ehr_assets.core.synth.synthesizer import SynthesizerVersionError, TableSynthesizer, split_rows, split_three
 from synth_ehr_assets.core.synth.tabular import infer_column_kinds, read_meta, synthesize_table
 from synth_ehr_assets_tests.core.test_transformer import KINDS, code_vectors, small_table
 
@@ -39,11 +39,13 @@ def fitted() -> tuple[TableSynthesizer, pl.DataFrame, dict]:
 
 def test_fit_report_and_split(fitted):
     _, table, report = fitted
-    assert report["train_rows"] == 320 and report["holdout_rows"] == 80
+    assert report["train_rows"] == 280 and report["holdout_rows"] == 80 and report["validation_rows"] == 40
     assert len(report["autoencoder"]["epochs"]) == CONFIG.autoencoder_epochs
     assert report["gan"]["memorisation_curve"] and report["seconds"] > 0
-    train, holdout = split_rows(table.height, 0.2, seed=5)
-    assert len(np.intersect1d(train, holdout)) == 0 and len(train) + len(holdout) == table.height
+    train, validation, holdout = split_three(table.height, CONFIG, seed=5)
+    assert len(np.intersect1d(train, holdout)) == 0 and len(np.intersect1d(validation, np.concatenate([train, holdout]))) == 0
+    assert len(train) + len(validation) + len(holdout) == table.height
+    assert np.array_equal(holdout, split_rows(table.height, 0.2, seed=5)[1])  # the holdout is the two-way one
 
 
 def test_conditional_sampling_meets_exact_counts_even_for_rare_and_unseen_codes(fitted):
@@ -113,11 +115,11 @@ def test_synthesize_cli_on_a_tiny_csv_with_meta(tmp_path, capsys, monkeypatch):
     (tmp_path / "meta.json").write_text(json.dumps(meta))
     args = ["synthesize", "--train", str(tmp_path / "train.csv"), "--out", str(tmp_path / "out.csv"),
             "--rows", "300", "--meta", str(tmp_path / "meta.json"), "--seed", "3"]
-    assert main(args) == 2  # 160 training rows: the small-source check refuses, naming the size and the remedy
-    assert "small source: 200 rows (160 training rows" in capsys.readouterr().err
+    assert main(args) == 2  # 140 training rows: the small-source check refuses, naming the size and the remedy
+    assert "small source: 200 rows (140 training rows" in capsys.readouterr().err
     assert not (tmp_path / "out.csv").exists()
     report = synthesize_table(tmp_path / "train.csv", tmp_path / "out.csv", 300, tmp_path / "meta.json", seed=3,
-                              config=SynthesizerConfig(small_source_rows=0))  # the CLI defaults, check off
+                              config=SynthesizerConfig(small_source_rows=0, validation_fraction=0))  # check off, 160 rows
     assert report["columns"] == {"person": "id", "zip3": "categorical", "score": "numerical", "group": "categorical"}
     out = pl.read_csv(tmp_path / "out.csv")
     assert out.columns == table.columns and len(out) == 300

@@ -136,8 +136,10 @@ def encode_claim_features(source_claims: pl.DataFrame, config, seed: int, code_v
     pool = ConditionPool.from_series(train[CONDITION_COLUMN])
     (Path(folder) / CONDITION_POOL_FILE).write_text(json.dumps({"values": pool.values, "weights": pool.weights}))
     holdout = pl.int_range(pl.len()).is_in(features.holdout_rows.tolist())
+    validation = pl.int_range(pl.len()).is_in([] if features.validation_rows is None else features.validation_rows.tolist())
     split = source.select("release_id", "claim_id").with_columns(
-        split=pl.when(holdout).then(pl.lit("holdout")).otherwise(pl.lit("train"))
+        split=pl.when(holdout).then(pl.lit("holdout")).when(validation).then(pl.lit("validation"))
+        .otherwise(pl.lit("train"))
     )
     return split, features
 
