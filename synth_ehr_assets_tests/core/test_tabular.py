@@ -39,13 +39,22 @@ def fitted() -> tuple[TableSynthesizer, pl.DataFrame, dict]:
 
 def test_fit_report_and_split(fitted):
     _, table, report = fitted
-    assert report["train_rows"] == 280 and report["holdout_rows"] == 80 and report["validation_rows"] == 40
+    assert report["train_rows"] == 320 and report["holdout_rows"] == 80 and report["validation_rows"] == 0
     assert len(report["autoencoder"]["epochs"]) == CONFIG.autoencoder_epochs
     assert report["gan"]["memorisation_curve"] and report["seconds"] > 0
-    train, validation, holdout = split_three(table.height, CONFIG, seed=5)
-    assert len(np.intersect1d(train, holdout)) == 0 and len(np.intersect1d(validation, np.concatenate([train, holdout]))) == 0
-    assert len(train) + len(validation) + len(holdout) == table.height
-    assert np.array_equal(holdout, split_rows(table.height, 0.2, seed=5)[1])  # the holdout is the two-way one
+    train, holdout = split_rows(table.height, 0.2, seed=5)
+    assert len(np.intersect1d(train, holdout)) == 0 and len(train) + len(holdout) == table.height
+
+
+def test_a_three_way_split_carves_validation_rows_from_train_and_keeps_the_holdout():
+    config = CONFIG.model_copy(update={"validation_fraction": 0.1})
+    patients = pl.Series([f"P{i // 3}" for i in range(400)])
+    train, validation, holdout = split_three(400, config, seed=5, groups=patients)
+    assert len(validation) == pytest.approx(40, abs=3) and np.array_equal(holdout, split_rows(400, 0.2, 5, patients)[1])
+    sides = [set(patients.gather(rows)) for rows in (train, validation, holdout)]
+    assert not sides[0] & sides[1] and not sides[1] & sides[2] and not sides[0] & sides[2]
+    assert len(train) + len(validation) + len(holdout) == 400
+    assert split_three(400, CONFIG, seed=5)[1].size == 0  # validation_fraction 0: the two-way split
 
 
 def test_conditional_sampling_meets_exact_counts_even_for_rare_and_unseen_codes(fitted):
@@ -115,11 +124,11 @@ def test_synthesize_cli_on_a_tiny_csv_with_meta(tmp_path, capsys, monkeypatch):
     (tmp_path / "meta.json").write_text(json.dumps(meta))
     args = ["synthesize", "--train", str(tmp_path / "train.csv"), "--out", str(tmp_path / "out.csv"),
             "--rows", "300", "--meta", str(tmp_path / "meta.json"), "--seed", "3"]
-    assert main(args) == 2  # 140 training rows: the small-source check refuses, naming the size and the remedy
-    assert "small source: 200 rows (140 training rows" in capsys.readouterr().err
+    assert main(args) == 2  # 160 training rows: the small-source check refuses, naming the size and the remedy
+    assert "small source: 200 rows (160 training rows" in capsys.readouterr().err
     assert not (tmp_path / "out.csv").exists()
     report = synthesize_table(tmp_path / "train.csv", tmp_path / "out.csv", 300, tmp_path / "meta.json", seed=3,
-                              config=SynthesizerConfig(small_source_rows=0, validation_fraction=0))  # check off, 160 rows
+                              config=SynthesizerConfig(small_source_rows=0))  # the CLI defaults, check off
     assert report["columns"] == {"person": "id", "zip3": "categorical", "score": "numerical", "group": "categorical"}
     out = pl.read_csv(tmp_path / "out.csv")
     assert out.columns == table.columns and len(out) == 300
@@ -138,3 +147,15 @@ def test_a_grouped_split_keeps_each_patient_on_one_side_near_the_holdout_share()
     again = split_rows(3000, 0.2, seed=9, groups=patients)
     assert np.array_equal(again[1], holdout) and not np.array_equal(split_rows(3000, 0.2, 10, patients)[1], holdout)
     assert len(split_rows(5, 0.2, seed=1, groups=pl.Series(["a"] * 5))[1]) == 1  # one patient: falls back to rows
+
+
+def test_validation_rows_are_encoded_saved_and_probed_instead_of_the_holdout(tmp_path):
+    from synth_ehr_assets.core.synth.synthesizer import EncodedFeatures, encode_features
+
+    table = small_table(200, seed=4)
+    config = SynthesizerConfig(validation_fraction=0.1)
+    features = encode_features(table, KINDS, config, seed=2, code_vectors=code_vectors)
+    assert features.validation.shape[0] == len(features.validation_rows) == 20
+    assert not set(features.validation_rows) & (set(features.train_rows) | set(features.holdout_rows))
+    loaded = EncodedFeatures.load(features.save(tmp_path), code_vectors)
+    assert np.array_equal(loaded.validation, features.validation)

@@ -33,7 +33,7 @@ class SynthesizerConfig(BaseModel):
         "attack risks): nothing in training or model selection reads them"
     )
     validation_fraction: float = Field(
-        0.1, ge=0, lt=0.5, description="share of source rows, taken from the non-held-out side, that the GAN's "
+        0.0, ge=0, lt=0.5, description="share of source rows, taken from the non-held-out side, that the GAN's "
         "anti-memorisation stop and checkpoint choice probe (never trained on); 0 = probe the holdout (two-way split)"
     )
     holdout_by_patient: bool = Field(
