@@ -6,8 +6,9 @@ risk of 0 means the synthetic table helps an attacker against members no more th
 attacker sees one row per claim in `attack_view`: demographics, service day, setting, amounts, the first three
 diagnoses, the first procedure, the DRG, the specialty and a sensitive-diagnosis flag (HIV, mental health,
 substance use in any slot). Linkability joins the demographics + dates half to the codes half; inference guesses
-the sensitive flag from everything but the codes. Every draw is seeded, except that anonymeter orders its
-univariate singling-out queries by an unordered polars group-by, so that one figure varies within its interval.
+the sensitive flag from everything but the codes. Every draw is seeded; the univariate attack uses every
+univariate query that singles out a synthetic row (anonymeter orders them by an unordered polars group-by, so a
+subset of them would change from run to run).
 """
 
 from __future__ import annotations
@@ -89,7 +90,9 @@ def attack_risks(real_train: pl.DataFrame, real_holdout: pl.DataFrame, synthetic
                  attack_rows: int = 2000) -> dict[str, float]:
     """The four risks with their intervals and success rates on `attack_rows` control rows (fewer when the holdout
     is smaller) and as many matched train targets. Real rows must be generalised like the release."""
+    import numpy as np
     from anonymeter.evaluators import InferenceEvaluator, LinkabilityEvaluator, SinglingOutEvaluator
+    from anonymeter.evaluators.singling_out_evaluator import univariate_singling_out_queries
 
     rows = min(attack_rows, real_train.height // 2, real_holdout.height)
     if rows < 50:
@@ -101,8 +104,11 @@ def attack_risks(real_train: pl.DataFrame, real_holdout: pl.DataFrame, synthetic
     figures: dict[str, float] = {"attack_rows": float(rows)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "attack no better than baseline": the expected case for a safe release
-        for mode in ("univariate", "multivariate"):
-            evaluator = SinglingOutEvaluator(ori=train, syn=synth, control=control, n_attacks=rows, seed=seed)
+        unique_synth = pl.from_pandas(synth).unique(maintain_order=True)
+        univariate = len(univariate_singling_out_queries(unique_synth, n_queries=10**9, rng=np.random.default_rng(seed)))
+        figures["singling_out_univariate_queries"] = float(univariate)
+        for mode, attacks in (("univariate", max(univariate, 1)), ("multivariate", rows)):
+            evaluator = SinglingOutEvaluator(ori=train, syn=synth, control=control, n_attacks=attacks, seed=seed)
             figures |= _risk(f"singling_out_{mode}", evaluator.evaluate(mode=mode))
         linkability = LinkabilityEvaluator(ori=train, syn=synth, control=control, n_attacks=rows,
                                            aux_cols=(DEMOGRAPHICS_AND_DATES, CODES))
