@@ -35,6 +35,8 @@ BLOCKING_GATES = {
     ("fidelity_report", "fidelity_code_structure"),
     ("privacy_report", "privacy_dcr_overfitting"),
     ("privacy_report", "privacy_membership_inference"),
+    ("privacy_report", "privacy_attack_risk"),
+    ("privacy_report", "privacy_canaries"),
 }
 
 

@@ -35,12 +35,20 @@ GATE_ADVICE: dict[str, GateAdvice] = {
     ),
     "privacy_dcr_overfitting": GateAdvice(
         ("min_dcr_overfitting_protection",),
-        "stop the GAN earlier (synthesizer.memorisation_margin, gan_patience), set privacy.near_duplicate_distance "
-        "or privacy.dp_epsilon",
+        "stop the GAN earlier (synthesizer.memorisation_margin, gan_patience), or set privacy.near_duplicate_distance",
     ),
     "privacy_membership_inference": GateAdvice(
         ("max_membership_inference_auc",),
-        "stop the GAN earlier (synthesizer.memorisation_margin, gan_patience) or train with privacy.dp_epsilon",
+        "stop the GAN earlier (synthesizer.memorisation_margin, gan_patience) or set privacy.near_duplicate_distance",
+    ),
+    "privacy_attack_risk": GateAdvice(
+        ("max_attack_risk", "attack_risk_noise_factor"),
+        "coarsen privacy.age_band_years / date_granularity, set privacy.near_duplicate_distance, or stop the GAN "
+        "earlier (synthesizer.memorisation_margin, gan_patience)",
+    ),
+    "privacy_canaries": GateAdvice(
+        (), "the model reproduces single training claims: stop the GAN earlier (synthesizer.memorisation_margin, "
+        "gan_patience), train on more source claims or set privacy.near_duplicate_distance",
     ),
     "notes_free_of_phi": GateAdvice(
         ("max_phi_hits",), "the offending claim ids are in the check's metadata; review the narrative engine's prompts"
@@ -58,5 +66,7 @@ def advice_lines(check: str, spec: ReleaseSpec, spec_path: str) -> list[str]:
     advice = GATE_ADVICE.get(check)
     if advice is None:
         return [f"its threshold is set under `gates:` in {spec_path}"]
+    if not advice.threshold_fields:
+        return [f"no threshold to relax: {advice.remedy}"]
     fields = ", ".join(f"gates.{name} (now {getattr(spec.gates, name)})" for name in advice.threshold_fields)
     return [f"threshold: {fields} in {spec_path}", f"or: {advice.remedy}"]

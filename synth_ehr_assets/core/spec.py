@@ -137,7 +137,24 @@ class PrivacyConfig(_Strict):
     date_granularity: Literal["day", "month"] = Field("day", description="'month' shifts service dates to the 1st")
     drop_exact_matches: bool = Field(True, description="drop synthetic rows equal to a source row on QIs + codes")
     near_duplicate_distance: float = Field(0.0, ge=0, description="drop rows closer than this to a train row (0 = off)")
-    dp_epsilon: float | None = Field(None, gt=0, description="train the GAN with DP-SGD to this epsilon (None = off)")
+    canaries: int = Field(
+        0, ge=0, le=100, description="plant this many unique, clinically valid canary claims in the training split; "
+        "the privacy report looks for them in the release and any one found blocks it"
+    )
+    dp_epsilon: float | None = Field(
+        None, gt=0, description="reserved for a DP synthesizer kind; no registered kind trains with DP-SGD yet, so a "
+        "value is refused rather than silently ignored"
+    )
+
+    @field_validator("dp_epsilon")
+    @classmethod
+    def _no_dp_kind(cls, value: float | None) -> float | None:
+        if value is not None:
+            raise ValueError(
+                f"dp_epsilon {value} asks for differential privacy, but no registered synthesizer kind trains with "
+                "DP-SGD, so the release would carry no formal guarantee; remove privacy.dp_epsilon"
+            )
+        return value
 
 
 class GateThresholds(_Strict):
@@ -149,6 +166,13 @@ class GateThresholds(_Strict):
     max_exact_matches: int = Field(0, ge=0)
     min_dcr_overfitting_protection: float = Field(0.9, ge=0, le=1)
     max_membership_inference_auc: float = Field(0.60, ge=0.5, le=1)
+    max_attack_risk: float = Field(
+        0.05, ge=0, le=1, description="upper 95% limit of each anonymeter risk (singling out, linkability, inference)"
+    )
+    attack_risk_noise_factor: float = Field(
+        2.0, ge=1, description="where the real rows are too few to resolve max_attack_risk, the upper limit may reach "
+        "factor × the interval's half-width (what a release with no excess risk shows at that size)"
+    )
     min_quality_score: float = Field(0.80, ge=0, le=1)
     min_all_dx_prevalence_r2: float = Field(0.90, le=1, description="R² of per-code share of claims, any dx slot")
     min_cooccurrence_r2: float = Field(0.80, le=1, description="R² of per-pair share of claims (pairs ≥ 5× in train)")

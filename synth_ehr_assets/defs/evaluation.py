@@ -15,6 +15,8 @@ QUALITY_CHECK = "fidelity_quality_score"
 CODE_STRUCTURE_CHECK = "fidelity_code_structure"
 DCR_CHECK = "privacy_dcr_overfitting"
 MIA_CHECK = "privacy_membership_inference"
+ATTACK_CHECK = "privacy_attack_risk"
+CANARY_CHECK = "privacy_canaries"
 REPORT = dict(partitions_def=release_partitions, group_name="evaluation", kinds={"duckdb", "polars"},
               metadata=RELEASE_PARTITION_METADATA, pool=DUCKDB_POOL)
 
@@ -30,6 +32,7 @@ class EvaluationConfig(dg.Config):
     distance_rows: int = Field(20_000, description="rows per table for the nearest-neighbour privacy figures")
     dcr_rows: int = Field(5000, description="synthetic queries (and train/holdout rows) for DCR protection")
     sdmetrics_library_rows: int = Field(300, description="rows for the sdmetrics library DCR cross-check")
+    attack_rows: int = Field(2000, ge=100, description="real holdout (control) and train targets per anonymeter attack")
 
 
 def _real_split(source_claims: pl.DataFrame, encoded_features: pl.DataFrame):
@@ -96,6 +99,11 @@ def fidelity_report(
 @dg.asset(**REPORT, check_specs=[
     _gate(DCR_CHECK, "privacy_report", "DCR overfitting protection ≥ gates.min_dcr_overfitting_protection (0.9)."),
     _gate(MIA_CHECK, "privacy_report", "Membership-inference AUC ≤ gates.max_membership_inference_auc (0.60)."),
+    _gate(ATTACK_CHECK, "privacy_report", "Upper 95% limit of every anonymeter risk (singling out, linkability, "
+          "sensitive-diagnosis inference; real holdout as control) ≤ gates.max_attack_risk (0.05), or "
+          "gates.attack_risk_noise_factor × the interval's half-width where the rows cannot resolve 0.05."),
+    _gate(CANARY_CHECK, "privacy_report", "No canary planted in training (privacy.canaries) appears in the release, "
+          "exactly or within the near-duplicate radius (1st percentile of the holdout's distance to the release)."),
 ])
 def privacy_report(
     context: dg.AssetExecutionContext, config: EvaluationConfig, release_specs: ReleaseSpecs,
@@ -103,7 +111,10 @@ def privacy_report(
     synthetic_claims: pl.DataFrame, judge_scores: pl.DataFrame,
 ):
     """What the synthetic claims reveal about training rows: exact matches, DCR vs holdout (sdmetrics DCR
-    overfitting and baseline protection), NNDR, membership-inference AUC, QI uniqueness, note PHI scan."""
+    overfitting and baseline protection), NNDR, membership-inference AUC, QI uniqueness, note PHI scan, and the
+    anonymeter singling-out, linkability and inference risks with their 95% intervals, and the planted canaries."""
+    from synth_ehr_assets.core.evaluation.attack_risk import attack_risk_gate
+    from synth_ehr_assets.core.evaluation.canaries import canary_gate, make_canaries
     from synth_ehr_assets.core.evaluation.gates import dcr_overfitting_gate, membership_inference_gate
     from synth_ehr_assets.core.evaluation.privacy import privacy_figures, privacy_report as build_report
     from synth_ehr_assets.core.export import plots
@@ -114,7 +125,8 @@ def privacy_report(
     report = build_report(
         train, holdout, synthetic_claims, spec.seed, spec.privacy, max_rows=config.distance_rows,
         dcr_rows=config.dcr_rows, sdmetrics_library_rows=config.sdmetrics_library_rows,
-        phi_hits=judge_scores.select("claim_id", "phi_hits"),
+        phi_hits=judge_scores.select("claim_id", "phi_hits"), attack_rows=config.attack_rows,
+        canaries=make_canaries(source_claims, spec.privacy.canaries, spec.seed, release),
     )
     figures = privacy_figures(release, report)
     folder = artifacts.folder(release, "privacy_report")
@@ -124,6 +136,8 @@ def privacy_report(
     yield dg.Output(figures, metadata=_report_metadata(figures, seconds, folder))
     yield gate_check_result(DCR_CHECK, dcr_overfitting_gate(figures, spec.gates))
     yield gate_check_result(MIA_CHECK, membership_inference_gate(figures, spec.gates))
+    yield gate_check_result(ATTACK_CHECK, attack_risk_gate(figures, spec.gates))
+    yield gate_check_result(CANARY_CHECK, canary_gate(figures))
 
 
 def gate_check_result(check_name: str, gate) -> dg.AssetCheckResult:

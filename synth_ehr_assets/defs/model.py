@@ -35,6 +35,7 @@ def encoded_features(
 ) -> pl.DataFrame:
     """Invertible transformer fitted on the train split (quantile numerics, one-hot categoricals, PCA code-slot
     vectors + presence flags) and the seeded train/holdout split; the table lists each source claim's split."""
+    from synth_ehr_assets.core.evaluation.canaries import make_canaries
     from synth_ehr_assets.core.synth.claims import encode_claim_features
     from synth_ehr_assets.core.vector_store import NearestCodeIndex
 
@@ -42,7 +43,9 @@ def encoded_features(
     started = time.perf_counter()
     index = NearestCodeIndex.from_frame(code_embeddings)
     folder = artifacts.folder(release, "encoded_features")
-    split, features = encode_claim_features(source_claims, spec.synthesizer, spec.seed, index.vector_of, folder)
+    canaries = make_canaries(source_claims, spec.privacy.canaries, spec.seed, release)
+    split, features = encode_claim_features(pl.concat([source_claims, canaries]), spec.synthesizer, spec.seed,
+                                            index.vector_of, folder, train_only=tuple(canaries["claim_id"]))
     seconds = time.perf_counter() - started
     context.log.info(
         f"encoded {split.height:,} claims into {features.transformer.output_dim} features in {seconds:.1f}s"
@@ -52,6 +55,8 @@ def encoded_features(
             split,
             train_rows=len(features.train_rows),
             holdout_rows=len(features.holdout_rows),
+            validation_rows=0 if features.validation_rows is None else len(features.validation_rows),
+            canaries_planted=canaries.height,
             encoded_dim=features.transformer.output_dim,
             codes_in_training=len(features.transformer.codes),
             seconds=round(seconds, 2),

@@ -9,7 +9,7 @@ import pytest
 from synth_ehr_assets.core.synth.config import SynthesizerConfig
 from synth_ehr_assets.core.synth.identifiers import identifier_reasons
 from synth_ehr_assets.core.synth.small_source import SmallSourceError, check_small_source_privacy
-from synth_ehr_assets.core.synth.synthesizer import split_rows
+from synth_ehr_assets.core.synth.synthesizer import split_three
 from synth_ehr_assets.core.synth.tabular import synthesize_table
 
 FAST = SynthesizerConfig(
@@ -74,7 +74,7 @@ KINDS = {"age": "numerical", "charge": "numerical", "payer": "categorical"}
 
 def test_small_source_copying_training_rows_is_refused_naming_size_and_remedy():
     table, config = _small(300, 0), SynthesizerConfig()
-    train_rows, _ = split_rows(table.height, config.holdout_fraction, 3)
+    train_rows, _, _ = split_three(table.height, config, 3)
     copies = table[train_rows].sample(500, with_replacement=True, seed=0)
     with pytest.raises(SmallSourceError, match=r"300 rows \(240 training rows, below synthesizer.small_source_rows"
                        r" = 500\).*Supply at least 500 training rows"):

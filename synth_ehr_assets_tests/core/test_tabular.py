@@ -10,7 +10,7 @@ import pytest
 
 from synth_ehr_assets.cli import main
 from synth_ehr_assets.core.synth.config import SynthesizerConfig
-from synth_ehr_assets.core.synth.synthesizer import SynthesizerVersionError, TableSynthesizer, split_rows
+from synth_ehr_assets.core.synth.synthesizer import SynthesizerVersionError, TableSynthesizer, split_rows, split_three
 from synth_ehr_assets.core.synth.tabular import infer_column_kinds, read_meta, synthesize_table
 from synth_ehr_assets_tests.core.test_transformer import KINDS, code_vectors, small_table
 
@@ -39,11 +39,22 @@ def fitted() -> tuple[TableSynthesizer, pl.DataFrame, dict]:
 
 def test_fit_report_and_split(fitted):
     _, table, report = fitted
-    assert report["train_rows"] == 320 and report["holdout_rows"] == 80
+    assert report["train_rows"] == 320 and report["holdout_rows"] == 80 and report["validation_rows"] == 0
     assert len(report["autoencoder"]["epochs"]) == CONFIG.autoencoder_epochs
     assert report["gan"]["memorisation_curve"] and report["seconds"] > 0
     train, holdout = split_rows(table.height, 0.2, seed=5)
     assert len(np.intersect1d(train, holdout)) == 0 and len(train) + len(holdout) == table.height
+
+
+def test_a_three_way_split_carves_validation_rows_from_train_and_keeps_the_holdout():
+    config = CONFIG.model_copy(update={"validation_fraction": 0.1})
+    patients = pl.Series([f"P{i // 3}" for i in range(400)])
+    train, validation, holdout = split_three(400, config, seed=5, groups=patients)
+    assert len(validation) == pytest.approx(40, abs=3) and np.array_equal(holdout, split_rows(400, 0.2, 5, patients)[1])
+    sides = [set(patients.gather(rows)) for rows in (train, validation, holdout)]
+    assert not sides[0] & sides[1] and not sides[1] & sides[2] and not sides[0] & sides[2]
+    assert len(train) + len(validation) + len(holdout) == 400
+    assert split_three(400, CONFIG, seed=5)[1].size == 0  # validation_fraction 0: the two-way split
 
 
 def test_conditional_sampling_meets_exact_counts_even_for_rare_and_unseen_codes(fitted):
@@ -136,3 +147,15 @@ def test_a_grouped_split_keeps_each_patient_on_one_side_near_the_holdout_share()
     again = split_rows(3000, 0.2, seed=9, groups=patients)
     assert np.array_equal(again[1], holdout) and not np.array_equal(split_rows(3000, 0.2, 10, patients)[1], holdout)
     assert len(split_rows(5, 0.2, seed=1, groups=pl.Series(["a"] * 5))[1]) == 1  # one patient: falls back to rows
+
+
+def test_validation_rows_are_encoded_saved_and_probed_instead_of_the_holdout(tmp_path):
+    from synth_ehr_assets.core.synth.synthesizer import EncodedFeatures, encode_features
+
+    table = small_table(200, seed=4)
+    config = SynthesizerConfig(validation_fraction=0.1)
+    features = encode_features(table, KINDS, config, seed=2, code_vectors=code_vectors)
+    assert features.validation.shape[0] == len(features.validation_rows) == 20
+    assert not set(features.validation_rows) & (set(features.train_rows) | set(features.holdout_rows))
+    loaded = EncodedFeatures.load(features.save(tmp_path), code_vectors)
+    assert np.array_equal(loaded.validation, features.validation)

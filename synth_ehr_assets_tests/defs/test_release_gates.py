@@ -151,7 +151,8 @@ def test_a_clean_release_is_written_and_a_later_failed_gate_keeps_it_from_being_
     gates = {(g["asset"], g["check"]): g for g in manifest["gates"]}
     for key in [("synthetic_claims", "synthetic_codes_valid"), ("fidelity_report", "fidelity_quality_score"),
                 ("fidelity_report", "fidelity_code_structure"),
-                ("privacy_report", "privacy_dcr_overfitting"), ("privacy_report", "privacy_membership_inference")]:
+                ("privacy_report", "privacy_dcr_overfitting"), ("privacy_report", "privacy_membership_inference"),
+                ("privacy_report", "privacy_attack_risk")]:
         assert gates[key]["passed"] and gates[key]["blocking"], key
     assert manifest["metrics"]["fidelity"]["quality_score"] >= 0.8
     assert manifest["row_counts"] == {"claims": 600, "symptoms": 12, "notes": 12, "judge_scores": 12}

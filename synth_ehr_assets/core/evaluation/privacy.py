@@ -15,6 +15,8 @@ import numpy as np
 import polars as pl
 
 from synth_ehr_assets.core.evaluation import distances
+from synth_ehr_assets.core.evaluation.attack_risk import attack_risks
+from synth_ehr_assets.core.evaluation.canaries import canary_report
 from synth_ehr_assets.core.evaluation.features import ClaimEncoder
 from synth_ehr_assets.core.evaluation.figures import figures_frame
 from synth_ehr_assets.core.evaluation.sdmetrics_bridge import dcr_protection, subsample
@@ -147,12 +149,15 @@ def privacy_report(
     dcr_rows: int = 5000,
     sdmetrics_library_rows: int = 300,
     phi_hits: pl.DataFrame | None = None,
+    attack_rows: int = 2000,
+    canaries: pl.DataFrame | None = None,
 ) -> dict:
     """Every privacy figure of DESIGN §8 for one release.
 
     Own distance metrics (standardised encoding) use up to `max_rows` rows per table; the sdmetrics DCR scores
     use `dcr_rows` synthetic queries (and `sdmetrics_library_rows` for the library cross-check, see
-    `dcr_protection`). `phi_hits` (claim_id, phi_hits per note) adds the note PHI scan totals.
+    `dcr_protection`), the anonymeter attacks `attack_rows` targets per side. `phi_hits` (claim_id, phi_hits per
+    note) adds the note PHI scan totals; `canaries` (planted in training, see `canaries.py`) are looked for.
     """
     for name, frame in {"real_train": real_train, "real_holdout": real_holdout, "synthetic": synthetic}.items():
         if frame.height == 0:
@@ -167,7 +172,13 @@ def privacy_report(
         **distance_metrics,
         **dcr_protection(real_train, real_holdout, synthetic, seed, dcr_rows, sdmetrics_library_rows),
         **quasi_identifier_uniqueness(synthetic, generalise(real_train, privacy)),
+        **attack_risks(generalise(real_train, privacy), generalise(real_holdout, privacy), synthetic, seed, attack_rows),
     }
+    canary_figures, canary_rows = canary_report(
+        real_train.clear() if canaries is None else canaries, real_train, real_holdout, synthetic, privacy
+    )
+    report.update(canary_figures)
+    tables["canaries"] = pl.DataFrame(canary_rows, schema=["metric", "column", "value"], orient="row")
     verbatim, tables["verbatim_strings"] = verbatim_source_strings(synthetic, real_train)
     report.update(verbatim)
     tables["exact_matches"] = matches
@@ -195,6 +206,8 @@ def privacy_figures(release_id: str, report: dict, listed: int = 50) -> pl.DataF
     if "verbatim_strings" in tables:
         detail += [("verbatim_unique_source_values", c, float(n)) for c, n in
                    tables["verbatim_strings"].select("column", "unique_values").iter_rows()]
+    if "canaries" in tables:
+        detail += list(tables["canaries"].iter_rows())
     if "phi_hits" in tables:
         noted = tables["phi_hits"].head(listed)
         detail += [("phi_hits", claim_id, hits) for claim_id, hits in noted.select("claim_id", "phi_hits").iter_rows()]

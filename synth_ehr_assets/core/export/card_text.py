@@ -63,6 +63,10 @@ GATE_REASONS: dict[str, str] = {
                                "holdout rows for at least 90% of them: no memorisation signal",
     "privacy_membership_inference": "AUC 0.5 is a coin flip; 0.60 caps what a distance attacker learns about whether "
                                     "a person was in the training data",
+    "privacy_attack_risk": "anonymeter's singling-out, linkability and inference attacks may succeed against training "
+                           "claims at most 5 points more often than against unseen holdout claims, at 95% confidence",
+    "privacy_canaries": "a canary is a unique claim planted in training; finding one in the release shows the model "
+                        "can reproduce a single person's record, so one is too many",
     "notes_free_of_phi": "notes are free text: any SSN-, phone-, email- or MRN-like string must block the release",
     "judge_thresholds": "set per release: notes a clinician would reject (low relevance) must stay rare",
 }

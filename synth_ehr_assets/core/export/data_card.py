@@ -23,8 +23,9 @@ LIMITATIONS = (
     "rare combinations and extreme charges are under-represented or smoothed, and patient journeys across claims "
     "are not modelled beyond what each claim carries. Do not use this release for clinical decisions, for "
     "estimating effects that the fidelity figures do not cover, or as evidence about any real person. Privacy "
-    "figures are empirical tests (exact matches, distances, a membership-inference attack), not a formal "
-    "guarantee unless the manifest records a differential-privacy epsilon. Real-data figures on this card are "
+    "figures are empirical tests (exact matches, distances, a membership-inference attack, anonymeter's "
+    "singling-out, linkability and inference attacks, planted canaries), not a formal guarantee: no synthesizer "
+    "kind of this release trains with differential privacy. Real-data figures on this card are "
     "aggregates of the training rows."
 )
 CODE_STRUCTURE_PREFIXES = ("code_structure.", "code_structure_null.")

@@ -124,7 +124,8 @@ class SynthesisError(RuntimeError):
     """Synthetic claims could not be completed (e.g. a coverage code whose rows keep failing an edit)."""
 
 
-def encode_claim_features(source_claims: pl.DataFrame, config, seed: int, code_vectors, folder: Path):
+def encode_claim_features(source_claims: pl.DataFrame, config, seed: int, code_vectors, folder: Path,
+                          train_only: tuple[str, ...] = ()):
     """Fit the transformer on the seeded train split of `source_claims` (ordered by claim_id) and save it, the
     encoded split and the training counts of principal codes (the GAN's condition pool) under `folder`.
     Returns (table `release_id, claim_id, split`, `EncodedFeatures`)."""
@@ -132,7 +133,9 @@ def encode_claim_features(source_claims: pl.DataFrame, config, seed: int, code_v
 
     source = source_claims.sort("claim_id")
     patients = source["patient_id"] if config.holdout_by_patient and "patient_id" in source.columns else None
-    features = encode_features(model_frame(source), MODEL_COLUMN_KINDS, config, seed, code_vectors, groups=patients)
+    forced = source["claim_id"].is_in(list(train_only)).to_numpy()  # planted canaries stay in train
+    features = encode_features(model_frame(source), MODEL_COLUMN_KINDS, config, seed, code_vectors, groups=patients,
+                               forced_train=forced)
     train = source[features.train_rows]
     profile = ConditionProfile.fit(train, CONDITION_COLUMN, PROFILE_COLUMNS)
     profile.save(folder)
@@ -141,8 +144,10 @@ def encode_claim_features(source_claims: pl.DataFrame, config, seed: int, code_v
     pool = ConditionPool.from_series(train[CONDITION_COLUMN])
     (Path(folder) / CONDITION_POOL_FILE).write_text(json.dumps({"values": pool.values, "weights": pool.weights}))
     holdout = pl.int_range(pl.len()).is_in(features.holdout_rows.tolist())
+    validation = pl.int_range(pl.len()).is_in([] if features.validation_rows is None else features.validation_rows.tolist())
     split = source.select("release_id", "claim_id").with_columns(
-        split=pl.when(holdout).then(pl.lit("holdout")).otherwise(pl.lit("train"))
+        split=pl.when(holdout).then(pl.lit("holdout")).when(validation).then(pl.lit("validation"))
+        .otherwise(pl.lit("train"))
     )
     return split, features
 

@@ -36,7 +36,14 @@ class SynthesizerConfig(BaseModel):
     autoencoder_epochs: int = Field(60, ge=1, description="autoencoder training epochs")
     gan_epochs: int = Field(200, ge=1, description="maximum GAN epochs (early stopping may end sooner)")
     batch_size: int = Field(512, ge=16, description="training batch size")
-    holdout_fraction: float = Field(0.2, gt=0, lt=0.9, description="share of source rows held out")
+    holdout_fraction: float = Field(
+        0.2, gt=0, lt=0.9, description="share of source rows held out for evaluation (DCR, membership inference, "
+        "attack risks): nothing in training or model selection reads them"
+    )
+    validation_fraction: float = Field(
+        0.0, ge=0, lt=0.5, description="share of source rows, taken from the non-held-out side, that the GAN's "
+        "anti-memorisation stop and checkpoint choice probe (never trained on); 0 = probe the holdout (two-way split)"
+    )
     holdout_by_patient: bool = Field(
         False,
         description="hold out whole patients (all their claims), so no patient is on both sides of the split and "

@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 
 from synth_ehr_assets.core.synth.config import SynthesizerConfig
-from synth_ehr_assets.core.synth.synthesizer import split_rows
+from synth_ehr_assets.core.synth.synthesizer import split_three
 
 MAX_QUERIES = 2000
 
@@ -71,7 +71,7 @@ def check_small_source_privacy(
 
     Returns {} for a source at or above `config.small_source_rows` training rows, else the two scores.
     """
-    train_rows, holdout_rows = split_rows(table.height, config.holdout_fraction, seed)  # the synthesizer's split
+    train_rows, _, holdout_rows = split_three(table.height, config, seed)  # the synthesizer's split
     if len(train_rows) >= config.small_source_rows or len(holdout_rows) < 4:
         return {}
     order = np.random.default_rng(seed + 5).permutation(holdout_rows)

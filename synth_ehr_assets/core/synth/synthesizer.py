@@ -37,11 +37,15 @@ class EncodedFeatures:
     train_rows: np.ndarray
     holdout_rows: np.ndarray
     condition_extra: np.ndarray | None = None  # extra condition features of the train rows (ConditionProfile)
+    validation: np.ndarray | None = None  # rows the GAN's model selection probes; None = it probes the holdout
+    validation_rows: np.ndarray | None = None
 
     def save(self, directory: str | Path) -> Path:
         directory = Path(directory)
         self.transformer.save(directory / "transformer")
         extra = {} if self.condition_extra is None else {"condition_extra": self.condition_extra}
+        if self.validation is not None:
+            extra |= {"validation": self.validation, "validation_rows": self.validation_rows}
         np.savez(
             directory / "split.npz",
             train=self.train,
@@ -58,20 +62,25 @@ class EncodedFeatures:
         transformer = TableTransformer.load(directory / "transformer", code_vectors)
         with np.load(directory / "split.npz", allow_pickle=False) as split:
             extra = split["condition_extra"] if "condition_extra" in split.files else None
+            validation = (split["validation"], split["validation_rows"]) if "validation" in split.files else (None, None)
             return cls(
-                transformer, split["train"], split["holdout"], split["train_rows"], split["holdout_rows"], extra
+                transformer, split["train"], split["holdout"], split["train_rows"], split["holdout_rows"], extra,
+                *validation,
             )
 
 
 def split_rows(
-    n: int, holdout_fraction: float, seed: int, groups: pl.Series | np.ndarray | None = None
+    n: int, holdout_fraction: float, seed: int, groups: pl.Series | np.ndarray | None = None,
+    forced_train: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Seeded train/holdout split of row numbers 0..n-1 (both sorted; holdout has at least one row when n > 1).
 
     With `groups` (e.g. patient ids, one per row) whole groups are held out, in seeded order, until the holdout
-    reaches its share of rows, so no patient has claims on both sides.
+    reaches its share of rows, so no patient has claims on both sides. Rows flagged in `forced_train` (planted
+    canaries) and their groups always stay in train.
     """
     rng = np.random.default_rng(seed)
+    forced = np.zeros(n, dtype=bool) if forced_train is None else np.asarray(forced_train, dtype=bool)
     target = int(round(n * holdout_fraction)) if n > 1 else 0
     target = min(max(target, 1 if n > 1 else 0), n - 1) if n > 1 else 0
     if groups is not None:
@@ -81,12 +90,30 @@ def split_rows(
         sizes = np.bincount(group_of_row)
         if sizes.size > 1:
             order = rng.permutation(sizes.size)
+            order = order[~np.isin(order, np.unique(group_of_row[forced]))]
             taken = int(np.searchsorted(np.cumsum(sizes[order]), target)) + 1
             taken = min(taken, sizes.size - 1)  # at least one group stays in train
             holdout = np.isin(group_of_row, order[:taken])
             return np.flatnonzero(~holdout), np.flatnonzero(holdout)
-    order = rng.permutation(n)
-    return np.sort(order[target:]), np.sort(order[:target])
+    order = rng.permutation(np.flatnonzero(~forced))  # the same draw as permutation(n) when nothing is forced
+    holdout = np.sort(order[:target])
+    return np.setdiff1d(np.arange(n), holdout), holdout
+
+
+def split_three(
+    n: int, config: SynthesizerConfig, seed: int, groups: pl.Series | np.ndarray | None = None,
+    forced_train: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(train, validation, holdout) row numbers: the holdout as `split_rows` draws it, then `validation_fraction`
+    of all rows carved from the rest the same way (seed + 1; by group when grouped); forced rows stay in train."""
+    train, holdout = split_rows(n, config.holdout_fraction, seed, groups, forced_train)
+    if config.validation_fraction == 0 or len(train) < 4:
+        return train, np.array([], dtype=np.int64), holdout
+    share = config.validation_fraction / (1 - config.holdout_fraction)
+    sub_groups = None if groups is None else pl.Series(groups)[train]
+    sub_forced = None if forced_train is None else np.asarray(forced_train, dtype=bool)[train]
+    kept, validation = split_rows(len(train), share, seed + 1, sub_groups, sub_forced)
+    return train[kept], train[validation], holdout
 
 
 def encode_features(
@@ -97,18 +124,22 @@ def encode_features(
     code_vectors: CodeVectors | None = None,
     holdout: pl.DataFrame | None = None,
     groups: pl.Series | None = None,
+    forced_train: np.ndarray | None = None,
 ) -> EncodedFeatures:
     """Split `table` (unless a `holdout` table is given; by `groups` when given, see `split_rows`), fit the
     transformer on train rows, encode both parts."""
+    validation_rows = np.array([], dtype=np.int64)
     if holdout is None:
-        train_rows, holdout_rows = split_rows(table.height, config.holdout_fraction, seed, groups)
+        train_rows, validation_rows, holdout_rows = split_three(table.height, config, seed, groups, forced_train)
         train, holdout = table[train_rows], table[holdout_rows]
     else:
         train_rows, holdout_rows = np.arange(table.height), np.arange(holdout.height)
         train = table
     transformer = TableTransformer(column_kinds, code_vectors, config.code_dims, seed).fit(train)
+    validation = transformer.transform(table[validation_rows]) if len(validation_rows) else None
     return EncodedFeatures(
-        transformer, transformer.transform(train), transformer.transform(holdout), train_rows, holdout_rows
+        transformer, transformer.transform(train), transformer.transform(holdout), train_rows, holdout_rows,
+        validation=validation, validation_rows=validation_rows if validation is not None else None,
     )
 
 
@@ -127,13 +158,15 @@ def fit_latent_gan(
     condition_column: str | None = None,
     progress: Progress | None = None,
 ) -> tuple[LatentGenerator, dict]:
-    """Train the GAN on train latents, conditioned on `condition_column`'s encoding, probing train vs holdout."""
+    """Train the GAN on train latents, conditioned on `condition_column`'s encoding, probing train vs the validation
+    rows (the holdout when there are none), so the evaluation holdout never chooses the checkpoint."""
     conditions = None
     if condition_column is not None:
         conditions = features.train[:, features.transformer.column_slices[condition_column]]
         if features.condition_extra is not None:
             conditions = np.hstack([conditions, features.condition_extra])
-    probe = MemorisationProbe(features.train, features.holdout, project=autoencoder.decode)
+    reference = features.holdout if features.validation is None else features.validation
+    probe = MemorisationProbe(features.train, reference, project=autoencoder.decode)
     return train_gan(autoencoder.encode(features.train), conditions, config, seed, progress, memorisation_probe=probe)
 
 
@@ -227,6 +260,7 @@ class FitReport:
     autoencoder: dict = field(default_factory=dict)
     gan: dict = field(default_factory=dict)
     seconds: float = 0.0
+    validation_rows: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -283,6 +317,7 @@ class TableSynthesizer:
             ae_report,
             gan_report,
             time.perf_counter() - started,
+            0 if features.validation_rows is None else len(features.validation_rows),
         )
 
     def sample(
