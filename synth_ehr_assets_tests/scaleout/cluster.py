@@ -189,12 +189,14 @@ def _wait_workers(config: Path, names: list[str], timeout_s: float = 180) -> Non
 
 @contextmanager
 def celery_workers(folder: Path, config: Path, queues: dict[str, str], env: dict):
-    """One solo-pool worker per (name -> queue), each running one step at a time; yields when all answer."""
+    """One solo-pool worker per name (-> its queue, or comma-separated queues), each running one step at a time;
+    yields when all answer."""
     env = {**env, "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}"}  # dagster-celery runs `celery` from PATH
     with ExitStack() as stack:
         for name, queue in queues.items():
+            listen = [arg for q in queue.split(",") for arg in ("-q", q)]
             args = [str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app", "-y", str(config),
-                    "-q", queue, "-n", name, "--", "--pool=solo", "--without-gossip", "--without-mingle"]
+                    *listen, "-n", name, "--", "--pool=solo", "--without-gossip", "--without-mingle"]
             stack.enter_context(_process(args, folder / f"worker-{name}.log", env=env))
         _wait_workers(config, list(queues))
         yield

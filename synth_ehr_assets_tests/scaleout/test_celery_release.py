@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -63,6 +65,7 @@ def test_a_release_runs_on_celery_workers_routed_by_queue(write_spec, stores, mo
     import dagster as dg
 
     from synth_ehr_assets.core.export.bundle import verify_release
+    from synth_ehr_assets.core.narratives.cache import ResponseCache, default_cache_path
     from synth_ehr_assets.definitions import build_definitions
     from synth_ehr_assets.defs.executors import step_queues
     from synth_ehr_assets.io.delta_io import read_delta_table
@@ -78,6 +81,10 @@ def test_a_release_runs_on_celery_workers_routed_by_queue(write_spec, stores, mo
         postgres = stack.enter_context(cluster.postgres_storage(logs))
         cluster.write_instance(home, postgres)
         base_url, model = stack.enter_context(cluster.llm_service(logs, env))
+        keyless = urllib.request.Request(f"{base_url}/chat/completions", method="POST", data=json.dumps(
+            {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}).encode())
+        with pytest.raises(urllib.error.HTTPError, match="401"):
+            urllib.request.urlopen(keyless, timeout=30)  # the service refuses a request without the key
         env.update(SYNTH_EHR_LLM_BASE_URL=base_url, SYNTH_EHR_LLM_MODEL=model, SYNTH_EHR_LLM_API_KEY=cluster.LLM_KEY)
         config = cluster.celery_config(logs, broker)
         stack.enter_context(cluster.celery_workers(logs, config, WORKERS, env))
@@ -109,5 +116,7 @@ def test_a_release_runs_on_celery_workers_routed_by_queue(write_spec, stores, mo
     claims = read_delta_table(str(stores / "delta"), "synthetic_claims", RELEASE)
     assert claims.height == SPEC["rows"]
     notes = read_delta_table(str(stores / "delta"), "provider_notes", RELEASE)
-    assert notes.height == 3 and set(notes["engine"]) & {"llm", "design_fallback"}
+    assert notes.height == 3 and "failed" not in set(notes["status"]), notes["failure_reason"].to_list()
+    with ResponseCache(default_cache_path(os.environ["SYNTH_EHR_DUCKDB_PATH"])) as cache:
+        assert len(cache) >= notes.height  # every request answered by the service, cached for a re-run
     print(f"celery release: {seconds:.1f}s, {len(ran_on)} steps on {sorted(set(ran_on.values()))}")
