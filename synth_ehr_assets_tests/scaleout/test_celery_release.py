@@ -17,7 +17,8 @@ from synth_ehr_assets.defs.settings import PROJECT_ROOT
 from synth_ehr_assets_tests.scaleout import cluster
 from synth_ehr_assets_tests.test_end_to_end import BLOCKING_GATES, TINY_SPEC
 
-pytestmark = [pytest.mark.slow, pytest.mark.celery]
+# ~10 min on a busy 2-core box, most of it the 135M model writing and judging three notes on one thread
+pytestmark = [pytest.mark.slow, pytest.mark.celery, pytest.mark.timeout(1500)]
 RELEASE = "tiny_celery"
 WORKERS = {"w-default": "dagster", "w-train": "train", "w-llm": "llm"}  # worker name -> the one queue it serves
 SPEC = {**TINY_SPEC, "narratives": {"engine": "llm", "sample_size": 3, "calibration_per_kind": 2,
@@ -117,6 +118,7 @@ def test_a_release_runs_on_celery_workers_routed_by_queue(write_spec, stores, mo
     assert claims.height == SPEC["rows"]
     notes = read_delta_table(str(stores / "delta"), "provider_notes", RELEASE)
     assert notes.height == 3 and "failed" not in set(notes["status"]), notes["failure_reason"].to_list()
+    assert set(notes["model"]) == {model}
     with ResponseCache(default_cache_path(os.environ["SYNTH_EHR_DUCKDB_PATH"])) as cache:
         assert len(cache) >= notes.height  # every request answered by the service, cached for a re-run
     print(f"celery release: {seconds:.1f}s, {len(ran_on)} steps on {sorted(set(ran_on.values()))}")

@@ -43,3 +43,15 @@ def test_an_unknown_warehouse_names_the_choices(monkeypatch):
     monkeypatch.setenv("SYNTH_EHR_WAREHOUSE", "parquet")
     with pytest.raises(ValueError, match="duckdb, delta"):
         warehouse_io_manager()
+
+
+def test_celery_instance_config_loads_with_postgres_storage(monkeypatch):
+    from dagster._core.instance.config import dagster_instance_config
+
+    from synth_ehr_assets.defs.settings import PROJECT_ROOT
+
+    for name in ("DAGSTER_PG_HOST", "DAGSTER_PG_USER", "DAGSTER_PG_PASSWORD"):
+        monkeypatch.setenv(name, "example")
+    config, _ = dagster_instance_config(str(PROJECT_ROOT / "deploy" / "celery"))
+    assert config["storage"]["postgres"]["postgres_db"]["db_name"] == "dagster"
+    assert config["concurrency"]["pools"]["default_limit"] == 1
