@@ -94,7 +94,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="synth-ehr-scaleout-") as folder:
         for executor in args.executors.split(","):
             rows.append(run_executor(executor, Path(folder), args.releases))
-            print(f"{executor}: {rows[-1]['wall']:.1f}s", file=sys.stderr, flush=True)
+            print(rows[-1], file=sys.stderr, flush=True)
     print("| executor | releases | wall s | s per release | steps | step compute s | overhead s per step |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:

@@ -194,9 +194,9 @@ def celery_workers(folder: Path, config: Path, queues: dict[str, str], env: dict
     env = {**env, "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}"}  # dagster-celery runs `celery` from PATH
     with ExitStack() as stack:
         for name, queue in queues.items():
-            listen = [arg for q in queue.split(",") for arg in ("-q", q)]
+            # one `-q a,b`: dagster-celery passes each -q on as celery's -Q, of which celery keeps only the last
             args = [str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app", "-y", str(config),
-                    *listen, "-n", name, "--", "--pool=solo", "--without-gossip", "--without-mingle"]
+                    "-q", queue, "-n", name, "--", "--pool=solo", "--without-gossip", "--without-mingle"]
             stack.enter_context(_process(args, folder / f"worker-{name}.log", env=env))
         _wait_workers(config, list(queues))
         yield
