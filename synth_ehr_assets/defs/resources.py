@@ -121,3 +121,22 @@ def mlflow_tracking() -> MlflowTracking:
         tracking_uri=store_setting("SYNTH_EHR_MLFLOW_URI"),
         artifact_location=str(Path(env_or_default("SYNTH_EHR_ARTIFACT_DIR")) / "mlflow"),
     )
+
+
+WAREHOUSES = ("duckdb", "delta")
+
+
+def warehouse_io_manager() -> dg.ConfigurableIOManagerFactory:
+    """The tables' IO manager chosen by SYNTH_EHR_WAREHOUSE: `duckdb` (one local file, the default) or `delta`
+    (Delta Lake tables under SYNTH_EHR_DELTA_URI, a folder every worker mounts)."""
+    name = env_or_default("SYNTH_EHR_WAREHOUSE", "duckdb")
+    if name == "duckdb":
+        from synth_ehr_assets.io.duckdb_io import duckdb_io_manager
+
+        return duckdb_io_manager(store_setting("SYNTH_EHR_DUCKDB_PATH"))
+    if name == "delta":
+        from synth_ehr_assets.defs.settings import DATA_DIR
+        from synth_ehr_assets.io.delta_io import delta_io_manager
+
+        return delta_io_manager(store_setting("SYNTH_EHR_DELTA_URI", str(DATA_DIR / "delta")))
+    raise ValueError(f"SYNTH_EHR_WAREHOUSE={name!r} is not one of {', '.join(WAREHOUSES)}")
