@@ -26,11 +26,11 @@ def _skewed(n: int, seed: int) -> pl.DataFrame:
 
 
 def test_first_rows_after_ordering_match_training_shares_within_every_principal():
-    train = _skewed(4000, 0).with_columns(region=pl.Series(np.random.default_rng(1).choice(["north", "south"], 4000)))
+    train = _skewed(6000, 0).with_columns(region=pl.Series(np.random.default_rng(1).choice(["north", "south"], 6000)))
     candidates = _skewed(6000, 2)  # the GAN's error: 80% north where training has 50%
     matcher = MarginalMatcher(train, ["region", "payer+age", "charge_amount", "payer+dx_1:1", "not_a_column"])
     assert matcher.columns == ["region", "payer+age", "charge_amount", "payer+dx_1:1"]
-    assert set(matcher.targets["payer+dx_1:1"]) == {"medicare|E", "medicare|I", "commercial|E", "commercial|I"}
+    assert set(matcher.targets["payer+dx_1:1"]) == {"medicare|E", "medicare|I", "commercial|E", "commercial|I", "∗"}
     ordered = matcher.ordered(candidates, np.random.default_rng(3), "dx_1", {"E119": 1000, "I10": 1000})
     assert ordered.sort(ordered.columns).equals(candidates.sort(candidates.columns))  # kept or not, never edited
     kept = ordered.filter(pl.int_range(pl.len()).over("dx_1") < 1000)
@@ -42,10 +42,11 @@ def test_first_rows_after_ordering_match_training_shares_within_every_principal(
     assert abs(weights.mean() - 1) < 1e-9 and weights.min() > 0
 
 
-def test_without_columns_the_order_is_left_as_it_came():
+def test_without_columns_or_on_a_small_source_the_order_is_left_as_it_came():
     candidates = _skewed(500, 4)
-    matcher = MarginalMatcher(candidates, [])
-    assert matcher.ordered(candidates, np.random.default_rng(0)).equals(candidates)
+    for matcher in (MarginalMatcher(_skewed(6000, 5), []), MarginalMatcher(candidates, ["region"])):
+        assert not matcher.columns
+        assert matcher.ordered(candidates, np.random.default_rng(0)).equals(candidates)
 
 
 def test_context_lift_favours_codes_billed_at_the_rows_age_band_within_the_principals_category():
@@ -81,7 +82,7 @@ def test_inpatient_charges_grow_with_the_stay_and_amounts_keep_their_order():
 def test_preselection_keeps_each_principals_fraction_of_rows_by_the_matched_draw():
     from synth_ehr_assets.core.synth.marginal_matching import PreselectingDecoder
 
-    train = _skewed(4000, 0).with_columns(region=pl.Series(np.random.default_rng(1).choice(["north", "south"], 4000)))
+    train = _skewed(6000, 0).with_columns(region=pl.Series(np.random.default_rng(1).choice(["north", "south"], 6000)))
     candidates = _skewed(6000, 2)
     decoder = PreselectingDecoder(lambda *a: "decoded", MarginalMatcher(train, ["region"]), {"E119": 0.25, "I10": 1.0},
                                   np.random.default_rng(4))

@@ -41,7 +41,11 @@ class CalibratedCodeMapper(CodeMapper):
                  context_weight: float = 1.0):
         super().__init__(transformer, train_claims, code_index, widen)
         self.rng = np.random.default_rng([seed, 11])
-        self.pair_weight, self.context_weight = pair_weight, context_weight
+        from synth_ehr_assets.core.synth.marginal_matching import MIN_TRAIN_ROWS
+
+        # on a small source the (category, level) lifts mostly restate its few training rows (DCR on the tiny release)
+        self.pair_weight = pair_weight
+        self.context_weight = context_weight if train_claims.height >= MIN_TRAIN_ROWS else 0.0
         self.priors, self.lifts, self.context_lifts = {}, {}, {}
         for kind, columns in (("secondary", secondary_columns()), ("procedure", schema.PX_COLUMNS)):
             if kind in self.indexes:
