@@ -213,8 +213,7 @@ def synthesize_claims(
     inpatient, charges = InpatientDetails(train_claims), ChargesBySetting(train_claims)
     matcher = MarginalMatcher(train_claims, matched)
     # before codes are decoded the amounts are still shares or on the GAN's scale: they are matched afterwards only
-    prematcher = MarginalMatcher(train_claims, [c for c in matcher.columns if not any(
-        part.split(":")[0] in ("charge_amount", *AMOUNT_SHARES, *dict(AMOUNT_SHARES.values())) for part in c.split("+"))])
+    prematcher = matcher.without({"charge_amount", *AMOUNT_SHARES, *dict(AMOUNT_SHARES.values())})
     oversample = MATCHING_OVERSAMPLE if matcher.columns else OVERSAMPLE
     cell_have, cell_survived = dict.fromkeys(cells, 0), dict.fromkeys(cells, 0)
     kept: list[pl.DataFrame] = []

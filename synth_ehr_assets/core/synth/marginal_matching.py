@@ -53,6 +53,13 @@ class MarginalMatcher:
             share[POOLED] = float(counts["count"].sum() - kept["count"].sum()) / train_claims.height
             self.targets[column] = share
 
+    def without(self, names: set[str]) -> "MarginalMatcher":
+        """The same fitted targets, less every column that involves one of `names` (e.g. amounts not yet final)."""
+        kept = object.__new__(MarginalMatcher)
+        kept.columns = [c for c in self.columns if not any(_name(part) in names for part in c.split("+"))]
+        kept.edges, kept.targets = self.edges, {c: self.targets[c] for c in kept.columns}
+        return kept
+
     def _part(self, frame: pl.DataFrame, part: str) -> pl.Series:
         if ":" in part:  # `dx_1:3`: the first three characters (the principal's category)
             return frame[_name(part)].cast(pl.String).str.slice(0, int(part.split(":")[1])).fill_null("∅")
