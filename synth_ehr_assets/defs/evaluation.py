@@ -97,8 +97,10 @@ def fidelity_report(
 
 
 @dg.asset(**REPORT, check_specs=[
-    _gate(DCR_CHECK, "privacy_report", "DCR overfitting protection ≥ gates.min_dcr_overfitting_protection (0.9)."),
-    _gate(MIA_CHECK, "privacy_report", "Membership-inference AUC ≤ gates.max_membership_inference_auc (0.60)."),
+    _gate(DCR_CHECK, "privacy_report", "DCR overfitting protection ≥ gates.min_dcr_overfitting_protection (0.9), "
+          "or its real-holdout null level less gates.distance_null_factor × the null's sampling noise at this size."),
+    _gate(MIA_CHECK, "privacy_report", "Membership-inference AUC ≤ gates.max_membership_inference_auc (0.60), "
+          "or its real-holdout null level plus gates.distance_null_factor × the null's sampling noise at this size."),
     _gate(ATTACK_CHECK, "privacy_report", "Upper 95% limit of every anonymeter risk (singling out, linkability, "
           "sensitive-diagnosis inference; real holdout as control) ≤ gates.max_attack_risk (0.05), or "
           "gates.attack_risk_noise_factor × the interval's half-width where the rows cannot resolve 0.05."),
@@ -141,7 +143,10 @@ def privacy_report(
 
 
 def gate_check_result(check_name: str, gate) -> dg.AssetCheckResult:
-    """A core `GateResult` as a check result: value, threshold, explanation and the failing figures or rows."""
+    """A core `GateResult` as a check result: value, threshold, explanation, the failing figures or rows and how a
+    size-dependent threshold was derived."""
+    from synth_ehr_assets.core.evaluation.figures import finite_metadata
+
     rows = [f"| {name} | {value:.4g} |" for name, value in gate.failing.items()]
     failing = "\n".join(["| figure or row | value |", "|---|---|", *rows])
     return dg.AssetCheckResult(
@@ -152,6 +157,7 @@ def gate_check_result(check_name: str, gate) -> dg.AssetCheckResult:
             "threshold": float(gate.threshold),
             "detail": gate.detail,
             "failing": dg.MetadataValue.md(failing if gate.failing else "none"),
+            **{f"derivation/{name}": float(value) for name, value in finite_metadata(gate.derivation).items()},
         },
     )
 

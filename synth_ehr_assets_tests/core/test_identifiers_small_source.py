@@ -76,7 +76,7 @@ def test_small_source_copying_training_rows_is_refused_naming_size_and_remedy():
     table, config = _small(300, 0), SynthesizerConfig()
     train_rows, _, _ = split_three(table.height, config, 3)
     copies = table[train_rows].sample(500, with_replacement=True, seed=0)
-    with pytest.raises(SmallSourceError, match=r"300 rows \(240 training rows, below synthesizer.small_source_rows"
+    with pytest.raises(SmallSourceError, match=r"300 rows \(210 training rows, below synthesizer.small_source_rows"
                        r" = 500\).*Supply at least 500 training rows"):
         check_small_source_privacy(table, copies, KINDS, config, seed=3)
 
@@ -84,8 +84,8 @@ def test_small_source_copying_training_rows_is_refused_naming_size_and_remedy():
 def test_small_source_with_fresh_rows_passes_and_large_sources_are_not_scored():
     table, config = _small(300, 0), SynthesizerConfig()
     scores = check_small_source_privacy(table, _small(500, 9), KINDS, config, seed=3)
-    assert scores["synthetic_protection"] >= scores["real_holdout_protection"] and scores["train_rows"] == 240
-    assert check_small_source_privacy(_small(700, 0), _small(10, 1), KINDS, config, seed=3) == {}
+    assert scores["synthetic_protection"] >= scores["real_holdout_protection"] and scores["train_rows"] == 210
+    assert check_small_source_privacy(_small(800, 0), _small(10, 1), KINDS, config, seed=3) == {}
 
 
 def test_small_source_adaptation_keeps_explicit_fields():

@@ -39,7 +39,7 @@ def fitted() -> tuple[TableSynthesizer, pl.DataFrame, dict]:
 
 def test_fit_report_and_split(fitted):
     _, table, report = fitted
-    assert report["train_rows"] == 320 and report["holdout_rows"] == 80 and report["validation_rows"] == 0
+    assert report["train_rows"] == 280 and report["holdout_rows"] == 80 and report["validation_rows"] == 40
     assert len(report["autoencoder"]["epochs"]) == CONFIG.autoencoder_epochs
     assert report["gan"]["memorisation_curve"] and report["seconds"] > 0
     train, holdout = split_rows(table.height, 0.2, seed=5)
@@ -54,7 +54,8 @@ def test_a_three_way_split_carves_validation_rows_from_train_and_keeps_the_holdo
     sides = [set(patients.gather(rows)) for rows in (train, validation, holdout)]
     assert not sides[0] & sides[1] and not sides[1] & sides[2] and not sides[0] & sides[2]
     assert len(train) + len(validation) + len(holdout) == 400
-    assert split_three(400, CONFIG, seed=5)[1].size == 0  # validation_fraction 0: the two-way split
+    two_way = CONFIG.model_copy(update={"validation_fraction": 0.0})
+    assert split_three(400, two_way, seed=5)[1].size == 0  # validation_fraction 0: the two-way split
 
 
 def test_conditional_sampling_meets_exact_counts_even_for_rare_and_unseen_codes(fitted):
@@ -124,11 +125,11 @@ def test_synthesize_cli_on_a_tiny_csv_with_meta(tmp_path, capsys, monkeypatch):
     (tmp_path / "meta.json").write_text(json.dumps(meta))
     args = ["synthesize", "--train", str(tmp_path / "train.csv"), "--out", str(tmp_path / "out.csv"),
             "--rows", "300", "--meta", str(tmp_path / "meta.json"), "--seed", "3"]
-    assert main(args) == 2  # 160 training rows: the small-source check refuses, naming the size and the remedy
-    assert "small source: 200 rows (160 training rows" in capsys.readouterr().err
+    assert main(args) == 2  # 140 training rows: the small-source check refuses, naming the size and the remedy
+    assert "small source: 200 rows (140 training rows" in capsys.readouterr().err
     assert not (tmp_path / "out.csv").exists()
     report = synthesize_table(tmp_path / "train.csv", tmp_path / "out.csv", 300, tmp_path / "meta.json", seed=3,
-                              config=SynthesizerConfig(small_source_rows=0))  # the CLI defaults, check off
+                              config=SynthesizerConfig(small_source_rows=0, validation_fraction=0.0))  # check off
     assert report["columns"] == {"person": "id", "zip3": "categorical", "score": "numerical", "group": "categorical"}
     out = pl.read_csv(tmp_path / "out.csv")
     assert out.columns == table.columns and len(out) == 300

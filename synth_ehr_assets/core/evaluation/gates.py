@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from synth_ehr_assets.core.evaluation.code_structure import NULL_PREFIX, SYNTHETIC_PREFIX
+from synth_ehr_assets.core.evaluation.distance_null import privacy_gate_bounds
 from synth_ehr_assets.core.evaluation.figures import detail, headline, require
 from synth_ehr_assets.core.spec import GateThresholds
 
@@ -31,6 +32,7 @@ class GateResult:
     threshold: float
     detail: str
     failing: dict[str, float] = field(default_factory=dict)
+    derivation: dict[str, float] = field(default_factory=dict)  # how a size-dependent threshold was reached
 
 
 def _at_least(value: float, threshold: float) -> bool:
@@ -67,33 +69,45 @@ def _closest_rows(privacy: pl.DataFrame) -> dict[str, float]:
     return _lowest(detail(privacy, "closest_synthetic_dcr"))
 
 
+def _privacy_bounds(privacy: pl.DataFrame, gates: GateThresholds) -> dict[str, float]:
+    return privacy_gate_bounds(headline(privacy), gates.min_dcr_overfitting_protection,
+                               gates.max_membership_inference_auc, gates.distance_null_factor)
+
+
 def dcr_overfitting_gate(privacy: pl.DataFrame, gates: GateThresholds) -> GateResult:
-    """sdmetrics DCROverfittingProtection at or above `min_dcr_overfitting_protection`."""
+    """DCR overfitting protection at or above `min_dcr_overfitting_protection`, or below it by no more than the
+    real-holdout null's own sampling noise at this size allows (`distance_null.privacy_gate_bounds`)."""
     value = require(privacy, "dcr_overfitting_protection")
-    passed = _at_least(value, gates.min_dcr_overfitting_protection)
+    bounds = _privacy_bounds(privacy, gates)
+    threshold = bounds["min_dcr_overfitting_protection"]
+    passed = _at_least(value, threshold)
     text = (
-        f"protection {value:.3f} (threshold {gates.min_dcr_overfitting_protection}): "
-        f"{require(privacy, 'share_closer_to_train_sdm'):.1%} of sampled synthetic rows are closer to train than to "
-        f"holdout (50% expected without memorisation)"
+        f"protection {value:.3f} (threshold {threshold:.3f}; default {gates.min_dcr_overfitting_protection}, real "
+        f"holdout null {bounds['null_dcr_overfitting_protection']:.3f} ± {bounds['null_dcr_noise_at_gate_size']:.3f} "
+        f"at {bounds['dcr_gate_rows']:.0f} rows): {require(privacy, 'share_closer_to_train_sdm'):.1%} of sampled "
+        f"synthetic rows are closer to train than to holdout (50% expected without memorisation)"
     )
     return GateResult(
-        "dcr_overfitting_protection", passed, value, gates.min_dcr_overfitting_protection, text,
-        {} if passed else _closest_rows(privacy),
+        "dcr_overfitting_protection", passed, value, threshold, text, {} if passed else _closest_rows(privacy), bounds,
     )
 
 
 def membership_inference_gate(privacy: pl.DataFrame, gates: GateThresholds) -> GateResult:
-    """Distance-attack AUC (train members vs holdout) at or below `max_membership_inference_auc`."""
+    """Distance-attack AUC (train members vs holdout) at or below `max_membership_inference_auc`, or above it by
+    no more than the real-holdout null's sampling noise at this size allows."""
     value = require(privacy, "membership_inference_auc")
-    passed = _at_most(value, gates.max_membership_inference_auc)
+    bounds = _privacy_bounds(privacy, gates)
+    threshold = bounds["max_membership_inference_auc"]
+    passed = _at_most(value, threshold)
     text = (
-        f"attack AUC {value:.3f} (threshold {gates.max_membership_inference_auc}, 0.5 = no signal); median DCR "
-        f"synthetic->train {require(privacy, 'dcr_synthetic_to_train_median'):.3f} vs holdout->train "
+        f"attack AUC {value:.3f} (threshold {threshold:.3f}; default {gates.max_membership_inference_auc}, real "
+        f"holdout null {bounds['null_membership_inference_auc']:.3f} + {bounds['null_auc_noise_at_gate_size']:.3f} "
+        f"at {bounds['membership_gate_rows']:.0f} rows; 0.5 = no signal); median DCR synthetic->train "
+        f"{require(privacy, 'dcr_synthetic_to_train_median'):.3f} vs holdout->train "
         f"{require(privacy, 'dcr_holdout_to_train_median'):.3f}"
     )
     return GateResult(
-        "membership_inference_auc", passed, value, gates.max_membership_inference_auc, text,
-        {} if passed else _closest_rows(privacy),
+        "membership_inference_auc", passed, value, threshold, text, {} if passed else _closest_rows(privacy), bounds,
     )
 
 

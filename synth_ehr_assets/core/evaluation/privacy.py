@@ -1,7 +1,8 @@
 """Privacy report: how much the synthetic claims reveal about the real training claims (DESIGN §8).
 
 Exact matches on quasi-identifiers + code set, distance to closest record (own implementation and sdmetrics),
-nearest-neighbour distance ratio, a distance-based membership-inference attack, uniqueness of
+nearest-neighbour distance ratio, a distance-based membership-inference attack, the real-holdout null of both
+(`distance_null.py`), uniqueness of
 quasi-identifier combinations and, when given, the note PHI scan totals. Returns flat floats plus `tables`.
 Real rows are generalised like the synthetic ones (`privacy` config) before quasi-identifiers are compared.
 """
@@ -17,6 +18,7 @@ import polars as pl
 from synth_ehr_assets.core.evaluation import distances
 from synth_ehr_assets.core.evaluation.attack_risk import attack_risks
 from synth_ehr_assets.core.evaluation.canaries import canary_report
+from synth_ehr_assets.core.evaluation.distance_null import distance_null
 from synth_ehr_assets.core.evaluation.features import ClaimEncoder
 from synth_ehr_assets.core.evaluation.figures import figures_frame
 from synth_ehr_assets.core.evaluation.sdmetrics_bridge import dcr_protection, subsample
@@ -90,6 +92,7 @@ def _distance_metrics(
         "distance_rows_synthetic": float(synth.height),
         "distance_rows_train": float(train.height),
         "distance_rows_holdout": float(holdout.height),
+        "membership_rows": float(equal),
     }
     order = np.argsort(dcr_synth, kind="stable")[:CLOSEST_ROWS]
     closest = pl.DataFrame(
@@ -171,6 +174,7 @@ def privacy_report(
         "exact_match_rate": matches.height / synthetic.height,
         **distance_metrics,
         **dcr_protection(real_train, real_holdout, synthetic, seed, dcr_rows, sdmetrics_library_rows),
+        **distance_null(real_train, real_holdout, seed + 5),
         **quasi_identifier_uniqueness(synthetic, generalise(real_train, privacy)),
         **attack_risks(generalise(real_train, privacy), generalise(real_holdout, privacy), synthetic, seed, attack_rows),
     }

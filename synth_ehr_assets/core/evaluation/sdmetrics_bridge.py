@@ -191,5 +191,6 @@ def dcr_protection(
         "dcr_baseline_protection": float(baseline["score"]),
         "dcr_median_random_to_train_sdm": float(baseline["median_DCR_to_real_data"]["random_data_baseline"]),
         "dcr_rows": float(len(synth)),
+        "dcr_reference_rows": float(size),
         "sdmetrics_library_rows": float(small),
     }

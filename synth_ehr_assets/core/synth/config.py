@@ -41,14 +41,15 @@ class SynthesizerConfig(BaseModel):
         "attack risks): nothing in training or model selection reads them"
     )
     validation_fraction: float = Field(
-        0.0, ge=0, lt=0.5, description="share of source rows, taken from the non-held-out side, that the GAN's "
-        "anti-memorisation stop and checkpoint choice probe (never trained on); 0 = probe the holdout (two-way split)"
+        0.1, ge=0, lt=0.5, description="share of source rows, taken from the non-held-out side, that the GAN's "
+        "anti-memorisation stop and checkpoint choice probe (never trained on), so the holdout that grades the "
+        "release took no part in choosing the model; 0 = probe the holdout (two-way split)"
     )
     holdout_by_patient: bool = Field(
-        False,
-        description="hold out whole patients (all their claims), so no patient is on both sides of the split and "
-        "the holdout-based privacy metrics (DCR, membership inference) compare against unseen people; stricter: "
-        "a tiny source can then fail the DCR gate that a claim-level split passes",
+        True,
+        description="hold out whole patients (all their claims; the validation part likewise), so no patient is on "
+        "both sides of the split and the holdout-based privacy metrics (DCR, membership inference) compare against "
+        "unseen people; false splits claim by claim (a source without patient_id always does)",
     )
     autoencoder_hidden: list[int] = Field(
         default_factory=lambda: [256, 128],
