@@ -179,8 +179,20 @@ def search_lancedb(uri: str, table: str, query_vector: np.ndarray, k: int = 5) -
     return hits.to_polars().drop(VECTOR_COLUMN).rename({"_distance": "distance"})
 
 
+PLAIN_CODE_PREFERENCE = ("cpt_hcpcs", "icd10pcs", "icd10cm")
+
+
+def _plain_rank(system: str | None) -> int:
+    return PLAIN_CODE_PREFERENCE.index(system) if system in PLAIN_CODE_PREFERENCE else len(PLAIN_CODE_PREFERENCE)
+
+
 class NearestCodeIndex:
     """Exact nearest codes for many query vectors, by cosine similarity (default) or euclidean distance.
+
+    Codes are keyed by (code system, code): HCPCS G0439 and ICD-10-CM G04.39 are both "G0439". A plain code
+    names its only system; a code under several resolves to its procedure system (`PLAIN_CODE_PREFERENCE`),
+    because the catalog holds every billable ICD-10-CM code but a procedure code only when the source bills it.
+    `vector_of(codes, system=...)` reaches the other one.
 
     `strategy="matmul"`: chunked matrix products in torch, on the GPU when torch sees one (or `device=` names it);
     each chunk's score matrix stays near `chunk_bytes` (16 MiB on CPU, 1 GiB on GPU) whatever the number of codes.
@@ -195,6 +207,7 @@ class NearestCodeIndex:
         device: str | None = None,
         chunk_bytes: int | None = None,
         strategy: str = "auto",
+        systems: list[str] | None = None,
     ):
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[0] != len(codes) or len(codes) == 0:
@@ -204,11 +217,20 @@ class NearestCodeIndex:
         if strategy not in ("auto", "matmul", "tree"):
             raise ValueError(f"strategy must be 'auto', 'matmul' or 'tree', got {strategy!r}")
         codes = [str(code) for code in codes]
+        if systems is not None and len(systems) != len(codes):
+            raise ValueError(f"need one code system per code: {len(codes)} codes, {len(systems)} systems")
         self.codes = np.array(codes, dtype=str)  # fixed-width, so mapping millions of rows back is one gather
-        self._row = {code: row for row, code in enumerate(codes)}
-        if len(self._row) != len(codes):
-            dupes = pl.Series(codes).filter(pl.Series(codes).is_duplicated()).unique().sort()
+        self.systems = list(systems) if systems is not None else None
+        keys = list(zip(systems or [None] * len(codes), codes))
+        self._keyed = {key: row for row, key in enumerate(keys)}
+        if len(self._keyed) != len(codes):
+            dupes = pl.Series([f"{s}:{c}" if s else c for s, c in keys])
+            dupes = dupes.filter(dupes.is_duplicated()).unique().sort()
             raise ValueError(f"duplicate codes in the index: {', '.join(dupes.head(10).to_list())}")
+        self._row: dict[str, int] = {}
+        for (system, code), row in self._keyed.items():
+            if code not in self._row or _plain_rank(system) < _plain_rank(self.systems[self._row[code]]):
+                self._row[code] = row
         if metric == "cosine":
             norms = np.linalg.norm(vectors, axis=1, keepdims=True)
             if not norms.all():
@@ -225,7 +247,9 @@ class NearestCodeIndex:
     @classmethod
     def from_frame(cls, frame: pl.DataFrame, metric: str = "cosine", device: str | None = None) -> NearestCodeIndex:
         _vector_dim(frame, "code vectors")
-        return cls(frame["code"].to_list(), np.stack(frame[VECTOR_COLUMN].to_list()), metric=metric, device=device)
+        systems = frame["code_system"].to_list() if "code_system" in frame.columns else None
+        return cls(frame["code"].to_list(), np.stack(frame[VECTOR_COLUMN].to_list()), metric=metric, device=device,
+                   systems=systems)
 
     @classmethod
     def from_lancedb(cls, uri: str, table_name: str, metric: str = "cosine", device: str | None = None):
@@ -236,19 +260,23 @@ class NearestCodeIndex:
         return len(self.codes)
 
     def subset(self, codes) -> NearestCodeIndex:
-        """An index over only these codes (e.g. the codes seen in training)."""
+        """An index over only these codes (e.g. the codes seen in training), each in its plain-code system."""
         codes = list(dict.fromkeys(str(code) for code in codes))
+        systems = [self.systems[self._row[c]] for c in codes if c in self._row] if self.systems else None
         return NearestCodeIndex(
-            codes, self.vector_of(codes), self.metric, self._device, self._chunk_bytes, self.strategy
+            codes, self.vector_of(codes), self.metric, self._device, self._chunk_bytes, self.strategy, systems
         )
 
-    def vector_of(self, codes) -> np.ndarray:
-        """Stored (normalised, for cosine) vectors of these codes, shape (len(codes), dim)."""
+    def vector_of(self, codes, system: str | None = None) -> np.ndarray:
+        """Stored (normalised, for cosine) vectors of these codes, shape (len(codes), dim); `system` picks the
+        code system (e.g. "icd10cm") instead of the plain-code one."""
         rows = []
         for code in codes:
-            if code not in self._row:
-                raise KeyError(f"code {code!r} is not in the index of {len(self):,} codes")
-            rows.append(self._row[code])
+            row = self._keyed.get((system, code)) if system is not None else self._row.get(code)
+            if row is None:
+                where = f" under {system}" if system is not None else ""
+                raise KeyError(f"code {code!r} is not in the index of {len(self):,} codes{where}")
+            rows.append(row)
         return self.vectors[rows]
 
     def nearest(self, queries: np.ndarray, k: int = 1) -> np.ndarray:

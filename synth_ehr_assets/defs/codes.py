@@ -31,14 +31,14 @@ def code_catalog(context: dg.AssetExecutionContext, source_claims: pl.DataFrame)
     procedures = procedure_catalog({code: REFERENCE_PROCEDURES.get(code) for code in px_used})
     catalog = (
         pl.concat([icd10cm_catalog(), procedures], how="diagonal_relaxed")
-        .join(usage.select("code", "source_count"), on="code", how="left")
+        .join(usage.select("code", "code_system", "source_count"), on=["code", "code_system"], how="left")
         .with_columns(
             pl.col("source_count").fill_null(0).cast(pl.Int64),
             pl.lit(context.partition_key).alias("release_id"),
         )
         .with_columns(in_source=pl.col("source_count") > 0)
     )
-    unknown_dx = usage.filter(pl.col("slot") == "dx").join(catalog, on="code", how="anti")
+    unknown_dx = usage.filter(pl.col("slot") == "dx").join(catalog, on=["code", "code_system"], how="anti")
     context.log.info(f"catalog: {catalog.height:,} codes, {int(catalog['in_source'].sum()):,} used by the source")
     context.add_output_metadata(
         table_metadata(
@@ -53,12 +53,15 @@ def code_catalog(context: dg.AssetExecutionContext, source_claims: pl.DataFrame)
 
 
 def _code_usage(claims: pl.DataFrame) -> pl.DataFrame:
-    """One row per distinct code in the source: slot kind (dx/px) and how many claims carry it."""
+    """One row per distinct code in the source: slot kind (dx/px), code system and how many claims carry it
+    (HCPCS G0439 and ICD-10-CM G04.39 are both "G0439": the system keeps them apart)."""
     frames = []
     for slot, columns in (("dx", schema.DX_COLUMNS), ("px", schema.PX_COLUMNS)):
         long = claims.select(columns).unpivot().drop_nulls("value")
         frames.append(long.group_by("value").len().rename({"value": "code", "len": "source_count"}).with_columns(
-            slot=pl.lit(slot)
+            slot=pl.lit(slot),
+            code_system=pl.lit("icd10cm") if slot == "dx"
+            else pl.when(pl.col("code").str.len_chars() == 7).then(pl.lit("icd10pcs")).otherwise(pl.lit("cpt_hcpcs")),
         ))
     return pl.concat(frames)
 

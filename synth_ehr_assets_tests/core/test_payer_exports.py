@@ -57,3 +57,38 @@ def test_synthetic_rows_with_gaps_export_and_the_manifest_entry_reports_validati
     assert entry["dft_messages"] == synthetic.height and entry["adt_messages"] == 2 * synthetic.filter(
         pl.col("claim_type") == "inpatient").height
     assert json.loads(json.dumps(entry)) == entry  # the manifest entry is plain JSON
+
+
+def test_direct_er7_writer_matches_hl7apy_message_for_message(claims) -> None:
+    for kind in ("inpatient", "outpatient", "professional"):
+        for row in claims.filter(pl.col("claim_type") == kind).head(15).iter_rows(named=True):
+            assert hl7.dft_er7(row) == hl7.dft(row).to_er7()
+            if kind == "inpatient":
+                assert [hl7.adt_er7(row, t) for t in ("A01", "A03")] == [hl7.adt(row, t).to_er7() for t in ("A01", "A03")]
+
+
+def test_a_release_past_one_transaction_is_exported_whole_and_validated(tmp_path, monkeypatch) -> None:
+    from synth_ehr_assets.core.export.payer_files import hl7_messages
+
+    monkeypatch.setattr(x12, "CLAIMS_PER_TRANSACTION", 300)
+    monkeypatch.setattr(x12, "ROWS_PER_SLICE", 128)
+    monkeypatch.setattr(hl7, "ROWS_PER_SLICE", 128)
+    many = generate_reference_claims(1_200, seed=5, release_id="whole")
+    entry = write_payer_files(tmp_path, many, "whole")
+    professional = many.filter((pl.col("payer") != "self_pay") & (pl.col("claim_type") == "professional")).height
+    assert entry["837P"] == professional > 600 and entry["dft_messages"] == many.height
+    assert entry["x12_errors"] == {"837P": 0, "837I": 0} and entry["hl7_errors"] == {"adt": 0, "dft": 0}
+    text = (tmp_path / "x12" / "837P.x12").read_text()
+    assert text.count("\nST*837*") == -(-professional // 300) and text.count("\nCLM*") == professional
+    assert text.splitlines()[-2] == f"GE*{-(-professional // 300)}*1~"
+    dft = list(hl7_messages(tmp_path / "hl7" / "dft.hl7"))
+    assert len(dft) == many.height and dft[-1].split("\r")[3].split("|")[19] == many["claim_id"][-1]
+
+
+def test_hl7_sample_is_even_and_keeps_both_ends() -> None:
+    from synth_ehr_assets.core.export.payer_files import sample_positions
+
+    assert sample_positions(5, 300) == [0, 1, 2, 3, 4]
+    picked = sample_positions(100_000, 300)
+    assert len(picked) == 300 and picked[0] == 0 and picked[-1] == 99_999
+    assert max(b - a for a, b in zip(picked, picked[1:])) <= 335

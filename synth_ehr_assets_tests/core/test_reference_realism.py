@@ -135,5 +135,70 @@ def test_combination_codes_appear_when_conditions_co_occur(claims: pl.DataFrame)
     codes = set(claims.unpivot(on=schema.DX_COLUMNS, value_name="code").drop_nulls("code")["code"].unique().to_list())
     assert {"E1151", "J440", "F0393", "F0280", "I130", "E1122"} <= codes
     assert any(code.startswith(("O99", "O10", "O24")) for code in codes - {"O24410", "O24420"})
-    assert {"G0008", "G0438", "93005", "0502F", "59400"} <= set(
+    assert {"G0008", "G0438", "G0439", "93005", "0502F", "59400"} <= set(
         claims.unpivot(on=schema.PX_COLUMNS, value_name="code").drop_nulls("code")["code"].unique().to_list())
+
+
+def test_the_new_rules_catch_planted_defects(claims: pl.DataFrame) -> None:
+    """Excludes1 pairs, a repeated initial wellness visit, a DRG tier without its secondary, a charge on the floor."""
+    first = lambda expr: claims.filter(expr).head(3)  # noqa: E731
+    awv = first(pl.col("px_1") == "G0439").with_columns(px_1=pl.lit("G0438"))
+    stay = first((pl.col("drg") == "292") & pl.col("dx_2").is_not_null()).with_columns(drg=pl.lit("291"))
+    office = first((pl.col("payer") == "medicare") & (pl.col("px_1") == "99214") & pl.col("px_2").is_null()
+                   & (pl.col("claim_type") == "professional") & (pl.col("region") == "new_england"))
+    floor = round(128 * GEOGRAPHIC_FACTOR[0] * 1.43 * 1.5 * 1.05, 2)
+    broken = pl.concat([
+        first(pl.col("dx_3").is_null() & (pl.col("dx_1") != "Z124")).with_columns(dx_2=pl.lit("Z01419"), dx_3=pl.lit("Z124")),
+        pl.concat([awv, awv.with_columns(service_date=pl.col("service_date") + pl.duration(days=400))]),
+        stay, office.with_columns(charge_amount=pl.lit(floor)),
+        first((pl.col("px_1") == "0502F") & pl.col("px_2").is_null()).with_columns(charge_amount=pl.lit(15.0)),
+        first((pl.col("px_1") == "G0439") & (pl.col("age") > 70)).with_columns(px_1=pl.lit("G0402"),
+                                                                              patient_id=pl.lit("welcome-late")),
+    ])
+    counts = violations(broken)
+    assert counts["icd10_conventions"]["excludes1_pair"] == 3
+    assert counts["procedure_code"]["initial_wellness_visit_repeated"] >= 3 + 3  # and G0402 past 65
+    assert counts["procedure_code"]["preventive_visit_within_11_months"] >= 2  # the same patient's visits, 0 days apart
+    assert counts["drg_severity"]["drg_tier_not_from_secondaries"] == stay.height > 0
+    assert counts["charges"]["charge_at_contract_floor"] == office.height > 0
+    assert counts["charges"]["tracking_code_only_claim_charged"] == 3
+    tracking = claims.filter((pl.col("px_1") == "0502F") & pl.col("px_2").is_null())
+    assert tracking.height and (tracking["charge_amount"] == .01).all() and (tracking["allowed_amount"] == 0).all()
+
+
+def test_medicare_preventive_visits_follow_welcome_initial_subsequent(claims: pl.DataFrame) -> None:
+    awv = claims.filter(pl.col("px_1").is_in(["G0402", "G0438", "G0439"])).sort("patient_id", "service_date")
+    per_patient = awv.group_by("patient_id").agg(initial=(pl.col("px_1") == "G0438").sum(),
+                                                 welcome=(pl.col("px_1") == "G0402").sum(), codes=pl.col("px_1"))
+    assert per_patient["initial"].max() == 1 and per_patient["welcome"].max() == 1
+    for codes in per_patient.filter(pl.col("initial") == 1)["codes"].to_list():
+        assert codes.index("G0438") == (1 if codes[0] == "G0402" else 0), codes
+    assert set(awv.filter(pl.col("px_1") == "G0402")["age"].to_list()) == {65}
+    assert 0.1 < (awv["px_1"] == "G0438").mean() < 0.4
+    gaps = awv.filter(pl.col("age") >= 3).with_columns(
+        gap=(pl.col("service_date") - pl.col("service_date").shift().over("patient_id")).dt.total_days())
+    assert gaps["gap"].drop_nulls().min() >= 335  # once every 11 full months
+
+
+def test_charges_spread_above_the_contracts_and_allowed_never_exceeds_them(claims: pl.DataFrame) -> None:
+    from synth_ehr_assets.core.reference.realism import _with_prices
+
+    priced = _with_prices(claims).filter(pl.col("medicare_price") > 0)
+    assert (priced["allowed_amount"] <= priced["charge_amount"]).all()
+    ratio = (priced["charge_amount"] / priced["medicare_price"]).round(2)
+    assert ratio.value_counts(sort=True)["count"][0] / priced.height < .02  # no markup shared by many claims
+    for kind, low in (("professional", 2.2), ("outpatient", 4.2), ("inpatient", 3.3)):
+        part = ratio.filter(priced["claim_type"] == kind)
+        assert part.min() >= low and part.quantile(.9) / part.quantile(.1) > 1.5, kind
+
+
+def test_drg_tier_follows_the_listed_secondaries(claims: pl.DataFrame) -> None:
+    from synth_ehr_assets.core import codes
+    from synth_ehr_assets.core.reference.drg import CC, MCC, REQUIRES, families, secondary_tier
+
+    assert all(codes.is_billable(code) for code in CC | MCC) and not CC & MCC
+    assert all(drg in REQUIRES for family in families() for drg in family)
+    stays = claims.filter(pl.col("claim_type") == "inpatient")
+    tiers = {drg: {secondary_tier(list(row)) for row in stays.filter(pl.col("drg") == drg).select(schema.DX_COLUMNS).iter_rows()}
+             for drg in ("291", "292", "293")}
+    assert tiers == {"291": {0}, "292": {1}, "293": {2}}

@@ -195,3 +195,22 @@ def test_nearest_positions_point_at_the_nearest_codes():
     positions = index.nearest_positions(queries, k=3)
     assert positions.shape == (3, 3) and positions[:, 0].tolist() == [5, 17, 250]
     np.testing.assert_array_equal(index.codes[positions], index.nearest(queries, k=3))
+
+
+def test_codes_are_keyed_by_system_so_hcpcs_g0439_and_icd_g04_39_both_fit():
+    vectors = _unit_rows(np.random.default_rng(2), 3, 8)
+    frame = pl.DataFrame({
+        "code": ["G0439", "G0439", "I10"], "code_system": ["icd10cm", "cpt_hcpcs", "icd10cm"],
+        "vector": [row.tolist() for row in vectors],
+    })
+    index = NearestCodeIndex.from_frame(frame)
+    assert len(index) == 3
+    np.testing.assert_allclose(index.vector_of(["G0439"]), vectors[[1]], atol=1e-6)  # the billed procedure
+    np.testing.assert_allclose(index.vector_of(["G0439"], system="icd10cm"), vectors[[0]], atol=1e-6)
+    np.testing.assert_allclose(index.vector_of(["I10"]), vectors[[2]], atol=1e-6)
+    assert index.nearest(vectors).tolist() == ["G0439", "G0439", "I10"]
+    with pytest.raises(KeyError, match="under icd10pcs"):
+        index.vector_of(["G0439"], system="icd10pcs")
+    with pytest.raises(ValueError, match="duplicate codes in the index: icd10cm:G0439"):
+        NearestCodeIndex.from_frame(frame.with_columns(code_system=pl.lit("icd10cm")))
+    assert len(index.subset(["G0439", "I10"])) == 2

@@ -85,14 +85,16 @@ def _subscriber(row: dict, hl: int, kind: str) -> list[str]:
 
 
 def _diagnoses(row: dict, kind: str) -> list[str]:
-    """837P: one HI with the principal (ABK) then the others (ABF); 837I: principal and others in their own HI."""
+    """837P: one HI with the principal (ABK) then the others (ABF); 837I: principal, the MS-DRG (inpatient) and
+    the others each in their own HI, in the implementation guide's order."""
     dx = [row[c] for c in schema.DX_COLUMNS if row[c]]
     if not dx:
         return []
     others = [f"ABF:{code}" for code in dx[1:12]]
     if kind == "P":
         return ["HI*" + "*".join([f"ABK:{dx[0]}", *others]) + "~"]
-    return [_seg("HI", f"ABK:{dx[0]}")] + (["HI*" + "*".join(others) + "~"] if others else [])
+    drg = [_seg("HI", f"DR:{row['drg']}")] if row["claim_type"] == "inpatient" and row["drg"] else []
+    return [_seg("HI", f"ABK:{dx[0]}"), *drg] + (["HI*" + "*".join(others) + "~"] if others else [])
 
 
 def _claim(row: dict, kind: str) -> list[str]:
@@ -119,10 +121,10 @@ def _claim(row: dict, kind: str) -> list[str]:
         out.append(_seg("CL1", "", "", "01"))
     out += _diagnoses(row, kind)
     pcs = [c for c in codes if len(c) == 7]
-    if pcs:
-        out.append("HI*" + "*".join(f"{'BBR' if i == 0 else 'BBQ'}:{code}:D8:{start:%Y%m%d}" for i, code in enumerate(pcs[:12])) + "~")
-    if inpatient and row["drg"]:
-        out.append(_seg("HI", f"DR:{row['drg']}"))
+    if pcs:  # the principal procedure alone (BBR), the others in their own HI (BBQ)
+        out.append(_seg("HI", f"BBR:{pcs[0]}:D8:{start:%Y%m%d}"))
+        if pcs[1:]:
+            out.append("HI*" + "*".join(f"BBQ:{code}:D8:{start:%Y%m%d}" for code in pcs[1:13]) + "~")
     out += [_seg("NM1", "71", "1", "ATTENDING", "TEST", "", "", "", "XX", NPI)]
     if inpatient:
         out += [_seg("LX", 1), _seg("SV2", ROOM_REVENUE, "", _money(charge), "DA", max(days, 1))]
@@ -135,18 +137,45 @@ def _claim(row: dict, kind: str) -> list[str]:
     return out
 
 
-def build_837(claims: pl.DataFrame, kind: str, release_id: str, control: int = 1) -> str:
-    """The 837P (`kind` "P": professional claims) or 837I ("I": outpatient and inpatient) text for `claims`."""
+CLAIMS_PER_TRANSACTION = 5_000  # the implementation guides' recommended ceiling of CLM loops per ST-SE
+ROWS_PER_SLICE = 20_000  # claims turned into text at a time, so memory stays bounded whatever the release size
+
+
+def _billable(claims: pl.DataFrame, kind: str) -> pl.DataFrame:
     wanted = ["professional"] if kind == "P" else ["outpatient", "inpatient"]
-    rows = claims.filter(pl.col("claim_type").is_in(wanted) & pl.col("dx_1").is_not_null()
+    return claims.filter(pl.col("claim_type").is_in(wanted) & pl.col("dx_1").is_not_null()
                          & pl.col("service_date").is_not_null() & pl.col("payer").is_in(list(FILING_CODE)))
+
+
+def iter_837(claims: pl.DataFrame, kind: str, release_id: str, control: int = 1):
+    """The 837P (`kind` "P": professional claims) or 837I ("I": outpatient and inpatient) text for `claims`, in
+    pieces: one interchange, one ST-SE transaction per `CLAIMS_PER_TRANSACTION` claims."""
+    rows = _billable(claims, kind)
     created = rows["service_date"].max() if rows.height else date(2024, 1, 1)
     head, tail = _envelope(kind, control, created)
-    body = _header(kind, release_id, created)
-    for hl, row in enumerate(rows.iter_rows(named=True), 2):
-        body += _subscriber(row, hl, kind) + _claim(row, kind)
-    body.append(_seg("SE", len(body) + 1, "0001"))
-    return "\n".join(head + body + tail) + "\n"
+    yield "\n".join(head) + "\n"
+    transactions = 0
+    for start in range(0, max(rows.height, 1), CLAIMS_PER_TRANSACTION):
+        transactions += 1
+        body = _header(kind, release_id, created)
+        body[0] = _seg("ST", "837", f"{transactions:04d}", PROFESSIONAL_VERSION if kind == "P" else INSTITUTIONAL_VERSION)
+        part = rows.slice(start, CLAIMS_PER_TRANSACTION)
+        segments = len(body)
+        yield "\n".join(body) + "\n"
+        for piece_start in range(0, part.height, ROWS_PER_SLICE):
+            piece = []
+            for hl, row in enumerate(part.slice(piece_start, ROWS_PER_SLICE).iter_rows(named=True), 2 + piece_start):
+                piece += _subscriber(row, hl, kind) + _claim(row, kind)
+            segments += len(piece)
+            yield "\n".join(piece) + "\n" if piece else ""
+        yield _seg("SE", segments + 1, f"{transactions:04d}") + "\n"
+    tail[0] = _seg("GE", transactions, control)
+    yield "\n".join(tail) + "\n"
+
+
+def build_837(claims: pl.DataFrame, kind: str, release_id: str, control: int = 1) -> str:
+    """The whole 837 text of `iter_837` as one string (small tables, tests)."""
+    return "".join(iter_837(claims, kind, release_id, control))
 
 
 def validate(path: Path) -> list[str]:
@@ -176,11 +205,12 @@ def validate(path: Path) -> list[str]:
 
 
 def write_837(folder: Path, claims: pl.DataFrame, release_id: str) -> dict[str, int]:
-    """Write `837P.x12` and `837I.x12` under `folder`; returns claims per file."""
+    """Write `837P.x12` and `837I.x12` under `folder`, streamed; returns claims per file."""
     folder.mkdir(parents=True, exist_ok=True)
     counts = {}
     for control, kind in enumerate(("P", "I"), 1):
-        text = build_837(claims, kind, release_id, control)
-        (folder / f"837{kind}.x12").write_text(text, encoding="ascii", errors="replace")
-        counts[f"837{kind}"] = text.count("\nCLM*")
+        with open(folder / f"837{kind}.x12", "w", encoding="ascii", errors="replace") as handle:
+            for text in iter_837(claims, kind, release_id, control):
+                handle.write(text)
+        counts[f"837{kind}"] = _billable(claims, kind).height
     return counts

@@ -3,7 +3,8 @@
 charge  = sum of the lines' chargemaster prices (stays: the MS-DRG's median charge) x region cost index x
           lognormal noise x an occasional Pareto outlier (3% of claims: complications, long stays, drugs); the
           same for every payer, as a hospital's chargemaster is, and never below the highest commercial contract
-          price for the codes (charges run 2-5x Medicare: MedPAC, AHA cost-to-charge data);
+          price for the codes times the provider's own markup over it (charges run 2-5x Medicare, and
+          charge-to-cost ratios differ several-fold between hospitals: MedPAC, AHA and CMS cost-report data);
 allowed = the lesser of the charge and the payer's price: Medicare's fee schedules (`fees.py`: PFS on office
           claims, OPPS on hospital outpatient claims with labs and ECG tracings packaged into an emergency
           visit, IPPS MS-DRG payment on stays) times the payer multiple; self-pay: the uninsured discount;
@@ -32,11 +33,16 @@ REGION_FACTOR = np.array([1.15, 1.20, .95, .90, 1.0, .85, .95, 1.0, 1.25])
 CHARGE_SIGMA = np.array([.35, .45, .50])  # lognormal spread by claim type
 OUTLIER_SHARE, OUTLIER_ALPHA = .03, 1.6
 MIN_CHARGE = 15.0
+TRACKING_CHARGE = .01  # a claim of CPT Category II tracking codes only (0500F-0503F): the nominal charge practices
+# put on such lines where a $0 line is rejected; nothing is allowed or paid on it (AMA CPT Category II guidelines)
 CHARGE_FLOOR_MARGIN = 1.05
+# the markup of a provider's chargemaster over its best contract, per claim: 1.05 + lognormal (median +20%, most
+# claims between +8% and +60%), so charges spread above the contracts instead of piling up on one floor
+CHARGE_MARKUP_MEDIAN, CHARGE_MARKUP_SIGMA = .20, .6
 PRIMARY_CARE = ("family_medicine", "internal_medicine", "pediatrics", "emergency_medicine", "hospitalist")
 # $0 cost sharing: always, and only with the screening principal diagnosis that makes the line preventive
 PREVENTIVE_CODES = tuple(f"993{b}{d}" for b in (8, 9) for d in range(1, 8)) + (
-    "G0438", "G0439", "G0444", "90460", "90471", "G0008", "90686", "90656", "90662", "90700", "90707", "90744", "77067")
+    "G0402", "G0438", "G0439", "G0444", "90460", "90471", "G0008", "90686", "90656", "90662", "90700", "90707", "90744", "77067")
 PREVENTIVE_WITH = {"45378": ("Z1211",), "45380": ("Z1211",), "88175": ("Z124", "Z01419"), "80061": ("Z0000", "Z13220"),
                    "36415": ("Z0000", "Z13220", "Z131"), "83036": ("Z131",), "96127": ("Z1331", "Z00129")}
 PACKAGED_ON_ED = ("93005",)  # besides every lab
@@ -54,7 +60,8 @@ def line_tables(vocab: tuple[str, ...]) -> dict[str, np.ndarray]:
     lab = np.array([c == "36415" or (c.isdigit() and len(c) == 5 and "80000" <= c < "90000") for c in vocab] + [False])
     visit = np.array([c[:4] in ("9920", "9921", "9928") for c in vocab] + [False])
     always = np.isin(np.array(list(vocab) + [""]), PREVENTIVE_CODES)
-    return {"fee": fee, "lab": lab, "visit": visit, "always": always, "packaged": lab | np.isin(list(vocab) + [""], PACKAGED_ON_ED)}
+    tracking = np.array([len(c) == 5 and c[:4].isdigit() and c[4] == "F" for c in vocab] + [False])
+    return {"tracking": tracking, "fee": fee, "lab": lab, "visit": visit, "always": always, "packaged": lab | np.isin(list(vocab) + [""], PACKAGED_ON_ED)}
 
 
 def _preventive(T: Tables, px: np.ndarray, principal: np.ndarray) -> np.ndarray:
@@ -90,8 +97,11 @@ def claim_amounts(rng: np.random.Generator, T: Tables, P: Patients, S: Schedule,
     drg_weight = np.array([DRG_WEIGHTS.get(code, 0.0) for code in C.drg]) if inpatient.any() else np.zeros(n)
     medicare_total = np.where(inpatient, drg_weight * IPPS_BASE_RATE * geo, medicare_line.sum(axis=1))
     # a chargemaster price sits above every contract: at least the highest commercial multiple of Medicare
-    floor = medicare_total * COMMERCIAL_MULTIPLE[claim_type] * COMMERCIAL_RANGE[1] * CHARGE_FLOOR_MARGIN
+    markup = CHARGE_FLOOR_MARGIN + rng.lognormal(np.log(CHARGE_MARKUP_MEDIAN), CHARGE_MARKUP_SIGMA, n)
+    floor = medicare_total * COMMERCIAL_MULTIPLE[claim_type] * COMMERCIAL_RANGE[1] * markup
     charge = np.round(np.maximum(base * REGION_FACTOR[region] * noise * outlier, np.maximum(floor, MIN_CHARGE)), 2)
+    tracking_only = (tabs["tracking"][slot] | (px < 0)).all(axis=1) & (px >= 0).any(axis=1)
+    charge = np.where(tracking_only, TRACKING_CHARGE, charge)
     ed = C.evaluation == enc.EVALUATIONS.index("ed")
     packaged = tabs["packaged"][slot] & (ed & (payer == 0))[:, None]
     multiple = payer_multiple(rng, payer, claim_type, region)
@@ -100,7 +110,7 @@ def claim_amounts(rng: np.random.Generator, T: Tables, P: Patients, S: Schedule,
     self_pay = payer == 3
     discounted = np.round(charge * (1 - rng.uniform(*SELF_PAY_DISCOUNT, n)), 2)
     priced = np.where(inpatient, stay, line_allowed.sum(axis=1))
-    allowed = np.round(np.where(self_pay, discounted, np.minimum(priced, charge)), 2)
+    allowed = np.round(np.where(self_pay & ~tracking_only, discounted, np.minimum(priced, charge)), 2)
     # lines scale with the claim when the charge (lesser-of) or the self-pay discount sets the allowed amount
     scale = np.divide(allowed, priced, out=np.zeros(n), where=priced > 0)
     lines_total = np.where(self_pay[:, None], np.divide(discounted, base, out=np.zeros(n), where=base > 0)[:, None] * line_charge,

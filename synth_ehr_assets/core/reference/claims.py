@@ -50,6 +50,7 @@ class Claims:
         self.acuity = np.zeros(n)
         self.specialty = np.full(n, -1, np.int16)
         self.drg = np.full(n, "", dtype="<U3")
+        self.severity = np.full(n, -1, np.int8)  # stays: the burden's MS-DRG tier (0 MCC, 1 CC, 2 none) before coding
         self.los = np.zeros(n, np.int32)
         self.base_charge = np.zeros(n)
         self.stage = np.full(n, -1, np.int8)  # pregnancy stage (coding.PREGNANCY_STAGES index), -1 none
@@ -168,6 +169,9 @@ def _follow_ups(rng, T: Tables, P: Patients, pid: np.ndarray, rows: np.ndarray, 
     C.px[out, 0] = outpatient_px[outpatient]
 
 
+LOS_FACTOR = (1.5, 1.15, .9)  # stay length with MCC / with CC / without, relative to the DRG family's mean
+
+
 def severity(burden: np.ndarray) -> np.ndarray:
     """MS-DRG severity column: 0 with MCC (burden >= 4), 1 with CC (2-3), 2 without CC/MCC."""
     return np.where(burden >= 4, 0, np.where(burden >= 2, 1, 2))
@@ -197,7 +201,8 @@ def _admissions(rng, T: Tables, P: Patients, pid, age, day, rows: np.ndarray, C:
     sev = severity(P.burden[pid])
     C.claim_type[rows] = INPATIENT
     C.drg[rows] = T.admission_drg[a, sev]
-    alos = T.admission_alos[a] * np.array([1.5, 1.15, .9])[sev]
+    C.severity[rows] = sev
+    alos = T.admission_alos[a] * np.array(LOS_FACTOR)[sev]
     C.los[rows] = np.maximum(1, rng.poisson(alos))
     C.base_charge[rows] = (T.admission_charge[a] * np.array(enc.SEVERITY_MULTIPLIER)[sev]
                            * (C.los[rows] / T.admission_alos[a]) ** .6)

@@ -6,6 +6,8 @@ in `coding.py`; this module applies them to one chunk of claims, vectorised.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from synth_ehr_assets.core import schema
@@ -120,3 +122,44 @@ def claim_diagnoses(rng: np.random.Generator, T: Tables, P: Patients, S: Schedul
     cut = np.isin(packed[:, -1], companion[companion >= 0])
     packed[cut, -2] = -1
     return _compact(packed[:, :-1], schema.DX_SLOTS)
+
+
+@lru_cache(maxsize=2)
+def _excluded_with(vocab: tuple[str, ...]) -> np.ndarray:
+    """(V+1, V+1) booleans: [a, b] when a is not coded together with b (the last row and column: empty slot).
+
+    From simple-icd-10-cm's notes via `edits_icd.conflict_pairs`: an Excludes1 note of a (or of its category)
+    names b, so b is the condition to code ("I10" with "O10.x": the pregnancy code wins; "Z12.4" with
+    "Z01.41x": the gynecological examination includes the cervical screening); or a is an unspecified code
+    beside a specified sibling b.
+    """
+    from synth_ehr_assets.core.reference.tables import diagnosis_codes
+    from synth_ehr_assets.core.synth.edits_icd import conflict_pairs
+
+    index = {code: i for i, code in enumerate(vocab)}
+    out = np.zeros((len(vocab) + 1, len(vocab) + 1), bool)
+    pairs = conflict_pairs([code for code in diagnosis_codes() if code in index])
+    for code, other in pairs.select("code", "other").iter_rows():
+        out[index[code], index[other]] = True
+    return out
+
+
+def drop_excluded(T: Tables, dx: np.ndarray) -> np.ndarray:
+    """Blank every secondary that may not share the claim with another listed code (never the principal: when
+    the principal is the excluded one, its partner goes), then pack the list to the left."""
+    excluded = _excluded_with(T.vocab)
+    slot = np.where(dx >= 0, dx, len(T.vocab))
+    involved = excluded.any(axis=1) | excluded.any(axis=0)
+    rows = np.flatnonzero(involved[slot].sum(axis=1) >= 2)
+    if rows.size == 0:
+        return dx
+    s = slot[rows]
+    drop = np.zeros(s.shape, bool)
+    for j in range(1, s.shape[1]):
+        for k in range(s.shape[1]):
+            if k != j:
+                drop[:, j] |= excluded[s[:, j], s[:, k]] & ~drop[:, k]
+        drop[:, j] |= excluded[s[:, 0], s[:, j]]
+    out = dx.copy()
+    out[rows] = np.where(drop, -1, dx[rows])
+    return _compact(out, dx.shape[1])

@@ -4,7 +4,7 @@ Medicare amounts are rounded national figures for calendar year 2024 (fiscal yea
 
 - PFS: CMS Physician Fee Schedule national payment amounts, non-facility setting (conversion factor
   $33.29), used for office (professional) claims. The 9938x/9939x preventive codes are not paid by Medicare
-  (it pays G0438/G0439 instead); their PFS amounts still come from the published RVUs and anchor other payers.
+  (it pays the G0402 welcome visit and the G0438/G0439 wellness visits instead); their PFS amounts still come from the published RVUs and anchor other payers.
 - CLFS: CMS Clinical Laboratory Fee Schedule national limits (labs; Medicare charges no deductible or
   coinsurance on them, see `benefits.py`).
 - OPPS: CMS Hospital Outpatient Prospective Payment System, Addendum B national unadjusted rates by APC, used
@@ -41,7 +41,7 @@ MEDICARE_FEES: dict[str, tuple[float, float | None]] = {
     "99381": (114, None), "99382": (120, None), "99383": (125, None), "99384": (137, None), "99385": (128, None),
     "99386": (151, None), "99387": (164, None), "99391": (102, None), "99392": (110, None), "99393": (109, None),
     "99394": (120, None), "99395": (113, None), "99396": (121, None), "99397": (132, None),
-    "G0438": (170, None), "G0439": (128, None), "G0444": (18, None),
+    "G0402": (170, None), "G0438": (170, None), "G0439": (128, None), "G0444": (18, None),
     # CLFS
     "36415": (3, 3), "80048": (8, 8), "80053": (11, 11), "80061": (13, 13), "80069": (11, 11), "80076": (8, 8),
     "81003": (2, 2), "81025": (9, 9), "82043": (6, 6), "82378": (18, 18), "82550": (7, 7), "83036": (10, 10),

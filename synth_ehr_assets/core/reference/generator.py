@@ -13,26 +13,33 @@ from synth_ehr_assets.core.reference.benefits import PLAN_NAMES
 from synth_ehr_assets.core.reference.billing import ELECTIVE_DRGS, billing_rules
 from synth_ehr_assets.core.reference.calendar import SEASONS, shift_to_open_days, window_calendar
 from synth_ehr_assets.core.reference.claims import (
-    BIRTH, GENERAL, NEW_PATIENT_SHARE, POSTPARTUM, PRENATAL, Claims, Schedule, general_claims, reorder, schedule,
+    BIRTH, GENERAL, LOS_FACTOR, NEW_PATIENT_SHARE, POSTPARTUM, PRENATAL, Claims, Schedule, general_claims, reorder, schedule,
 )
-from synth_ehr_assets.core.reference.diagnoses import claim_diagnoses
+from synth_ehr_assets.core.reference.diagnoses import claim_diagnoses, drop_excluded
+from synth_ehr_assets.core.reference.drg import retier
 from synth_ehr_assets.core.reference.maternity import maternity_claims
 from synth_ehr_assets.core.reference.population import GESTATION_DAYS, WINDOW_DAYS, Patients, draw_patients
 from synth_ehr_assets.core.reference.tables import SPECIALTIES, Tables, reference_tables
 from synth_ehr_assets.core.progress import Progress
 
 # Bump when the design or the generator changes what a (n_claims, seed) pair produces (cache keys use it).
-REFERENCE_VERSION = "2"
+REFERENCE_VERSION = "3"
 CHUNK_PATIENTS = 10_000
 WINDOW_START_EPOCH_DAY = 19_723  # 2024-01-01 as days since 1970-01-01
 OFFICE_LEVELS = (.6, 1.7, 2.8)  # complexity score cut points for E/M levels 2|3|4|5
 ED_LEVELS = (0.0, .8, 1.6, 2.4)  # ... for ED levels 1|2|3|4|5
 PREVENTIVE_AGES = (1, 5, 12, 18, 40, 65)  # preventive E/M age bands (9938x/9939x, digits 1-7)
-# Medicare's subsequent annual wellness visit is G0439, but "G0439" is also ICD-10-CM G04.39 and the shared code
-# index (code_catalog / NearestCodeIndex) keys codes without their system, so a release with it fails; until the
-# index keys codes by system, the reference bills every wellness visit as G0438 (a frequency-edit defect).
-SUBSEQUENT_WELLNESS_VISIT = "G0438"
-
+# Medicare preventive visits (42 CFR 410.15-16; Medicare Claims Processing Manual ch. 12, 30.6.1.1): the "Welcome
+# to Medicare" examination G0402 once, in the first 12 months of Part B (here: at 65, as patients entering Medicare
+# at 65 have it), then the initial annual wellness visit G0438 once per lifetime, then G0439 every later year. A
+# patient past 65 has had an initial visit before the window unless drawn otherwise: about a fifth (CMS Part B
+# national summary: G0438 runs at roughly a quarter of the volume of G0439).
+INITIAL_WELLNESS_SHARE = .2
+WELCOME_AGE = 65
+# a preventive visit (9938x/9939x, G0402/G0438/G0439) at most once every 11 full months from age 3 (Medicare's
+# wellness-visit frequency; commercial and Medicaid plans cover one a year; Bright Futures well-child visits are
+# yearly from age 3, more often before): a scheduled visit sooner than that after the last one is not made
+PREVENTIVE_INTERVAL_DAYS, PREVENTIVE_FREQUENT_BEFORE_AGE = 335, 3
 
 
 def generate_reference_claims(
@@ -87,9 +94,13 @@ def _chunk(rng: np.random.Generator, T: Tables, chunk: int) -> pl.DataFrame:
     general_claims(rng, T, P, S, C)
     _calendar(rng, T, P, S, C)
     maternity_claims(rng, T, P, S, C)
+    keep = _preventive_frequency(S, C)
+    reorder(S, keep)
+    reorder(C, keep)
     primary = _primary_care(rng, S.age)
     C.specialty = np.where(C.specialty < 0, primary, C.specialty)
-    dx = claim_diagnoses(rng, T, P, S, C)
+    dx = drop_excluded(T, claim_diagnoses(rng, T, P, S, C))
+    _code_severity(T, C, dx)
     px = billing_rules(T, P, S, C, _procedures(rng, T, P, S, C))
     year = window_calendar()["year"][S.day].astype(np.int64)
     amounts = claim_amounts(rng, T, P, S, C, px, dx[:, 0], year)
@@ -100,7 +111,7 @@ def _chunk(rng: np.random.Generator, T: Tables, chunk: int) -> pl.DataFrame:
         "region": P.region[S.pid].astype(np.int8), "payer": P.payer[S.pid].astype(np.int8), "drg": C.drg,
         "charge_amount": amounts.charge, "allowed_amount": amounts.allowed, "paid_amount": amounts.paid,
         "specialty": C.specialty, "plan": P.plan[S.pid], "deductible": np.round(sharing.deductible, 2),
-        "copay": np.round(sharing.copay, 2), "coinsurance": np.round(sharing.coinsurance, 2),
+        "copay": np.round(sharing.copay, 2) + 0.0, "coinsurance": np.round(sharing.coinsurance, 2) + 0.0,  # no -0.0
         "patient_amount": np.round(amounts.allowed - amounts.paid, 2),
     }
     columns |= {name: dx[:, j] for j, name in enumerate(schema.DX_COLUMNS)}
@@ -139,6 +150,15 @@ def _calendar(rng: np.random.Generator, T: Tables, P: Patients, S: Schedule, C: 
     reorder(C, order)
 
 
+def _code_severity(T: Tables, C: Claims, dx: np.ndarray) -> None:
+    """The DRG tier follows the listed secondaries (`drg.py`); a stay's length and charge follow its new tier."""
+    C.drg, tier = retier(T.vocab, dx, C.drg)
+    stay = C.severity >= 0
+    old, new = C.severity[stay], tier[stay]
+    C.base_charge[stay] *= np.array(enc.SEVERITY_MULTIPLIER)[new] / np.array(enc.SEVERITY_MULTIPLIER)[old]
+    C.los[stay] = np.maximum(1, np.round(C.los[stay] * np.array(LOS_FACTOR)[new] / np.array(LOS_FACTOR)[old]))
+
+
 def _primary_care(rng: np.random.Generator, age: np.ndarray) -> np.ndarray:
     adult = np.where(rng.random(len(age)) < .6, SPECIALTIES.index("family_medicine"), SPECIALTIES.index("internal_medicine"))
     return np.where(age < 18, SPECIALTIES.index("pediatrics"), adult).astype(np.int16)
@@ -163,14 +183,47 @@ def _procedures(rng: np.random.Generator, T: Tables, P: Patients, S: Schedule, C
     office = np.where(new, _idx(T, "9920{}", range(2, 6))[level], _idx(T, "9921{}", range(2, 6))[level])
     band = np.digitize(S.age, PREVENTIVE_AGES)
     preventive = np.where(new, _idx(T, "9938{}", range(1, 8))[band], _idx(T, "9939{}", range(1, 8))[band])
-    # Medicare pays the annual wellness visit (G0438 first, G0439 later) instead of the 9938x/9939x codes
+    # Medicare pays the annual wellness visit instead of the 9938x/9939x codes: G0438 once, G0439 after it
     medicare = P.payer[S.pid] == 0
-    preventive = np.where(medicare, np.where(new, T.index["G0438"], T.index[SUBSEQUENT_WELLNESS_VISIT]), preventive)
+    wellness = medicare & (C.evaluation == enc.EVALUATIONS.index("preventive"))
+    rank = _rank_per_patient(S.pid, S.day, wellness)
+    welcome = (rank == 0) & (S.age == WELCOME_AGE)
+    after_welcome = (rank == 1) & np.isin(S.pid, S.pid[welcome])
+    initial = ((rank == 0) & ~welcome & (rng.random(n) < INITIAL_WELLNESS_SHARE)) | after_welcome
+    medicare_code = np.select([welcome, initial], [T.index["G0402"], T.index["G0438"]], T.index["G0439"])
+    preventive = np.where(medicare, medicare_code, preventive)
     ed = _idx(T, "9928{}", range(1, 6))[np.digitize(C.acuity + .3 * burden + rng.normal(0, .7, n), ED_LEVELS)]
     evaluation = np.select(
         [C.evaluation == enc.EVALUATIONS.index(name) for name in ("office", "preventive", "ed")], [office, preventive, ed], -1
     )
     return compact(np.concatenate([evaluation[:, None], C.px], axis=1), schema.PX_SLOTS)
+
+
+def _preventive_frequency(S: Schedule, C: Claims) -> np.ndarray:
+    """Row numbers to keep: every row but preventive visits sooner than `PREVENTIVE_INTERVAL_DAYS` after the
+    patient's previous kept one (age 3 and over)."""
+    rows = np.flatnonzero((C.evaluation == enc.EVALUATIONS.index("preventive")) & (S.age >= PREVENTIVE_FREQUENT_BEFORE_AGE))
+    rows = rows[np.lexsort((rows, S.day[rows], S.pid[rows]))]
+    keep = np.ones(len(S.pid), bool)
+    last_pid, last_day = -1, 0
+    for row, pid, day in zip(rows.tolist(), S.pid[rows].tolist(), S.day[rows].tolist()):
+        if pid == last_pid and day - last_day < PREVENTIVE_INTERVAL_DAYS:
+            keep[row] = False
+        else:
+            last_pid, last_day = pid, day
+    return np.flatnonzero(keep)
+
+
+def _rank_per_patient(pid: np.ndarray, day: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """0, 1, 2, ... over each patient's rows among `mask` in date order (ties: row order); -1 off the mask."""
+    rows = np.flatnonzero(mask)
+    rows = rows[np.lexsort((rows, day[rows], pid[rows]))]
+    out = np.full(len(pid), -1, np.int64)
+    if rows.size:
+        start = np.r_[True, pid[rows][1:] != pid[rows][:-1]]
+        first = np.maximum.accumulate(np.where(start, np.arange(rows.size), 0))
+        out[rows] = np.arange(rows.size) - first
+    return out
 
 
 def _idx(T: Tables, pattern: str, digits) -> np.ndarray:

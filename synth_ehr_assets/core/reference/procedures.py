@@ -120,6 +120,7 @@ _CPT: dict[str, tuple[str, float]] = {
     "90662": ("Influenza vaccine, high-dose (enhanced antigen), preservative free, for intramuscular use", 110),
     "G0008": ("Administration of influenza virus vaccine (Medicare)", 40),
     "G0444": ("Annual depression screening, 5 to 15 minutes (Medicare)", 45),
+    "G0402": ("Initial preventive physical examination (Welcome to Medicare visit), first 12 months of Part B", 330),
     "G0438": ("Annual wellness visit with personalized prevention plan, initial (Medicare)", 320),
     "G0439": ("Annual wellness visit with personalized prevention plan, subsequent (Medicare)", 260),
     "59400": ("Routine obstetric care: antepartum care, vaginal delivery and postpartum care (global)", 4200),

@@ -20,7 +20,8 @@ from synth_ehr_assets.core.reference.fees import (
     COMMERCIAL_MULTIPLE, COMMERCIAL_RANGE, DRG_WEIGHTS, GEOGRAPHIC_FACTOR, IPPS_BASE_RATE, MEDICARE_FEES,
 )
 
-DEFECT_KINDS = ("allowed_amount", "procedure_code", "cost_sharing", "dates", "secondary_diagnoses", "icd10_conventions")
+DEFECT_KINDS = ("allowed_amount", "procedure_code", "cost_sharing", "dates", "secondary_diagnoses", "icd10_conventions",
+                "charges", "drg_severity")
 _PX, _DX = schema.PX_COLUMNS, schema.DX_COLUMNS
 _ANY_DX = lambda codes: pl.any_horizontal(pl.col(c).is_in(list(codes)).fill_null(False) for c in _DX)  # noqa: E731
 _ANY_PX = lambda codes: pl.any_horizontal(pl.col(c).is_in(list(codes)).fill_null(False) for c in _PX)  # noqa: E731
@@ -151,7 +152,7 @@ def _annotate(claims: pl.DataFrame) -> pl.DataFrame:
     )
     chronic = pl.sum_horizontal(pl.col(c).is_in(list(conditions)).fill_null(False) for c in _DX[1:])
     screening = pl.col("dx_1").is_in(list(SCREENING_PRINCIPALS))
-    preventive_visit = _ANY_PX([f"993{b}{d}" for b in (8, 9) for d in range(1, 8)] + ["G0438", "G0439"])
+    preventive_visit = _ANY_PX([f"993{b}{d}" for b in (8, 9) for d in range(1, 8)] + ["G0402", "G0438", "G0439"])
     primary = pl.col("provider_specialty").is_in(["family_medicine", "internal_medicine", "pediatrics"])
     # the setting's list size, plus 2 for the codes a combination code brings ("use additional code")
     cap = (pl.when(pl.col("claim_type") == "outpatient").then(
@@ -186,7 +187,68 @@ def violations(claims: pl.DataFrame) -> dict[str, dict[str, int]]:
         kind, name = key.split("/")
         out[kind][name] = int(value)
     out["cost_sharing"]["medicare_flat_80_percent"] = _medicare_flat(frame)
+    out["procedure_code"]["initial_wellness_visit_repeated"] = _wellness_repeated(claims)
+    out["procedure_code"]["preventive_visit_within_11_months"] = _preventive_too_soon(claims)
+    out["icd10_conventions"]["excludes1_pair"] = _excludes1_claims(claims)
+    out["charges"] = _charges_on_the_floor(frame)
+    out["drg_severity"] = {"drg_tier_not_from_secondaries": _drg_mismatches(claims)}
     return out
+
+
+def _wellness_repeated(claims: pl.DataFrame) -> int:
+    """Medicare preventive visits out of sequence: G0402 (welcome) not the patient's first or past 65; G0438
+    (initial wellness, once per lifetime) repeated, after a G0439, or at 65 (still the welcome visit's year)."""
+    visits = claims.filter(_ANY_PX(["G0402", "G0438", "G0439"])).select(
+        "patient_id", "service_date", "claim_id", "age", welcome=_ANY_PX(["G0402"]), initial=_ANY_PX(["G0438"]),
+    ).sort("patient_id", "service_date", "claim_id").with_columns(
+        before=pl.int_range(pl.len()).over("patient_id"), welcomed=pl.col("welcome").cum_sum().over("patient_id"))
+    initial_ok = (pl.col("before") == 0) | ((pl.col("before") == 1) & (pl.col("welcomed") == 1))
+    bad = (pl.col("welcome") & ((pl.col("before") > 0) | (pl.col("age") > 65))) | (
+        pl.col("initial") & (~initial_ok | (pl.col("age") == 65) & (pl.col("welcomed") == 0)))
+    return visits.filter(bad).height
+
+
+def _preventive_too_soon(claims: pl.DataFrame) -> int:
+    """Preventive visits (age 3+) less than 11 full months (335 days) after the patient's previous one."""
+    codes = [f"993{b}{d}" for b in (8, 9) for d in range(1, 8)] + ["G0402", "G0438", "G0439"]
+    visits = claims.filter(_ANY_PX(codes) & (pl.col("age") >= 3)).sort("patient_id", "service_date", "claim_id")
+    gap = (pl.col("service_date") - pl.col("service_date").shift().over("patient_id")).dt.total_days()
+    return visits.filter(gap < 335).height
+
+
+def _excludes1_claims(claims: pl.DataFrame) -> int:
+    """Claims with two diagnoses that an ICD-10-CM Excludes1 note (simple-icd-10-cm) keeps apart."""
+    from synth_ehr_assets.core.synth.edits_base import ROW, long
+    from synth_ehr_assets.core.synth.edits_icd import pair_violations
+
+    frame = claims.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias(ROW), "claim_type", "age", "sex", *_DX)
+    found = pair_violations(long(frame, list(_DX)))
+    return found.filter(pl.col("rule") == "excludes1_pair")[ROW].n_unique()
+
+
+def _charges_on_the_floor(frame: pl.DataFrame) -> dict[str, int]:
+    """Claims charged exactly the lowest chargemaster price (the best contract + 5%), claim types where more
+    than a tenth of the priced claims share one charge / Medicare ratio (charges too uniform), and claims of
+    Category II tracking codes only charged more than a cent or allowed anything."""
+    kind = pl.col("claim_type").replace_strict({k: i for i, k in enumerate(schema.CLAIM_TYPES)}, return_dtype=pl.Int64)
+    ceiling = kind.replace_strict(dict(enumerate(COMMERCIAL_MULTIPLE.tolist())), return_dtype=pl.Float64) * COMMERCIAL_RANGE[1]
+    priced = frame.filter(pl.col("medicare_price") > 0).with_columns(
+        ratio=pl.col("charge_amount") / (pl.col("medicare_price") * ceiling))
+    at_floor = priced.filter((pl.col("ratio") - 1.05).abs() < .005).height
+    tracking = pl.all_horizontal(pl.col(c).is_null() | pl.col(c).str.contains(r"^\d{4}F$") for c in _PX) & pl.col("px_1").is_not_null()
+    tracking_charged = frame.filter(tracking & ((pl.col("charge_amount") > .01) | (pl.col("allowed_amount") > 0))).height
+    modal = priced.group_by("claim_type", pl.col("ratio").round(2)).len().with_columns(
+        share=pl.col("len") / pl.col("len").sum().over("claim_type")).filter(pl.col("share") > .1)
+    return {"charge_at_contract_floor": at_floor, "one_markup_for_many_claims": modal["len"].sum() if modal.height else 0,
+            "tracking_code_only_claim_charged": tracking_charged}
+
+
+def _drg_mismatches(claims: pl.DataFrame) -> int:
+    """Stays whose MS-DRG title (with MCC / with CC / without) disagrees with the listed secondaries (`drg.py`)."""
+    from synth_ehr_assets.core.reference.drg import fits, secondary_tier
+
+    stays = claims.filter((pl.col("claim_type") == "inpatient") & pl.col("drg").is_not_null()).select("drg", *_DX)
+    return sum(not fits(row[0], secondary_tier(list(row[1:]))) for row in stays.iter_rows())
 
 
 def distributions(claims: pl.DataFrame) -> dict[str, pl.DataFrame]:
