@@ -14,7 +14,7 @@ TINY_SPEC = {
     "description": "end-to-end test release",
     "rows": 300,
     "seed": 11,
-    "source": {"kind": "reference", "claims": 1500},
+    "source": {"kind": "reference", "claims": 2000},
     "codes": {"embed": "used"},
     "synthesizer": {"autoencoder_epochs": 3, "gan_epochs": 6, "batch_size": 128},
     "narratives": {"engine": "design", "sample_size": 20},
