@@ -97,6 +97,8 @@ def test_valid_claims_pass_every_rule():
         ({"dx_1": "J449", "dx_2": "E1165", "dx_3": "E119"}, "redundant_unspecified", "dx_3"),
         ({"dx_2": "E1165"}, "redundant_unspecified", "dx_2"),
         ({"dx_1": "N1831", "dx_2": "N189"}, "redundant_unspecified", "dx_2"),
+        ({"dx_1": "N1831", "dx_2": "N1830"}, "redundant_unspecified", "dx_2"),
+        ({"dx_1": "J441", "dx_2": "J449"}, "redundant_unspecified", "dx_2"),
         ({"dx_1": "E1122"}, "missing_companion_code", "dx_1"),
         ({"dx_2": "I129", "dx_3": "N186"}, "missing_companion_code", "dx_2"),
         ({"dx_2": "I120", "dx_3": "N1831"}, "missing_companion_code", "dx_2"),

@@ -16,8 +16,10 @@
   I97.13), "code to indicate outcome of delivery (Z37.0)" (O80, O82), and "code from I12/I13 to identify ..."
   (O10.2, O10.3).
 - `redundant_unspecified`: a code titled "without complication(s)" together with another code below the same
-  parent that is not itself "without complications" (E11.9 with E11.22); N18.9 (CKD, unspecified stage) with a
-  staged N18 code; I50.9 (heart failure, unspecified) with another I50 code.
+  parent that is not itself "without complications" (E11.9 with E11.22); likewise a code titled "..., unspecified"
+  with a specific code of its parent (N18.30 with N18.31, J44.9 with J44.1, F41.9 with F41.1: guideline I.B.18,
+  the specific code replaces the unspecified one); N18.9 (CKD, unspecified stage) with a staged N18 code; I50.9
+  (heart failure, unspecified) with another I50 code.
 """
 
 from __future__ import annotations
@@ -94,6 +96,14 @@ def companion_requirements(code: str) -> tuple[tuple[str, tuple[tuple[str, str],
 
 
 @lru_cache(maxsize=1)
+def unspecified_leaf_codes() -> frozenset[str]:
+    """Codes titled "..., unspecified" (or "Unspecified ..."): the fallback of their parent's specific codes."""
+    catalog = codes.icd10cm_catalog()
+    titled = catalog.filter(pl.col("description").str.to_lowercase().str.contains(r"(^unspecified\b|unspecified$)"))
+    return frozenset(titled["code"])
+
+
+@lru_cache(maxsize=1)
 def without_complication_codes() -> frozenset[str]:
     catalog = codes.icd10cm_catalog()
     titled = catalog.filter(pl.col("description").str.to_lowercase().str.contains("without complication"))
@@ -110,6 +120,7 @@ def conflict_pairs(present: list[str]) -> pl.DataFrame:
     billable = codes.billable_codes()
     present = sorted({code for code in present if code in billable})
     without = without_complication_codes()
+    fallbacks = without | unspecified_leaf_codes()
     rows = []
     for code in present:
         for owner, text, ranges in excludes1_notes(code):
@@ -118,10 +129,10 @@ def conflict_pairs(present: list[str]) -> pl.DataFrame:
                     if other != code:
                         detail = f"{other} with {code}: Excludes1 at {owner} ({text})"
                         rows.append((code, other, "excludes1_pair", detail))
-        scope = UNSPECIFIED_SCOPES.get(code) or (code[:-1] if code in without else None)
+        scope = UNSPECIFIED_SCOPES.get(code) or (code[:-1] if code in fallbacks else None)
         if scope:
             for other in _slice(present, scope, scope):
-                if other != code and other not in without:
+                if other != code and other not in fallbacks:
                     detail = f"{code} ({codes.describe(code)}) contradicts {other} on the same claim"
                     rows.append((code, other, "redundant_unspecified", detail))
     schema = {"code": pl.String, "other": pl.String, "rule": pl.String, "detail": pl.String}
