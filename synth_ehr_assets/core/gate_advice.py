@@ -34,12 +34,14 @@ GATE_ADVICE: dict[str, GateAdvice] = {
         "train longer (synthesizer.gan_epochs, synthesizer.autoencoder_epochs) or on more source claims",
     ),
     "privacy_dcr_overfitting": GateAdvice(
-        ("min_dcr_overfitting_protection",),
-        "stop the GAN earlier (synthesizer.memorisation_margin, gan_patience), or set privacy.near_duplicate_distance",
+        ("min_dcr_overfitting_protection", "distance_null_factor"),
+        "stop the GAN earlier (synthesizer.memorisation_margin, gan_patience), set privacy.near_duplicate_distance, "
+        "or train on more source claims (the gate's row count and the real holdout's own score are in its detail)",
     ),
     "privacy_membership_inference": GateAdvice(
-        ("max_membership_inference_auc",),
-        "stop the GAN earlier (synthesizer.memorisation_margin, gan_patience) or set privacy.near_duplicate_distance",
+        ("max_membership_inference_auc", "distance_null_factor"),
+        "stop the GAN earlier (synthesizer.memorisation_margin, gan_patience), set privacy.near_duplicate_distance, "
+        "or train on more source claims",
     ),
     "privacy_attack_risk": GateAdvice(
         ("max_attack_risk", "attack_risk_noise_factor"),
