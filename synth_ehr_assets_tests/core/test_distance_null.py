@@ -51,6 +51,8 @@ def test_the_null_is_drawn_from_unseen_patients_and_is_reproducible(population):
     assert 0.3 < null["null_share_closer_to_train_median"] <= null["null_share_closer_to_train_p95"] < 0.9
     assert 0.35 < null["null_membership_inference_auc_median"] < 0.65
     assert distance_null(population["train"], population["holdout"].head(15), seed=4) == {}  # too few to cut
+    mixed = pl.concat([population["holdout"], population["train"].head(5)])  # a patient on both sides
+    assert distance_null(population["train"], mixed, seed=4) == {}
 
 
 def test_bounds_keep_the_defaults_where_the_null_is_clean_and_widen_only_by_its_noise():
@@ -62,7 +64,7 @@ def test_bounds_keep_the_defaults_where_the_null_is_clean_and_widen_only_by_its_
     skewed = clean | {"null_share_closer_to_train_median": 0.56, "null_share_closer_to_train_p95": 0.60,
                       "null_query_rows": 200.0, "dcr_rows": 300.0}
     bounds = privacy_gate_bounds(skewed, 0.9, 0.6, 1.0)
-    noise = 2 * max(scaled_spread(0.60, 0.56, 200.0, 300.0), Z95 * 0.5 / math.sqrt(300.0))  # binomial floor
+    noise = 2 * math.hypot(scaled_spread(0.60, 0.56, 200.0, 300.0), Z95 * 0.5 / math.sqrt(300.0))  # + binomial
     assert bounds["null_dcr_overfitting_protection"] == pytest.approx(0.88)
     assert bounds["min_dcr_overfitting_protection"] == pytest.approx(0.88 - noise)
     assert privacy_gate_bounds(skewed | {"null_share_closer_to_train_median": 0.9}, 0.9, 0.6, 1.0)[

@@ -21,6 +21,7 @@ import warnings
 import polars as pl
 
 from synth_ehr_assets.core.evaluation.figures import require
+from synth_ehr_assets.core.evaluation.sdmetrics_bridge import patient_order, subsample_patients
 from synth_ehr_assets.core.schema import DX_COLUMNS
 from synth_ehr_assets.core.spec import GateThresholds
 
@@ -43,19 +44,21 @@ def _sensitive(claims: pl.DataFrame) -> pl.Series:
 
 
 def matched_targets(real_train: pl.DataFrame, real_holdout: pl.DataFrame, rows: int, seed: int):
-    """(train targets, control targets): `rows` seeded holdout rows and train rows with the same count of sensitive
-    flags, so a base-rate gap between two real samples (claims cluster by patient) is not read as leakage."""
-    control = real_holdout.sample(min(rows, real_holdout.height), seed=seed + 1, shuffle=True)
+    """(train targets, control targets): `rows` holdout rows of whole patients in seeded order, and as many train
+    rows taken the same way with the same count of sensitive flags, so neither a base-rate gap between two real
+    samples nor a gap in claims per patient (a row sample of a large train split holds ~1 claim per patient, which
+    singles out more easily than the holdout's ~3) is read as leakage."""
+    control = subsample_patients(real_holdout, rows, seed + 1)
     flagged = int(_sensitive(control).sum())
-    train_flag = _sensitive(real_train)
-    parts = [real_train.filter(train_flag == value) for value in (True, False)]
+    ordered = patient_order(real_train, seed)
+    train_flag = _sensitive(ordered)
+    parts = [ordered.filter(train_flag == value) for value in (True, False)]
     wanted = (flagged, control.height - flagged)
     if any(part.height < n for part, n in zip(parts, wanted)):
         raise ValueError(f"attack risks: train has {parts[0].height} sensitive / {parts[1].height} other claims, "
                          f"the control sample needs {wanted[0]} / {wanted[1]}")
-    train = pl.concat([part.sample(n, seed=seed) for part, n in zip(parts, wanted)]).sample(fraction=1.0,
-                                                                                            shuffle=True, seed=seed)
-    return train, control
+    train = pl.concat([part.head(n) for part, n in zip(parts, wanted)])
+    return train.sample(fraction=1.0, shuffle=True, seed=seed), control.sample(fraction=1.0, shuffle=True, seed=seed)
 
 
 def attack_view(claims: pl.DataFrame):

@@ -26,9 +26,14 @@ AUC_BOUND_CAP = 0.75
 Z95 = 1.645
 
 
+def held_out_by_patient(real_train: pl.DataFrame, real_holdout: pl.DataFrame) -> bool:
+    """True when no holdout patient has a claim in train."""
+    return not real_holdout["patient_id"].is_in(real_train["patient_id"].implode()).any()
+
+
 def _two_parts(holdout: pl.DataFrame, rng: np.random.Generator) -> tuple[pl.DataFrame, pl.DataFrame, bool]:
-    """The holdout cut in two halves of its patients (of its rows when it has no patient_id)."""
-    if "patient_id" in holdout.columns and holdout["patient_id"].n_unique() >= 2:
+    """The holdout cut in two halves of its patients (of its rows when it has a single patient)."""
+    if holdout["patient_id"].n_unique() >= 2:
         patients = holdout["patient_id"].unique().sort()
         chosen = patients.gather(rng.permutation(len(patients))[: len(patients) // 2])
         mask = holdout["patient_id"].is_in(chosen.implode()).to_numpy()
@@ -43,8 +48,12 @@ def distance_null(
 ) -> dict[str, float]:
     """Null figures over `draws` seeded resplits of the holdout (at most `max_rows` rows per part).
 
-    Empty (no figures) when the holdout is too small to cut into two parts of `MIN_NULL_ROWS` rows.
+    Empty (no figures: the defaults hold) when the split is not by patient (a holdout row then has siblings in
+    train, so real holdout rows are no stand-in for unseen people) or the holdout is too small to cut into two
+    parts of `MIN_NULL_ROWS` rows.
     """
+    if "patient_id" not in real_holdout.columns or not held_out_by_patient(real_train, real_holdout):
+        return {}
     rng = np.random.default_rng(seed)
     encoder = ClaimEncoder.fit(real_train)
     shares, aucs, sizes, query_sizes, by_patient = [], [], [], [], True
@@ -86,26 +95,32 @@ def scaled_spread(null_p95: float, null_median: float, null_rows: float, gate_ro
     return max(null_p95 - null_median, 0.0) * math.sqrt(null_rows / gate_rows)
 
 
+def _combined(null_spread: float, release_noise: float) -> float:
+    """The noise of (release figure - null level): the null's spread and the release's own, in quadrature."""
+    return math.hypot(null_spread, release_noise)
+
+
 def privacy_gate_bounds(figures: dict[str, float], default_min_dcr: float, default_max_auc: float,
                         factor: float) -> dict[str, float]:
     """The DCR and membership bounds a release is held to, and their derivation (figures for the check's metadata).
 
     DCR protection ≥ min(default, null level - factor × noise): the null level is 2 × (1 - the null's median share
     closer to train), capped at 1; the noise is 2 × the 95th-percentile sampling excess of that share at the
-    gate's number of synthetic queries (the null's spread scaled from its size, and never less than a binomial
-    share's). The attack AUC ≤ max(default, null median + factor × its noise, likewise). Noise never takes them
+    gate's size (the smaller of its synthetic queries and its reference rows), the null's spread scaled from its
+    size combined in quadrature with the release's own binomial noise. The attack AUC ≤ max(default, null median
+    + factor × its noise, likewise). Noise never takes them
     past `DCR_BOUND_FLOOR` / `AUC_BOUND_CAP`. Without null figures (a holdout too small to cut) the defaults hold.
     """
     share_median = figures.get("null_share_closer_to_train_median", math.nan)
     auc_median = figures.get("null_membership_inference_auc_median", math.nan)
-    query_rows = figures.get("null_query_rows", math.nan)
-    dcr_rows = figures.get("dcr_rows", math.nan)
+    dcr_rows = min(figures.get("dcr_rows", math.nan), figures.get("dcr_reference_rows", math.inf))
     mia_rows = figures.get("membership_rows", math.nan)
-    share_noise = max(
-        scaled_spread(figures.get("null_share_closer_to_train_p95", math.nan), share_median, query_rows, dcr_rows),
+    share_noise = _combined(
+        scaled_spread(figures.get("null_share_closer_to_train_p95", math.nan), share_median,
+                      figures.get("null_query_rows", math.nan), dcr_rows),
         Z95 * 0.5 / math.sqrt(dcr_rows) if dcr_rows > 0 else math.nan,
     )
-    auc_noise = max(
+    auc_noise = _combined(
         scaled_spread(figures.get("null_membership_inference_auc_p95", math.nan), auc_median,
                       figures.get("null_rows", math.nan), mia_rows),
         Z95 * math.sqrt((2 * mia_rows + 1) / (12 * mia_rows**2)) if mia_rows > 0 else math.nan,
@@ -120,6 +135,7 @@ def privacy_gate_bounds(figures: dict[str, float], default_min_dcr: float, defau
         "min_dcr_overfitting_protection": min_dcr, "null_dcr_overfitting_protection": null_protection,
         "null_dcr_noise_at_gate_size": 2.0 * share_noise, "max_membership_inference_auc": max_auc,
         "null_membership_inference_auc": auc_median, "null_auc_noise_at_gate_size": auc_noise,
-        "null_query_rows": query_rows, "null_rows": figures.get("null_rows", math.nan), "dcr_gate_rows": dcr_rows,
+        "null_query_rows": figures.get("null_query_rows", math.nan), "null_rows": figures.get("null_rows", math.nan),
+        "dcr_gate_rows": dcr_rows,
         "membership_gate_rows": mia_rows, "factor": factor,
     }

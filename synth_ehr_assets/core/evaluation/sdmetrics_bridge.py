@@ -55,6 +55,29 @@ def subsample(claims: pl.DataFrame, max_rows: int, seed: int) -> pl.DataFrame:
     return claims.sample(n=max_rows, seed=seed, shuffle=False)
 
 
+def patient_order(claims: pl.DataFrame, seed: int) -> pl.DataFrame:
+    """The claims with whole patients in seeded random order (claims of one patient together, by claim_id);
+    rows in seeded random order when there is no patient_id."""
+    if "patient_id" not in claims.columns:
+        return claims.sample(fraction=1.0, shuffle=True, seed=seed)
+    patients = claims["patient_id"].unique().sort()
+    order = patients.gather(np.random.default_rng(seed).permutation(len(patients)))
+    ranks = pl.DataFrame({"patient_id": order, "_rank": np.arange(len(order))})
+    return claims.join(ranks, on="patient_id").sort("_rank", "claim_id").drop("_rank")
+
+
+def subsample_patients(claims: pl.DataFrame, max_rows: int, seed: int) -> pl.DataFrame:
+    """At most `max_rows` rows made of whole patients drawn in seeded order (the last one cut to fit).
+
+    A sample of a large split then keeps the claims-per-patient structure of a smaller split used whole (a row
+    sample of train holds ~1 claim per patient where a holdout sample holds ~3), so two samples compared by an
+    attack (`attack_risk.matched_targets`) differ in membership, not in how their rows cluster.
+    """
+    if claims.height <= max_rows:
+        return claims
+    return patient_order(claims, seed).head(max_rows)
+
+
 @contextmanager
 def _quiet_and_seeded(seed: int) -> Iterator[None]:
     """sdmetrics draws from numpy's global generator and warns freely: seed it and restore it afterwards."""
