@@ -31,7 +31,7 @@ def support() -> TrainingSupport:
 def test_support_records_pairs_bands_and_rate(support):
     assert ("99213", "E11") in support.px_dx.rows() and ("291", "I50") in support.drg_dx.rows()
     assert support.medicare_under_65_bands == (25, 40)  # c2 (29, maternity) and t1 (42); c5 (4) is a child
-    assert support.medicare_under_65_rate == pytest.approx(2 / 5)
+    assert support.medicare_under_65_rate == pytest.approx(2 / 6)  # of six adults under 65 (c7, 31, is commercial)
 
 
 def test_support_round_trips_through_json(support):

@@ -54,6 +54,8 @@ VALID = [
         px_2="90700",
     ),
     claim(claim_id="c6", dx_1="Z00121", dx_2=None, age=0, payer="medicaid", px_1="99391", px_2="90460"),
+    claim(claim_id="c7", dx_1="Z3482", dx_2="Z3A20", age=31, payer="commercial", px_1="0502F"),
+    claim(claim_id="c8", claim_type="inpatient", los_days=2, drg="292", dx_1="I5023", dx_2=None, px_1=None),
 ]
 
 
@@ -99,6 +101,11 @@ def test_valid_claims_pass_every_rule():
         ({"dx_1": "N1831", "dx_2": "N189"}, "redundant_unspecified", "dx_2"),
         ({"dx_1": "N1831", "dx_2": "N1830"}, "redundant_unspecified", "dx_2"),
         ({"dx_1": "J441", "dx_2": "J449"}, "redundant_unspecified", "dx_2"),
+        ({"dx_1": "Z3481", "dx_2": "Z3A10", "dx_3": "Z3A12", "age": 30}, "gestation_weeks_conflict", "dx_3"),
+        ({"dx_1": "Z3481", "dx_2": "Z3A33", "age": 30}, "gestation_weeks_conflict", "dx_2"),
+        ({"dx_1": "O99513", "dx_2": "Z3A08", "age": 30}, "gestation_weeks_conflict", "dx_2"),
+        ({"px_1": None}, "missing_procedure", "px_1"),
+        ({"claim_type": "outpatient", "los_days": None, "px_1": None}, "missing_procedure", "px_1"),
         ({"dx_1": "E1122"}, "missing_companion_code", "dx_1"),
         ({"dx_2": "I129", "dx_3": "N186"}, "missing_companion_code", "dx_2"),
         ({"dx_2": "I120", "dx_3": "N1831"}, "missing_companion_code", "dx_2"),

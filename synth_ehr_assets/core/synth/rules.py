@@ -22,6 +22,8 @@ Rules:
 - `excludes1_pair`, `missing_companion_code`, `redundant_unspecified`: ICD-10-CM conventions between the codes
   of one claim (`edits_icd`).
 - `px_age_sex_band`: procedures outside their age band or sex (`edits_procedures`).
+- `gestation_weeks_conflict`, `missing_procedure`: one gestational age per encounter, in the trimester its
+  pregnancy codes name; a billed service on professional and outpatient claims (`edits_encounter`).
 - `px_dx_unsupported`, `drg_dx_mismatch`, `payer_age_implausible`: only with a `TrainingSupport` built from the
   training claims (`edits_support`); without one they are skipped.
 """
@@ -34,7 +36,7 @@ from functools import lru_cache
 import polars as pl
 
 from synth_ehr_assets.core import age_sex_edits, codes, schema
-from synth_ehr_assets.core.synth import edits_icd, edits_procedures, edits_support
+from synth_ehr_assets.core.synth import edits_encounter, edits_icd, edits_procedures, edits_support
 from synth_ehr_assets.core.synth.edits_base import ROW as _ROW
 from synth_ehr_assets.core.synth.edits_base import flag as _flag
 from synth_ehr_assets.core.synth.edits_base import long as _long
@@ -59,6 +61,8 @@ RULES = (
     "missing_companion_code",
     "redundant_unspecified",
     "px_age_sex_band",
+    "gestation_weeks_conflict",
+    "missing_procedure",
     "px_dx_unsupported",
     "drg_dx_mismatch",
     "payer_age_implausible",
@@ -152,6 +156,8 @@ def violations_by_row(df: pl.DataFrame, support: TrainingSupport | None = None) 
         edits_icd.pair_violations(long_dx),
         edits_icd.companion_violations(long_dx),
         edits_procedures.band_violations(long_px),
+        edits_encounter.gestation_violations(long_dx),
+        edits_encounter.missing_procedure(frame),
         *(edits_support.support_violations(frame, long_px, support) if support is not None else []),
     ]
     return pl.concat([p.select(_ROW, "rule", "column", "detail") for p in parts])
