@@ -46,15 +46,17 @@ def trimester_codes() -> pl.DataFrame:
 
 def gestation_violations(long_dx: pl.DataFrame) -> pl.DataFrame:
     """`gestation_weeks_conflict` on the long diagnosis slots (one violation per offending Z3A slot)."""
-    weeks = long_dx.filter(pl.col("code").str.starts_with("Z3A")).with_columns(
-        pl.col("code").map_elements(weeks_trimester, return_dtype=pl.Int8).alias("weeks_trimester")
+    weeks = long_dx.filter(pl.col("code").str.starts_with("Z3A")).rechunk()  # polars panics on string views
+    weeks = weeks.with_columns(  # split across chunks (as in rules.check_claims)
+        pl.col("code").map_elements(weeks_trimester, return_dtype=pl.Int8).alias("weeks_trimester"),
+        pl.int_range(pl.len()).over(ROW).alias("slot_rank"),
     )
     if weeks.is_empty():
         return violations(weeks, "gestation_weeks_conflict", pl.lit(""))
-    second = weeks.filter(pl.int_range(pl.len()).over(ROW) > 0)  # slots in order: all but the first Z3A
+    second = weeks.filter(pl.col("slot_rank") > 0)  # slots in order: all but the first Z3A
     repeated = violations(second, "gestation_weeks_conflict",
                           pl.format("{} is a second weeks-of-gestation code on one encounter", pl.col("code")))
-    named = long_dx.join(trimester_codes(), on="code", how="inner").select(
+    named = long_dx.rechunk().join(trimester_codes(), on="code", how="inner").select(
         ROW, pl.col("code").alias("pregnancy_code"), "trimester"
     )
     clash = weeks.join(named, on=ROW, how="inner").filter(
