@@ -38,7 +38,7 @@ def _tables(warehouse: str, stores: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
         return (read_delta_table(str(stores / "delta"), "source_claims"),
                 read_delta_table(str(stores / "delta"), "code_catalog"))
     with duckdb.connect(os.environ["SYNTH_EHR_DUCKDB_PATH"], read_only=True) as con:
-        return con.sql("select * from synth_ehr.source_claims").pl(), con.sql("select * from synth_ehr.code_catalog").pl()
+        return tuple(con.sql(f"select * from synth_ehr.{table}").pl() for table in ("source_claims", "code_catalog"))
 
 
 @pytest.mark.parametrize(("warehouse", "executor", "selection"), [("duckdb", "multiprocess", SELECTION),

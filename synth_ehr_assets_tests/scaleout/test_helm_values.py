@@ -51,7 +51,9 @@ def test_values_use_only_chart_fields_and_match_the_instance_config(deploy):
         assert _names(refs["envConfigMaps"]) == launcher["env_config_maps"] == [deploy["env"]["metadata"]["name"]]
         assert _names(refs["envSecrets"]) == launcher["env_secrets"]
         assert refs["volumes"] == launcher["volumes"] and refs["volumeMounts"] == launcher["volume_mounts"]
-    assert values["serviceAccount"]["name"] == launcher["service_account_name"]
+    account = values["serviceAccount"]["name"]
+    assert account == values["global"]["serviceAccountName"] == launcher["service_account_name"]
+    assert values["global"]["dagsterInstanceConfigMap"] == launcher["instance_config_map"]
 
     postgres, storage = values["postgresql"], deploy["instance"]["storage"]["postgres"]["postgres_db"]
     assert not postgres["enabled"]  # external instance storage, not the chart's bundled database
