@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import re
 import time
 from collections.abc import Mapping, Sequence
-
-import re
 
 import numpy as np
 import polars as pl
