@@ -42,7 +42,8 @@ def _tables(warehouse: str, stores: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 @pytest.mark.parametrize(("warehouse", "executor", "selection"), [("duckdb", "multiprocess", SELECTION),
-                                                                  ("delta", "in_process", TABLES_ONLY)])
+                                                                  ("delta", "in_process", TABLES_ONLY)],
+                         ids=["duckdb", "delta"])
 def test_two_releases_at_once_complete_without_lock_errors_or_contamination(stores: Path, warehouse, executor,
                                                                             selection):
     if warehouse == "delta":
