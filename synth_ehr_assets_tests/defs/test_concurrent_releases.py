@@ -1,4 +1,6 @@
-"""Two releases materialized at the same time, each in its own multiprocess run, share the DuckDB warehouse."""
+"""Two releases materialized at the same time, each in its own run, share the warehouse: the DuckDB file (multiprocess
+runs) or the Delta tables several machines share (`SYNTH_EHR_WAREHOUSE=delta`; in-process runs, since what races
+there is the two runs' commits to the same tables, not the steps of one run)."""
 
 import os
 import shutil
@@ -8,14 +10,17 @@ import time
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 from synth_ehr_assets.core.reference import generate_reference_claims
 
 from synth_ehr_assets.defs.settings import PROJECT_ROOT
 
-# Every DuckDB writer of the source and synthesis groups, plus the vector store, in one run per release.
+# Every DuckDB writer of the source and synthesis groups, plus the vector store, in one run per release; the
+# Delta case leaves out the vector store (per release either way, and the slowest step).
 SELECTION = "source_claims,source_quarantine,code_catalog,code_embeddings"
+TABLES_ONLY = "source_claims,source_quarantine,code_catalog"
 RELEASES = {"concurrent_a": (1_500, 11), "concurrent_b": (900, 23)}
 
 pytestmark = pytest.mark.slow
@@ -25,11 +30,29 @@ def _spec(claims: int, seed: int) -> str:
     return f"seed: {seed}\nrows: 200\nsource: {{kind: reference, claims: {claims}}}\ncodes: {{embed: used}}\n"
 
 
-def test_two_releases_at_once_complete_without_lock_errors_or_contamination(stores: Path):
+def _tables(warehouse: str, stores: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(source_claims, code_catalog) of every release, as the warehouse stores them."""
+    if warehouse == "delta":
+        from synth_ehr_assets.io.delta_io import read_delta_table
+
+        return (read_delta_table(str(stores / "delta"), "source_claims"),
+                read_delta_table(str(stores / "delta"), "code_catalog"))
+    with duckdb.connect(os.environ["SYNTH_EHR_DUCKDB_PATH"], read_only=True) as con:
+        return tuple(con.sql(f"select * from synth_ehr.{table}").pl() for table in ("source_claims", "code_catalog"))
+
+
+@pytest.mark.parametrize(("warehouse", "executor", "selection"), [("duckdb", "multiprocess", SELECTION),
+                                                                  ("delta", "in_process", TABLES_ONLY)],
+                         ids=["duckdb", "delta"])
+def test_two_releases_at_once_complete_without_lock_errors_or_contamination(stores: Path, warehouse, executor,
+                                                                            selection):
+    if warehouse == "delta":
+        pytest.importorskip("dagster_deltalake_polars", reason="the delta warehouse needs the `scaleout` extra")
     home = stores / "dagster_home"
     home.mkdir()
     shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
-    env = {**os.environ, "DAGSTER_HOME": str(home), "SYNTH_EHR_EXECUTOR": "multiprocess"}
+    env = {**os.environ, "DAGSTER_HOME": str(home), "SYNTH_EHR_EXECUTOR": executor, "SYNTH_EHR_WAREHOUSE": warehouse,
+           "SYNTH_EHR_DELTA_URI": str(stores / "delta")}
     for release_id, (claims, seed) in RELEASES.items():
         (stores / "releases" / f"{release_id}.yaml").write_text(_spec(claims, seed))
         subprocess.run(
@@ -40,7 +63,7 @@ def test_two_releases_at_once_complete_without_lock_errors_or_contamination(stor
     started = time.perf_counter()
     runs = {
         release_id: subprocess.Popen(
-            [dagster, "asset", "materialize", "-m", "synth_ehr_assets.definitions", "--select", SELECTION,
+            [dagster, "asset", "materialize", "-m", "synth_ehr_assets.definitions", "--select", selection,
              "--partition", release_id],
             env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
@@ -53,24 +76,16 @@ def test_two_releases_at_once_complete_without_lock_errors_or_contamination(stor
         assert "Could not set lock" not in logs[release_id]
         assert "RUN_SUCCESS" in logs[release_id]
 
-    with duckdb.connect(os.environ["SYNTH_EHR_DUCKDB_PATH"], read_only=True) as con:
-        per_release = dict(con.sql("select release_id, count(*) from synth_ehr.source_claims group by 1").fetchall())
-        assert per_release == {release_id: claims for release_id, (claims, _) in RELEASES.items()}
-        for release_id, (claims, seed) in RELEASES.items():
-            stored = con.sql(
-                "select * exclude (release_id) from synth_ehr.source_claims where release_id = ? order by claim_id",
-                params=[release_id],
-            ).pl()
-            expected = generate_reference_claims(claims, seed, release_id).drop("release_id").sort("claim_id")
-            assert stored.equals(expected), f"{release_id}: stored claims differ from its own reference population"
-            used = con.sql(
-                "select sum(source_count) from synth_ehr.code_catalog where release_id = ? and code_system = 'icd10cm'",
-                params=[release_id],
-            ).fetchone()[0]
-            carried = con.sql(
-                "select count(*) from (select unnest([dx_1, dx_2, dx_3, dx_4, dx_5, dx_6, dx_7, dx_8, dx_9, dx_10]) "
-                "as code from synth_ehr.source_claims where release_id = ?) where code is not null",
-                params=[release_id],
-            ).fetchone()[0]
-            assert used == carried, f"{release_id}: catalog usage counts come from another release"
-    print(f"two concurrent releases completed in {seconds:.1f}s")
+    claims, catalog = _tables(warehouse, stores)
+    per_release = dict(claims.group_by("release_id").len().iter_rows())
+    assert per_release == {release_id: n for release_id, (n, _) in RELEASES.items()}
+    dx = [f"dx_{i}" for i in range(1, 11)]
+    for release_id, (n, seed) in RELEASES.items():
+        stored = claims.filter(pl.col("release_id") == release_id).drop("release_id").sort("claim_id")
+        expected = generate_reference_claims(n, seed, release_id).drop("release_id").sort("claim_id")
+        assert stored.equals(expected), f"{release_id}: stored claims differ from its own reference population"
+        used = catalog.filter((pl.col("release_id") == release_id) & (pl.col("code_system") == "icd10cm"))[
+            "source_count"].sum()
+        carried = sum(stored[c].is_not_null().sum() for c in dx)
+        assert used == carried, f"{release_id}: catalog usage counts come from another release"
+    print(f"two concurrent releases ({warehouse}, {executor}) completed in {seconds:.1f}s")

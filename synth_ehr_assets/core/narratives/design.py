@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import re
 import time
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import polars as pl
 
-from synth_ehr_assets.core.narratives import hospital, phrasing as ph
+from synth_ehr_assets.core.narratives import hospital, lexicon, phrasing as ph
 from synth_ehr_assets.core.narratives.clinical import acuity, band, implied_signs, label, profile
 from synth_ehr_assets.core.narratives.knowledge import ClinicalKnowledge, build_knowledge
 from synth_ehr_assets.core.narratives.orders import ED_LEVELS, INFANT_EARLY_DOSE, OFFICE_LEVELS, ORDERS, PCS
@@ -35,6 +36,15 @@ ENGINE = "design"
 def dotted(code: str) -> str:
     """E119 → E11.9 (display form of an undotted ICD-10-CM code)."""
     return code if len(code) <= 3 else f"{code[:3]}.{code[3:]}"
+
+
+NOT_DONE = ("ordered", "ordered today", "planned")  # a screening whose test the claim does not bill
+
+
+def names_unbilled_test(text: str, billed: Sequence[str]) -> bool:
+    """`text` names a test (the judge's lexicon) that none of the `billed` codes performs, e.g. the Z12.31
+    screening mammogram encounter billed without 77067: the note must not call that test done."""
+    return any(re.search(p, text, re.I) and not set(codes) & set(billed) for p, codes in lexicon.TESTS.items())
 
 
 def age_group(age: int | None) -> str:
@@ -166,10 +176,14 @@ def design_note(
         impression = ph.worse(visit, profile(principal).acuity, rng)
     if place == "office" and profile(principal).acuity == "emergency":
         impression = rng.choice(("acute, needs emergency care", "acute and potentially serious"))
+    if level == "preventive" and names_unbilled_test(labels[principal], claim_px(claim)):
+        impression = rng.choice(NOT_DONE)
     assessment = [f"1. {ph.cap(labels[principal])} ({dotted(principal)}), {impression}."]
     for i, code in enumerate(dx[1:], 2):
         state = rng.choice(ph.ABOVE_GOAL) if above_goal and profile(code).bp else ph.status(code, rng)
         state = ph.worse(visit, profile(code).acuity, rng) if worse == code else state
+        if profile(code).acuity == "preventive" and names_unbilled_test(labels[code], claim_px(claim)):
+            state = rng.choice(NOT_DONE)
         assessment.append(f"{i}. {ph.cap(labels[code])} ({dotted(code)}), {state}.")
 
     plan = ph.intensified(_plan_items(principal, age, place, specialty, rng, 3), worse == principal) + orders
