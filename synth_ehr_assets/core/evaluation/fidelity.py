@@ -156,10 +156,14 @@ def fidelity_report(
     `code_structure_figures`).
 
     sdmetrics and TSTR run on seeded subsamples of at most `max_rows` rows; the cheap statistics use every row.
+    The quality scores are also measured for the real holdout against train (`*_null`), the level a real sample of
+    that size reaches.
     """
     _require_rows(real_train=real_train, real_holdout=real_holdout, synthetic=synthetic)
     started = time.perf_counter()
-    quality = quality_report(subsample(real_train, max_rows, seed), subsample(synthetic, max_rows, seed + 1), seed)
+    train_sample = subsample(real_train, max_rows, seed)
+    quality = quality_report(train_sample, subsample(synthetic, max_rows, seed + 1), seed)
+    null_quality = quality_report(train_sample, subsample(real_holdout, max_rows, seed + 2), seed)  # the null
     numeric = numeric_distances(real_train, synthetic)
     correlations = correlation_difference(real_train, synthetic)
     principal_r2, principal_top, principal_table = prevalence_agreement(real_train, synthetic, principal_only=True)
@@ -172,6 +176,9 @@ def fidelity_report(
         "quality_score": quality["quality_score"],
         "column_shapes_score": quality["column_shapes_score"],
         "column_pair_trends_score": quality["column_pair_trends_score"],
+        "quality_score_null": null_quality["quality_score"],
+        "column_shapes_score_null": null_quality["column_shapes_score"],
+        "column_pair_trends_score_null": null_quality["column_pair_trends_score"],
         **{f"rmse_{r['column']}": r["rmse"] for r in numeric.iter_rows(named=True)},
         **{f"emd_{r['column']}": r["emd"] for r in numeric.iter_rows(named=True)},
         "correlation_difference_mean": float(correlations["difference"].mean()),
@@ -200,8 +207,8 @@ def fidelity_report(
         "code_structure": structure,
     }
     logger.info(
-        "fidelity: quality %.3f, principal dx R² %.3f, all dx R² %.3f, co-occurrence R² %.3f (null %.3f) in %.1fs",
-        report["quality_score"], principal_r2, all_r2, structure["synthetic"]["cooccurrence_r2"],
+        "fidelity: quality %.3f (null %.3f), principal dx R² %.3f, all dx R² %.3f, co-occurrence R² %.3f (null %.3f) in %.1fs",
+        report["quality_score"], report["quality_score_null"], principal_r2, all_r2, structure["synthetic"]["cooccurrence_r2"],
         structure["holdout"]["cooccurrence_r2"], time.perf_counter() - started,
     )
     return report

@@ -53,9 +53,10 @@ def quality_gate(fidelity: pl.DataFrame, gates: GateThresholds) -> GateResult:
     value = require(fidelity, "quality_score")
     passed = _at_least(value, gates.min_quality_score)
     shapes, pairs = require(fidelity, "column_shapes_score"), require(fidelity, "column_pair_trends_score")
+    null = headline(fidelity).get("quality_score_null")
     text = (
-        f"quality {value:.3f} (threshold {gates.min_quality_score}): "
-        f"column shapes {shapes:.3f}, pair trends {pairs:.3f}"
+        f"quality {value:.3f} (threshold {gates.min_quality_score}"
+        f"{'' if null is None else f'; real holdout {null:.3f}'}): column shapes {shapes:.3f}, pair trends {pairs:.3f}"
     )
     failing = {}
     if not passed:
