@@ -44,7 +44,8 @@ class DPBudget:
     delta_threshold: float = 0.0
     epsilon_spent: float = 0.0
     unit: str = "claim"
-    alone: dict[str, float] = field(default_factory=dict)  # ε each mechanism was first calibrated to on its own
+    alone: dict[str, float] = field(default_factory=dict)
+    public_dx_domain: bool = True  # ε each mechanism was first calibrated to on its own
     accountant: str = "opacus RDPAccountant (Rényi DP, converted to (ε, δ) at δ_rdp)"
 
     @property
@@ -125,7 +126,7 @@ def plan_budget(
     # Calibrated one by one (basic composition: Σ w_i·ε) the mechanisms overshoot the noise; composed in RDP they
     # can all be quieter by a common factor, found by bisection, so the composed ε lands just under the request.
     calibrated, low, high = dict(budget.noise_multipliers), 0.05, 1.0
-    for _ in range(30):
+    for _ in range(18):
         middle = (low + high) / 2
         budget.noise_multipliers = {m: z * middle for m, z in calibrated.items()}
         low, high = (low, middle) if budget.composed_epsilon() <= epsilon else (middle, high)

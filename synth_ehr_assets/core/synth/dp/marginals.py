@@ -38,7 +38,9 @@ PUBLIC_BINS: dict[str, np.ndarray] = {
 }
 PUBLIC_CATEGORIES = {"claim_type": schema.CLAIM_TYPES, "sex": schema.SEXES, "region": schema.REGIONS,
                      "payer": schema.PAYERS}
-OBSERVED_KEYS = {"px": 6, "drg": 1, "provider_specialty": 1}  # histogram -> most keys one row adds weight to
+OBSERVED_KEYS = {"px": 6, "drg": 1, "provider_specialty": 1, "dx_1": 1, "dx_secondary": len(SECONDARY)}
+# histogram -> most keys one row adds weight to, where the keys are the observed ones (diagnoses only when the code
+# index is not the whole catalog, `codes.embed: used`)
 
 
 def bound_rows(train: pl.DataFrame, unit: str, seed: int) -> np.ndarray:
@@ -85,51 +87,60 @@ def _key_counts(frame: pl.DataFrame, columns: list[str], spread: bool) -> dict[s
     return dict(long.group_by("key").agg(pl.col("w").sum()).iter_rows())
 
 
-def noisy_marginals(train_model: pl.DataFrame, dx_domain: list[str], date_range: tuple[date, date], sigma: float,
-                    delta_threshold: float, rng: np.random.Generator) -> dict:
-    """Every histogram of `histogram_names()` with N(0, σ²) noise per cell, thresholded (module docstring)."""
+def raw_histograms(train_model: pl.DataFrame, dx_domain: list[str] | None, date_range: tuple[date, date]) -> dict:
+    """The exact histograms before noise: name -> {keys, counts, public (domain is public), edges (numerics)}.
+    Observed-key histograms carry their null cell (a public key) too. `dx_domain` None: diagnoses by observed key."""
     out: dict[str, dict] = {}
-    observed = [h for h in histogram_names() if h in OBSERVED_KEYS]
-    per_histogram_delta = delta_threshold / len(observed)
-
-    def publish(name: str, keys: list[str], counts: np.ndarray, public: bool) -> None:
-        noisy = counts + rng.normal(0.0, sigma, len(counts))
-        if public:
-            floor = sigma * float(ndtri(1 - 0.5 / max(len(keys), 2)))  # ~0.5 noise-only cells survive per histogram
-        else:
-            floor = 1.0 + sigma * float(ndtri(1 - per_histogram_delta / OBSERVED_KEYS[name]))
-        keep = noisy > floor
-        out[name] = {"keys": [k for k, kept in zip(keys, keep) if kept], "counts": noisy[keep].tolist(),
-                     "public_domain": public, "threshold": floor}
-        if public and len(keys) <= 1000:  # the fallback when no cell clears the threshold (not the code catalog)
-            out[name]["domain"] = [k for k in keys if k != NULL]
-
     for name, domain in PUBLIC_CATEGORIES.items():
         counts = _key_counts(train_model, [name], spread=False)
         keys = [*domain, NULL]
-        publish(name, keys, np.array([counts.get(k, 0.0) for k in keys]), True)
-    edges = {**PUBLIC_BINS, "service_date": month_edges(*date_range)}
-    for name, column_edges in edges.items():
+        out[name] = {"keys": keys, "counts": np.array([counts.get(k, 0.0) for k in keys]), "public": True}
+    for name, column_edges in {**PUBLIC_BINS, "service_date": month_edges(*date_range)}.items():
         keys = [*(str(float(e)) for e in column_edges[:-1]), NULL]
-        publish(name, keys, _numeric_counts(train_model[name].cast(pl.Float64), column_edges), True)
-        out[name]["edges"] = column_edges.tolist()
-    for name, columns, spread in (("dx_1", ["dx_1"], False), ("dx_secondary", SECONDARY, True)):
-        counts = _key_counts(train_model, columns, spread)
-        publish(name, dx_domain, np.array([counts.get(k, 0.0) for k in dx_domain]), True)
+        out[name] = {"keys": keys, "counts": _numeric_counts(train_model[name].cast(pl.Float64), column_edges),
+                     "public": True, "edges": column_edges.tolist()}
     for name, columns in (("dx_count", SECONDARY), ("px_count", schema.PX_COLUMNS)):
         present = train_model.select(pl.sum_horizontal(pl.col(c).is_not_null() for c in columns)).to_series()
         keys = [str(k) for k in range(len(columns) + 1)]
-        publish(name, keys, np.bincount(present.to_numpy(), minlength=len(keys)).astype(np.float64), True)
-    for name, columns, spread in (("px", schema.PX_COLUMNS, True), ("drg", ["drg"], False),
-                                  ("provider_specialty", ["provider_specialty"], False)):
+        out[name] = {"keys": keys, "counts": np.bincount(present.to_numpy(), minlength=len(keys)).astype(np.float64),
+                     "public": True}
+    observed = [("px", schema.PX_COLUMNS, True), ("drg", ["drg"], False),
+                ("provider_specialty", ["provider_specialty"], False)]
+    for name, columns, spread in (("dx_1", ["dx_1"], False), ("dx_secondary", SECONDARY, True)):
+        if dx_domain is None:
+            observed.append((name, columns, spread))
+        else:
+            counts = _key_counts(train_model, columns, spread)
+            out[name] = {"keys": list(dx_domain), "counts": np.array([counts.get(k, 0.0) for k in dx_domain]),
+                         "public": True}
+    for name, columns, spread in observed:
         counts = _key_counts(train_model, columns, spread)
-        keys = sorted(k for k in counts if k != NULL)
-        publish(name, keys, np.array([counts[k] for k in keys]), False)
-        if not spread:  # the null cell's key is public: it is released like a public-domain cell
-            noisy_null = counts.get(NULL, 0.0) + rng.normal(0.0, sigma)
-            if noisy_null > sigma * 2.0:
-                out[name]["keys"].append(NULL)
-                out[name]["counts"].append(noisy_null)
+        keys = sorted(k for k in counts if k != NULL) + ([NULL] if NULL in counts else [])
+        out[name] = {"keys": keys, "counts": np.array([counts[k] for k in keys]), "public": False}
+    return out
+
+
+def noisy_marginals(train_model: pl.DataFrame, dx_domain: list[str] | None, date_range: tuple[date, date], sigma: float,
+                    delta_threshold: float, rng: np.random.Generator) -> dict:
+    """Every histogram of `histogram_names()` with N(0, σ²) noise per cell, thresholded (module docstring)."""
+    raw = raw_histograms(train_model, dx_domain, date_range)
+    observed = [name for name, hist in raw.items() if not hist["public"]]
+    out: dict[str, dict] = {}
+    for name, hist in raw.items():
+        keys, counts = hist["keys"], hist["counts"]
+        noisy = counts + rng.normal(0.0, sigma, len(counts))
+        public_floor = sigma * float(ndtri(1 - 0.5 / max(len(keys), 2)))  # ~0.5 noise-only cells survive
+        floor = np.full(len(keys), public_floor)
+        if not hist["public"]:  # a key only the removed row holds clears this with probability ≤ δ_h
+            floor[:] = 1.0 + sigma * float(ndtri(1 - delta_threshold / len(observed) / OBSERVED_KEYS[name]))
+            floor[[i for i, k in enumerate(keys) if k == NULL]] = public_floor
+        keep = noisy > floor
+        out[name] = {"keys": [k for k, kept in zip(keys, keep) if kept], "counts": noisy[keep].tolist(),
+                     "public_domain": hist["public"], "threshold": float(floor.max()) if len(floor) else 0.0}
+        if hist["public"] and len(keys) <= 1000:  # the fallback when no cell clears the threshold (not the catalog)
+            out[name]["domain"] = [k for k in keys if k != NULL]
+        if "edges" in hist:
+            out[name]["edges"] = hist["edges"]
     return out
 
 

@@ -28,9 +28,10 @@ def check_dp_spec(spec) -> None:
         "privacy.near_duplicate_distance": (
             privacy.near_duplicate_distance > 0, "the near-duplicate filter compares every synthetic row with the "
             "training rows outside the accountant; set it to 0"),
-        "codes.embed": (
-            spec.codes.embed == "used", "'used' embeds only the source's codes, which makes the code domain itself "
-            "data-dependent; use 'all' (the public FY2026 catalog)"),
+        "codes.widen_to_catalog": (
+            spec.codes.widen_to_catalog and spec.codes.embed == "used", "with codes.embed 'used' the 'catalog' is the "
+            "source's own codes, so widening would let decoding pick codes no DP mechanism released; use "
+            "codes.embed 'all' (the public FY2026 catalog) or widen_to_catalog false"),
     }
     for field, (refused, why) in refusals.items():
         if refused:

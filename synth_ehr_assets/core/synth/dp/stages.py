@@ -22,10 +22,13 @@ PSEUDO_ROWS = 20_000
 POOL_ROWS = 8_192
 
 
-def dx_domain(codes_with_vectors) -> list[str]:
-    """The public principal/secondary diagnosis domain: billable FY2026 ICD-10-CM codes that have an embedding."""
+def dx_domain(codes_with_vectors, embed: str = "all") -> list[str] | None:
+    """The public diagnosis domain: billable FY2026 ICD-10-CM codes that have an embedding, when every catalog code
+    is embedded (`codes.embed: all`); None otherwise (the index then holds the source's codes: not public)."""
     from synth_ehr_assets.core.codes import billable_codes
 
+    if embed != "all":
+        return None
     have = set(map(str, codes_with_vectors))
     return sorted(c for c in billable_codes() if c in have)
 
@@ -44,7 +47,7 @@ def plan_for(spec, rows: int) -> DPBudget:
                        config.dp_max_grad_norm, unit=privacy.dp_unit)
 
 
-def dp_encode_claim_features(source_claims: pl.DataFrame, spec, code_vectors, domain: list[str], folder: Path,
+def dp_encode_claim_features(source_claims: pl.DataFrame, spec, code_vectors, domain: list[str] | None, folder: Path,
                              train_only: tuple[str, ...] = ()) -> tuple[pl.DataFrame, EncodedFeatures, DPBudget]:
     """Split as the `latent_gan` kind does, then fit the transformer on the pseudo table of DP marginals; saves the
     budget, the noisy marginals, the pseudo table, the split and the DP principal pool under `folder`."""
@@ -55,6 +58,7 @@ def dp_encode_claim_features(source_claims: pl.DataFrame, spec, code_vectors, do
     train_rows, validation_rows, holdout_rows = split_three(source.height, config, seed, patients, forced)
     bounded = train_rows[dpm.bound_rows(source[train_rows], spec.privacy.dp_unit, seed)]
     budget = plan_for(spec, len(bounded))
+    budget.public_dx_domain = domain is not None
     budget.save(folder)
     train_model = model_frame(source[bounded])
     noise = np.random.default_rng(np.random.SeedSequence())  # OS entropy: the release seed must not replay the noise

@@ -23,8 +23,8 @@ from synth_ehr_assets.core.synth.synthesizer import TableSynthesizer
 PSEUDO_CLAIMS_FILE = "dp_pseudo_claims.parquet"
 STATISTICS_ROWS = (2_000, 20_000)  # rows of the table synthesis reads its statistics from (clipped to this range)
 PUBLIC_INPUTS = (
-    "ICD-10-CM FY2026 billable code list and descriptions (simple-icd-10-cm) and their sentence embeddings",
-    "code descriptions / embeddings of released procedure codes (the code is released by the DP set union first)",
+    "descriptions and sentence embeddings of codes (a procedure code, or a diagnosis code under codes.embed 'used', "
+    "only once a thresholded noisy histogram released it)",
     "the canonical schema's claim types, sexes, census regions and payers",
     "public bounds: ages 0-124, stays 1-365 days, charges $0-$10M (log bins), amount shares 0-1, "
     "service dates within privacy.dp_public_date_range",
@@ -59,9 +59,9 @@ class DPTableSynthesizer(TableSynthesizer):
 
         from synth_ehr_assets.core.synth.dp.stages import fit_dp_claims
 
-        if self.spec is None or self.code_vectors is None or self.domain is None:
+        if self.spec is None or self.code_vectors is None:
             raise ValueError("dp_latent_gan fits under a release spec's privacy block: construct it with code_vectors, "
-                             "spec= and domain= (stages.dx_domain)")
+                             "spec= and domain= (stages.dx_domain; None: diagnosis keys released by threshold)")
         spec = self.spec
         if holdout_df is not None:
             fraction = 1.0 / max(train_df.height, 2)  # the smallest split `split_rows` allows
@@ -113,8 +113,11 @@ def dp_summary(budget: DPBudget | None) -> dict | None:
     """What the manifest and the data card say about the guarantee (plain JSON)."""
     if budget is None:
         return None
+    domain = ("the billable FY2026 ICD-10-CM catalog (simple-icd-10-cm)" if budget.public_dx_domain else
+              "observed codes released above a noise threshold (codes.embed 'used': the index is not public)")
     return {
         **budget.to_dict(),
+        "diagnosis_domain": domain,
         "guarantee": f"({budget.epsilon:g}, {budget.delta:.3g})-differential privacy per {budget.unit} of the "
                      "training split for everything the synthesizer learned and every statistic synthesis used",
         "public_inputs": list(PUBLIC_INPUTS),
