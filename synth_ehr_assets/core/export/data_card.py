@@ -243,7 +243,7 @@ def _privacy(manifest: dict, _images: dict) -> str:
     return privacy_section(manifest, _table)
 
 
-SECTIONS: list[Section] = [_header, _source, _tables, _gates, _privacy, _code_structure, _samples, _narratives, _plots,
+SECTIONS: list[Section] = [_header, _source, _tables, _gates, _code_structure, _samples, _narratives, _privacy, _plots,
                            _figures, _use]
 
 
