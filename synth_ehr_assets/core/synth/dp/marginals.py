@@ -45,8 +45,11 @@ OBSERVED_KEYS = {"px": 6, "drg": 1, "provider_specialty": 1, "dx_1": 1, "dx_seco
 
 def bound_rows(train: pl.DataFrame, unit: str, seed: int) -> np.ndarray:
     """Row numbers of `train` the DP kind trains on: all (unit = claim) or one seeded claim per patient."""
-    if unit == "claim" or "patient_id" not in train.columns:
+    if unit == "claim":
         return np.arange(train.height)
+    if "patient_id" not in train.columns or train["patient_id"].null_count():
+        raise ValueError("privacy.dp_unit 'patient' needs a patient_id on every source claim; use dp_unit 'claim' "
+                         "(a patient with k claims is then protected at about k·ε)")
     order = np.random.default_rng([seed, 70]).permutation(train.height)
     picked = train[order].with_row_index("_row").with_columns(_src=pl.Series(order)).unique("patient_id", keep="first",
                                                                                            maintain_order=True)
