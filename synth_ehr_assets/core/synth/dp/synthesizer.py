@@ -33,7 +33,8 @@ NOT_COVERED = (
     "the evaluation figures on this card and in the manifest (fidelity, code structure, DCR, membership and attack "
     "risks) are computed on the real training and holdout rows and are not protected by ε",
     "the blocking gates read the real rows, so whether a release is published at all depends on them",
-    "the number of training rows is treated as public (it sets the DP-SGD sampling rate, as opacus does)",
+    "the number of training rows is treated as public (it sets the DP-SGD sampling rate, as opacus does), and "
+    "the manifest's lineage carries upstream row counts and the source fingerprint (a hash of the source table)",
     "newly minted identifiers avoid the source's identifiers (a collision changes only a random id)",
 )
 
