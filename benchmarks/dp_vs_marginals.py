@@ -82,7 +82,7 @@ def sizes(vocab: dict) -> dict[str, int]:
 def mst(data: dict[str, np.ndarray], shape: dict[str, int], epsilon: float, delta: float, rows: int,
         rng: np.random.Generator) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """MST on integer columns: synthetic integer columns (compressed domain) and each column's kept values."""
-    from mbi import Dataset, Domain, LinearMeasurement
+    from mbi import Domain, LinearMeasurement
     from mbi.estimation import MirrorDescent
 
     attrs, rho = list(data), cdp_rho(epsilon, delta)

@@ -101,11 +101,27 @@ def test_noisy_marginals_release_observed_keys_only_above_the_threshold():
     assert released["claim_type"]["public_domain"] and not released["drg"]["public_domain"]
 
 
-def test_the_noise_is_not_replayed_by_the_seed():
-    """Same table, same release seed, two fits: the noisy marginals differ (they come from OS entropy)."""
+def test_the_dp_noise_is_not_replayed_by_the_release_seed(tmp_path):
+    """Two encodings of the same source under the same spec and seed release different noisy marginals."""
+    from synth_ehr_assets.core.reference import generate_reference_claims
     from synth_ehr_assets.core.synth.dp.sgd import entropy_generator
+    from synth_ehr_assets.core.synth.dp.stages import dp_encode_claim_features
+    from synth_ehr_assets_tests.core.test_synth_claims import hierarchy_vectors
 
     assert not torch.equal(torch.randn(4, generator=entropy_generator()), torch.randn(4, generator=entropy_generator()))
+    source = generate_reference_claims(1500, 2, "dp")
+    used = sorted(pl.concat([source[c] for c in schema.DX_COLUMNS + schema.PX_COLUMNS]).drop_nulls().unique())
+    from synth_ehr_assets.core.vector_store import NearestCodeIndex
+
+    index = NearestCodeIndex(used, hierarchy_vectors(used))
+    spec = parse_spec({**DP, "codes": {"embed": "used"}, "synthesizer": {"kind": "dp_latent_gan", "code_dims": 4},
+                       "privacy": {**DP["privacy"], "dp_unit": "claim", "dp_epsilon": 20.0}}, "dp")
+    counts = []
+    for run in ("a", "b"):
+        (tmp_path / run).mkdir()
+        dp_encode_claim_features(source, spec, index.vector_of, None, tmp_path / run)
+        counts.append((tmp_path / run / dpm.MARGINALS_FILE).read_text())
+    assert counts[0] != counts[1]
 
 
 def test_a_dp_step_bounds_one_rows_influence_by_the_clipping_norm():
