@@ -32,9 +32,10 @@ class SynthesizerConfig(BaseModel):
     )
 
     dp_budget_split: dict[Literal["marginals", "autoencoder", "critic"], float] = Field(
-        default_factory=lambda: {"marginals": 0.2, "autoencoder": 0.4, "critic": 0.4},
+        default_factory=lambda: {"marginals": 0.6, "autoencoder": 0.2, "critic": 0.2},
         description="dp_latent_gan: shares of privacy.dp_epsilon for the noisy marginals, the autoencoder's DP-SGD "
-        "and the critic's DP-SGD (normalised to sum 1; core/synth/dp/budget.py)",
+        "and the critic's DP-SGD (normalised to sum 1; core/synth/dp/budget.py). On the demo-size source at ε 4 "
+        "0.6/0.2/0.2 reached quality 0.640 against 0.597 for 0.2/0.4/0.4: the vocabularies gain most from budget",
     )
     dp_max_grad_norm: float = Field(1.0, gt=0, description="dp_latent_gan: per-row gradient clipping norm of DP-SGD")
 
