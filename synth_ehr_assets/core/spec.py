@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
@@ -142,19 +143,28 @@ class PrivacyConfig(_Strict):
         "the privacy report looks for them in the release and any one found blocks it"
     )
     dp_epsilon: float | None = Field(
-        None, gt=0, description="reserved for a DP synthesizer kind; no registered kind trains with DP-SGD yet, so a "
-        "value is refused rather than silently ignored"
+        None, gt=0, le=50, description="train with differential privacy at this ε: needs synthesizer.kind "
+        "dp_latent_gan (noisy marginals + DP-SGD, one RDP accountant; README 'Differential privacy')"
+    )
+    dp_delta: float | None = Field(
+        None, gt=0, lt=1e-3, description="δ of the guarantee; None = 1/rows^1.1 of the bounded training rows (must be "
+        "below 1/rows)"
+    )
+    dp_unit: Literal["patient", "claim"] = Field(
+        "patient", description="what one guarantee protects: 'patient' trains on one seeded claim per patient; "
+        "'claim' on every claim (a patient with k claims is then protected only at about k·ε)"
+    )
+    dp_public_date_range: tuple[date, date] = Field(
+        (date(2015, 1, 1), date(2030, 12, 31)), description="public bounds of service dates for the DP date "
+        "histogram (monthly bins); dates outside are counted in the first or last month"
     )
 
-    @field_validator("dp_epsilon")
-    @classmethod
-    def _no_dp_kind(cls, value: float | None) -> float | None:
-        if value is not None:
-            raise ValueError(
-                f"dp_epsilon {value} asks for differential privacy, but no registered synthesizer kind trains with "
-                "DP-SGD, so the release would carry no formal guarantee; remove privacy.dp_epsilon"
-            )
-        return value
+    @model_validator(mode="after")
+    def _date_range(self) -> "PrivacyConfig":
+        first, last = self.dp_public_date_range
+        if first >= last:
+            raise ValueError(f"dp_public_date_range: {first} is not before {last}")
+        return self
 
 
 class GateThresholds(_Strict):
@@ -279,6 +289,13 @@ class ReleaseSpec(_Strict):
     def _valid_id(cls, value: str) -> str:
         check_release_id(value)
         return value
+
+    @model_validator(mode="after")
+    def _dp_honoured(self) -> "ReleaseSpec":
+        from synth_ehr_assets.core.synth.dp.spec_checks import check_dp_spec
+
+        check_dp_spec(self)
+        return self
 
     @model_validator(mode="after")
     def _coverage_fits(self) -> "ReleaseSpec":

@@ -44,8 +44,17 @@ def encoded_features(
     index = NearestCodeIndex.from_frame(code_embeddings)
     folder = artifacts.folder(release, "encoded_features")
     canaries = make_canaries(source_claims, spec.privacy.canaries, spec.seed, release)
-    split, features = encode_claim_features(pl.concat([source_claims, canaries]), spec.synthesizer, spec.seed,
-                                            index.vector_of, folder, train_only=tuple(canaries["claim_id"]))
+    rows, planted = pl.concat([source_claims, canaries]), tuple(canaries["claim_id"])
+    dp = {}
+    if spec.synthesizer.kind == "dp_latent_gan":
+        from synth_ehr_assets.core.synth.dp.stages import dp_encode_claim_features, dx_domain
+
+        split, features, budget = dp_encode_claim_features(rows, spec, index.vector_of, dx_domain(index.codes, spec.codes.embed),
+                                                           folder, train_only=planted)
+        dp = {"dp_epsilon_spent": budget.epsilon_spent, "dp_delta": budget.delta, "dp_bounded_rows": budget.rows}
+    else:
+        split, features = encode_claim_features(rows, spec.synthesizer, spec.seed, index.vector_of, folder,
+                                                train_only=planted)
     seconds = time.perf_counter() - started
     context.log.info(
         f"encoded {split.height:,} claims into {features.transformer.output_dim} features in {seconds:.1f}s"
@@ -61,6 +70,7 @@ def encoded_features(
             codes_in_training=len(features.transformer.codes),
             seconds=round(seconds, 2),
             folder=dg.MetadataValue.path(str(folder)),
+            **dp,
         )
     )
     return split
@@ -84,7 +94,12 @@ def feature_autoencoder(
     spec, release = release_specs.load(context.partition_key), context.partition_key
     features = EncodedFeatures.load(artifacts.folder(release, "encoded_features"))
     progress = step_progress(context, "autoencoder epochs")
-    model, report = fit_feature_autoencoder(features, spec.synthesizer, spec.seed, progress)
+    if spec.synthesizer.kind == "dp_latent_gan":
+        from synth_ehr_assets.core.synth.dp.stages import dp_fit_autoencoder
+
+        model, report = dp_fit_autoencoder(features, spec, artifacts.folder(release, "encoded_features"), progress)
+    else:
+        model, report = fit_feature_autoencoder(features, spec.synthesizer, spec.seed, progress)
     folder = model.save(artifacts.folder(release, "feature_autoencoder"))
     config = spec.synthesizer
     figures = {
@@ -139,10 +154,17 @@ def gan_checkpoint(
     features = EncodedFeatures.load(features_folder)
     autoencoder = FeatureAutoencoder.load(artifacts.folder(release, "feature_autoencoder"))
     config = spec.synthesizer
-    generator, report = fit_latent_gan(
-        features, autoencoder, config, spec.seed, CONDITION_COLUMN, step_progress(context, "GAN epochs")
-    )
-    synthesizer = assemble_synthesizer(features_folder, features.transformer, autoencoder, generator, config, spec.seed)
+    if config.kind == "dp_latent_gan":
+        from synth_ehr_assets.core.synth.dp.stages import assemble_dp_synthesizer, dp_fit_gan
+
+        generator, report = dp_fit_gan(features, autoencoder, spec, features_folder, step_progress(context, "GAN epochs"))
+        assemble = assemble_dp_synthesizer
+    else:
+        generator, report = fit_latent_gan(
+            features, autoencoder, config, spec.seed, CONDITION_COLUMN, step_progress(context, "GAN epochs")
+        )
+        assemble = assemble_synthesizer
+    synthesizer = assemble(features_folder, features.transformer, autoencoder, generator, config, spec.seed)
     folder = synthesizer.save(artifacts.folder(release, "gan_checkpoint"))
     params = {
         "gan_epochs": config.gan_epochs,

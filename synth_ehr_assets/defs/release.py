@@ -94,6 +94,7 @@ def release(
     from synth_ehr_assets.core.export.bundle import write_release
     from synth_ehr_assets.core.export.card_data import judge_headline, sample_claims
     from synth_ehr_assets.core.export.plots import judge_histogram_png
+    from synth_ehr_assets.core.synth.dp.synthesizer import load_budget
 
     spec, release_id = release_specs.load(context.partition_key), context.partition_key
     gates = gate_results(context)
@@ -122,6 +123,7 @@ def release(
         "code_structure": code_structure_tables(fidelity_report),
         "gates": gates,
         "samples": sample_claims(synthetic_claims, provider_notes, judge_scores, spec.seed),
+        "differential_privacy": load_budget(artifacts.folder(release_id, "gan_checkpoint")),
     }
     images = {caption: (Path(artifacts.root) / release_id / asset / name).read_bytes()
               for caption, (asset, name) in REPORT_PLOTS.items()}

@@ -77,7 +77,7 @@ def test_relative_source_paths_resolve_against_the_spec_folder(tmp_path):
     assert list(list_specs(tmp_path)) == ["r1"]
 
 
-def test_dp_epsilon_is_refused_naming_the_field_while_no_dp_kind_exists():
-    with pytest.raises(SpecError, match=r"field 'privacy.dp_epsilon'.*no registered synthesizer kind trains with DP-SGD"):
+def test_dp_epsilon_is_refused_naming_the_field_for_a_kind_without_dp():
+    with pytest.raises(SpecError, match=r"privacy.dp_epsilon 4.0 .* synthesizer.kind 'latent_gan' trains without it"):
         parse_spec({"privacy": {"dp_epsilon": 4.0}}, "dp")
     assert parse_spec({"privacy": {"dp_epsilon": None}}, "dp").privacy.dp_epsilon is None

@@ -11,6 +11,7 @@ import math
 import re
 from typing import Any, Callable, Iterable
 
+from synth_ehr_assets.core.export.card_privacy import privacy_section
 from synth_ehr_assets.core.export.card_text import COLUMN_MEANINGS, GATE_REASONS, NOT_FOR
 
 INTENDED_USE = (
@@ -24,9 +25,8 @@ LIMITATIONS = (
     "are not modelled beyond what each claim carries. Do not use this release for clinical decisions, for "
     "estimating effects that the fidelity figures do not cover, or as evidence about any real person. Privacy "
     "figures are empirical tests (exact matches, distances, a membership-inference attack, anonymeter's "
-    "singling-out, linkability and inference attacks, planted canaries), not a formal guarantee: no synthesizer "
-    "kind of this release trains with differential privacy. Real-data figures on this card are "
-    "aggregates of the training rows."
+    "singling-out, linkability and inference attacks, planted canaries); the formal guarantee, where the release "
+    "has one, is stated in the privacy section. Real-data figures on this card are aggregates of the training rows."
 )
 CODE_STRUCTURE_PREFIXES = ("code_structure.", "code_structure_null.")
 LINEAGE_FIELDS = ("seed", "source_fingerprint", "code_set_version", "embedding_model", "spec_fingerprint")
@@ -239,8 +239,12 @@ def _narratives(manifest: dict, _images: dict) -> str:
 
 
 Section = Callable[[dict, dict], str]
-SECTIONS: list[Section] = [_header, _source, _tables, _gates, _code_structure, _samples, _narratives, _plots, _figures,
-                           _use]
+def _privacy(manifest: dict, _images: dict) -> str:
+    return privacy_section(manifest, _table)
+
+
+SECTIONS: list[Section] = [_header, _source, _tables, _gates, _code_structure, _samples, _narratives, _privacy, _plots,
+                           _figures, _use]
 
 
 def render_data_card(manifest: dict, images: dict[str, bytes]) -> str:

@@ -203,6 +203,9 @@ def synthesize_claims(
     started = time.perf_counter()
     protected = train_claims if protected_claims is None else protected_claims
     codes = codes or CodesConfig()
+    statistics = getattr(synthesizer, "release_statistics", None)
+    if statistics is not None:  # a DP kind: every training statistic below is read from its own DP output instead
+        train_claims = statistics(code_index, seed, codes.widen_to_catalog)
     rng = np.random.default_rng([seed, 1])
     coverage_rows, coverage = coverage_conditions(coverage or [], train_claims, rng)
     plan = principal_plan(n_rows, coverage_rows, train_claims, rng)

@@ -31,6 +31,14 @@ class SynthesizerConfig(BaseModel):
         "the first rows",
     )
 
+    dp_budget_split: dict[Literal["marginals", "autoencoder", "critic"], float] = Field(
+        default_factory=lambda: {"marginals": 0.6, "autoencoder": 0.2, "critic": 0.2},
+        description="dp_latent_gan: shares of privacy.dp_epsilon for the noisy marginals, the autoencoder's DP-SGD "
+        "and the critic's DP-SGD (normalised to sum 1; core/synth/dp/budget.py). On the demo-size source at ε 4 "
+        "0.6/0.2/0.2 reached quality 0.640 against 0.597 for 0.2/0.4/0.4: the vocabularies gain most from budget",
+    )
+    dp_max_grad_norm: float = Field(1.0, gt=0, description="dp_latent_gan: per-row gradient clipping norm of DP-SGD")
+
     code_dims: int = Field(16, ge=2, le=384, description="PCA dimensions kept per code slot embedding")
     latent_dim: int = Field(32, ge=4, le=512, description="autoencoder latent size the GAN learns")
     autoencoder_epochs: int = Field(60, ge=1, description="autoencoder training epochs")
@@ -116,6 +124,13 @@ class SynthesizerConfig(BaseModel):
     torch_threads: int | None = Field(
         None, ge=1, description="torch CPU threads (default: env SYNTH_EHR_TORCH_THREADS, else torch's default)"
     )
+
+    @field_validator("dp_budget_split")
+    @classmethod
+    def _shares(cls, split: dict) -> dict:
+        if any(v <= 0 for v in split.values()) or set(split) != {"marginals", "autoencoder", "critic"}:
+            raise ValueError("give a positive share for each of marginals, autoencoder and critic")
+        return split
 
     @field_validator("kind")
     @classmethod

@@ -15,6 +15,7 @@ from synth_ehr_assets.core.synth.base import Synthesizer
 DEFAULT_KIND = "latent_gan"
 KINDS: dict[str, str] = {
     "latent_gan": "synth_ehr_assets.core.synth.synthesizer:TableSynthesizer",
+    "dp_latent_gan": "synth_ehr_assets.core.synth.dp.synthesizer:DPTableSynthesizer",
 }
 
 

@@ -1,0 +1,1 @@
+"""The differentially private synthesizer kind `dp_latent_gan` (see `synthesizer.py`)."""
