@@ -55,6 +55,7 @@ VALID = [
     ),
     claim(claim_id="c6", dx_1="Z00121", dx_2=None, age=0, payer="medicaid", px_1="99391", px_2="90460"),
     claim(claim_id="c7", dx_1="Z3482", dx_2="Z3A20", age=31, payer="commercial", px_1="0502F"),
+    claim(claim_id="c9", dx_1="Z0000", dx_2="I10", age=66, px_1="99397", px_2="99213"),  # preventive + problem
     claim(claim_id="c8", claim_type="inpatient", los_days=2, drg="292", dx_1="I5023", dx_2=None, px_1=None),
 ]
 
@@ -105,6 +106,9 @@ def test_valid_claims_pass_every_rule():
         ({"dx_1": "Z3481", "dx_2": "Z3A33", "age": 30}, "gestation_weeks_conflict", "dx_2"),
         ({"dx_1": "O99513", "dx_2": "Z3A08", "age": 30}, "gestation_weeks_conflict", "dx_2"),
         ({"px_1": None}, "missing_procedure", "px_1"),
+        ({"px_1": "99212", "px_2": "99213"}, "multiple_em_levels", "px_2"),
+        ({"claim_type": "outpatient", "los_days": None, "px_1": "99283", "px_2": "12002", "px_3": "99285"},
+         "multiple_em_levels", "px_3"),
         ({"claim_type": "outpatient", "los_days": None, "px_1": None}, "missing_procedure", "px_1"),
         ({"dx_1": "E1122"}, "missing_companion_code", "dx_1"),
         ({"dx_2": "I129", "dx_3": "N186"}, "missing_companion_code", "dx_2"),

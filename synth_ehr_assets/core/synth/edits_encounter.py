@@ -8,6 +8,9 @@ and a billed service on every professional and outpatient claim.
   Z3A.00 (weeks not specified) and Z3A.01 (< 8 weeks) count as undated and first trimester respectively.
 - `missing_procedure`: a professional or outpatient claim with no procedure code: such a claim bills nothing
   (the 837P and 837I service lines need a CPT/HCPCS code; inpatient claims bill by DRG and may carry none).
+- `multiple_em_levels`: two visit codes of one E/M family on one claim (99212 with 99213; office 99202-99215,
+  emergency 99281-99285, preventive 99381-99397): one encounter is billed at one level of a family (CPT E/M
+  guidelines; a preventive visit beside a problem visit, with modifier 25, stays allowed).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from synth_ehr_assets.core.synth.edits_base import ROW, flag, violations
 
 TRIMESTER_WORDS = {"first trimester": 1, "second trimester": 2, "third trimester": 3}
 BILLED_BY_LINE = ("professional", "outpatient")
+EM_FAMILIES = {"office": r"^99(20[2-5]|21[1-5])$", "emergency": r"^9928[1-5]$", "preventive": r"^99(38[1-7]|39[1-7])$"}
 
 
 def weeks_trimester(code: str) -> int | None:
@@ -74,3 +78,14 @@ def missing_procedure(frame: pl.DataFrame) -> pl.DataFrame:
     mask = pl.col("claim_type").is_in(BILLED_BY_LINE) & empty_slots
     return flag(frame, mask.fill_null(False), "missing_procedure", "px_1",
                 pl.format("{} claim with no procedure code bills no service", pl.col("claim_type")))
+
+
+def multiple_em_levels(long_px: pl.DataFrame) -> pl.DataFrame:
+    """`multiple_em_levels` on the long procedure slots: every E/M code after the first of its family."""
+    family = pl.coalesce(
+        *[pl.when(pl.col("code").str.contains(pattern)).then(pl.lit(name)) for name, pattern in EM_FAMILIES.items()]
+    )
+    visits = long_px.rechunk().with_columns(family.alias("family")).filter(pl.col("family").is_not_null())
+    later = visits.with_columns(pl.int_range(pl.len()).over(ROW, "family").alias("rank")).filter(pl.col("rank") > 0)
+    return violations(later, "multiple_em_levels",
+                      pl.format("{} is a second {} visit level on one encounter", pl.col("code"), pl.col("family")))

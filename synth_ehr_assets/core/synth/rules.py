@@ -22,8 +22,9 @@ Rules:
 - `excludes1_pair`, `missing_companion_code`, `redundant_unspecified`: ICD-10-CM conventions between the codes
   of one claim (`edits_icd`).
 - `px_age_sex_band`: procedures outside their age band or sex (`edits_procedures`).
-- `gestation_weeks_conflict`, `missing_procedure`: one gestational age per encounter, in the trimester its
-  pregnancy codes name; a billed service on professional and outpatient claims (`edits_encounter`).
+- `gestation_weeks_conflict`, `missing_procedure`, `multiple_em_levels`: one gestational age per encounter, in
+  the trimester its pregnancy codes name; a billed service on professional and outpatient claims; one visit
+  level per E/M family (`edits_encounter`).
 - `px_dx_unsupported`, `drg_dx_mismatch`, `payer_age_implausible`: only with a `TrainingSupport` built from the
   training claims (`edits_support`); without one they are skipped.
 """
@@ -63,6 +64,7 @@ RULES = (
     "px_age_sex_band",
     "gestation_weeks_conflict",
     "missing_procedure",
+    "multiple_em_levels",
     "px_dx_unsupported",
     "drg_dx_mismatch",
     "payer_age_implausible",
@@ -158,6 +160,7 @@ def violations_by_row(df: pl.DataFrame, support: TrainingSupport | None = None) 
         edits_procedures.band_violations(long_px),
         edits_encounter.gestation_violations(long_dx),
         edits_encounter.missing_procedure(frame),
+        edits_encounter.multiple_em_levels(long_px),
         *(edits_support.support_violations(frame, long_px, support) if support is not None else []),
     ]
     return pl.concat([p.select(_ROW, "rule", "column", "detail") for p in parts])
