@@ -177,7 +177,7 @@ class GateThresholds(_Strict):
     min_dcr_overfitting_protection: float = Field(0.9, ge=0, le=1)
     max_membership_inference_auc: float = Field(0.60, ge=0.5, le=1)
     distance_null_factor: float = Field(
-        1.0, ge=0, description="where a real holdout sample no model saw misses the DCR or membership default at this "
+        2.0, ge=0, description="where a real holdout sample no model saw misses the DCR or membership default at this "
         "size, the bound moves to its null level ± factor × the null's 95th-percentile sampling noise at the gate's "
         "row count (core/evaluation/distance_null.py; 0 allows the null level but no noise)"
     )
