@@ -86,7 +86,7 @@ def test_a_cms_claim_line_file_releases_without_leaking_identifiers(write_spec, 
     assert manifest["metrics"]["privacy"]["verbatim_source_values"] >= 0
 
 
-@pytest.mark.slow  # about 50 s: the synthesizer's defaults on 217 training rows
+@pytest.mark.slow  # about 50 s: the synthesizer's defaults on 190 training rows (the three-way split)
 @pytest.mark.skipif(not MIMIC.is_dir(), reason=f"the MIMIC-IV demo is not at {MIMIC} (../shared/data)")
 def test_synthesize_on_one_row_per_admission_is_private_or_refused(tmp_path, monkeypatch):
     from synth_ehr_assets.core.sources import load_source
@@ -102,7 +102,7 @@ def test_synthesize_on_one_row_per_admission_is_private_or_refused(tmp_path, mon
     try:
         report = synthesize_table(tmp_path / "admissions.csv", tmp_path / "out.csv", 500, seed=0)
     except SmallSourceError as error:
-        assert "271 rows (217 training rows, below synthesizer.small_source_rows = 500)" in str(error)
+        assert "271 rows (190 training rows, below synthesizer.small_source_rows = 500)" in str(error)
         assert "Supply at least 500 training rows" in str(error) and not (tmp_path / "out.csv").exists()
     else:
         scores = report["small_source_privacy"]
