@@ -123,3 +123,21 @@ def test_the_code_structure_gate_blocks_the_argmax_decoder_and_the_calibrated_on
     assert not argmax[1].passed and "all_dx_prevalence_r2" in argmax[1].failing
     assert calibrated[0]["all_dx_prevalence_r2"] > argmax[0]["all_dx_prevalence_r2"] + 0.2
     assert calibrated[0]["cooccurrence_r2"] > argmax[0]["cooccurrence_r2"]
+
+
+def test_the_dcr_and_membership_gates_fire_on_training_rows_planted_in_real_synthetic_output(one_epoch_output):
+    """Half of the one-epoch synthesizer's rows replaced by training rows (new ids, as a memorising model would
+    release them): the DCR and membership gates block; the real rows alone pass both."""
+    from synth_ehr_assets.core.evaluation.gates import dcr_overfitting_gate, membership_inference_gate
+    from synth_ehr_assets.core.evaluation.privacy import privacy_figures, privacy_report
+
+    synthetic, train, held = one_epoch_output["synthetic"], one_epoch_output["train"], one_epoch_output["holdout"]
+    copies = train.sample(500, seed=4).with_columns(pl.concat_str(pl.lit("S"), "claim_id").alias("claim_id"))
+    planted = pl.concat([synthetic.head(500), copies.select(synthetic.columns).cast(synthetic.schema)])
+    small = {"max_rows": 1000, "dcr_rows": 1000, "sdmetrics_library_rows": 50, "attack_rows": 200}
+    verdicts = {}
+    for name, rows in {"real": synthetic, "planted": planted}.items():
+        figures = privacy_figures("bad", privacy_report(train, held, rows, 5, **small))
+        verdicts[name] = (dcr_overfitting_gate(figures, DEFAULTS), membership_inference_gate(figures, DEFAULTS))
+    assert all(gate.passed for gate in verdicts["real"]), [gate.detail for gate in verdicts["real"]]
+    assert not any(gate.passed for gate in verdicts["planted"]), [gate.detail for gate in verdicts["planted"]]
