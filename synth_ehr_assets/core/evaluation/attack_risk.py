@@ -21,7 +21,7 @@ import warnings
 import polars as pl
 
 from synth_ehr_assets.core.evaluation.figures import require
-from synth_ehr_assets.core.evaluation.distance_null import held_out_by_patient
+from synth_ehr_assets.core.evaluation.features import held_out_by_patient
 from synth_ehr_assets.core.evaluation.sdmetrics_bridge import patient_order, subsample_patients
 from synth_ehr_assets.core.schema import DX_COLUMNS
 from synth_ehr_assets.core.spec import GateThresholds
@@ -52,8 +52,7 @@ def matched_targets(real_train: pl.DataFrame, real_holdout: pl.DataFrame, rows: 
     train split holds ~1 claim per patient, which singles out more easily than the holdout's ~3, and that gap alone
     read as a multivariate singling-out risk of 0.058 on the demo. With a claim-level split, rows at random.
     """
-    by_patient = "patient_id" in real_holdout.columns and held_out_by_patient(real_train, real_holdout)
-    if by_patient:
+    if held_out_by_patient(real_train, real_holdout):
         control, ordered = subsample_patients(real_holdout, rows, seed + 1), patient_order(real_train, seed)
     else:
         control = real_holdout.sample(min(rows, real_holdout.height), seed=seed + 1, shuffle=True)

@@ -14,6 +14,7 @@ import math
 import numpy as np
 import polars as pl
 
+from synth_ehr_assets.core.evaluation.features import held_out_by_patient
 from synth_ehr_assets.core.schema import CLAIM_TYPES, DX_COLUMNS, PX_COLUMNS
 
 COMMON_SHARE = 0.005  # codes at or above this share of claims count for over/under-representation
@@ -249,9 +250,7 @@ def code_structure_report(
 def claim_level_null(train: pl.DataFrame, holdout: pl.DataFrame, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(reference, sample) of the code-structure null: (train, holdout) for a claim-level split; for a holdout of
     whole patients, a seeded claim sample of train of the holdout's size and the rest of train."""
-    by_patient = "patient_id" in holdout.columns and not holdout["patient_id"].is_in(
-        train["patient_id"].implode()).any()
-    if not by_patient or holdout.height >= train.height // 2:
+    if not held_out_by_patient(train, holdout) or holdout.height >= train.height // 2:
         return train, holdout
     chosen = np.random.default_rng(seed).permutation(train.height)[: holdout.height]
     sample = pl.Series(np.isin(np.arange(train.height), chosen))

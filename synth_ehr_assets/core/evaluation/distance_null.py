@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 
 from synth_ehr_assets.core.evaluation import distances
-from synth_ehr_assets.core.evaluation.features import ClaimEncoder
+from synth_ehr_assets.core.evaluation.features import ClaimEncoder, held_out_by_patient
 from synth_ehr_assets.core.evaluation.sdmetrics_bridge import mixed_dcr, sdmetrics_frame, subsample
 
 NULL_DRAWS = 20
@@ -24,11 +24,6 @@ MIN_NULL_ROWS = 10
 DCR_BOUND_FLOOR = 0.5  # sampling noise never excuses three synthetic rows in four sitting closer to train
 AUC_BOUND_CAP = 0.75
 Z95 = 1.645
-
-
-def held_out_by_patient(real_train: pl.DataFrame, real_holdout: pl.DataFrame) -> bool:
-    """True when no holdout patient has a claim in train."""
-    return not real_holdout["patient_id"].is_in(real_train["patient_id"].implode()).any()
 
 
 def _two_parts(holdout: pl.DataFrame, rng: np.random.Generator) -> tuple[pl.DataFrame, pl.DataFrame, bool]:
@@ -52,7 +47,7 @@ def distance_null(
     train, so real holdout rows are no stand-in for unseen people) or the holdout is too small to cut into two
     parts of `MIN_NULL_ROWS` rows.
     """
-    if "patient_id" not in real_holdout.columns or not held_out_by_patient(real_train, real_holdout):
+    if not held_out_by_patient(real_train, real_holdout):
         return {}
     rng = np.random.default_rng(seed)
     encoder = ClaimEncoder.fit(real_train)

@@ -116,6 +116,13 @@ class ClaimEncoder:
         return np.hstack(blocks)
 
 
+def held_out_by_patient(real_train: pl.DataFrame, real_holdout: pl.DataFrame) -> bool:
+    """True when both sides carry patient_id and no holdout patient has a claim in train."""
+    if "patient_id" not in real_train.columns or "patient_id" not in real_holdout.columns:
+        return False
+    return not real_holdout["patient_id"].is_in(real_train["patient_id"].implode()).any()
+
+
 def train_holdout(source: pl.DataFrame, splits: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Source rows split as the synthesizer split them (`splits`: claim_id, split = "train" | "holdout")."""
     missing = {"claim_id", "split"} - set(splits.columns)
