@@ -33,7 +33,12 @@ def fitted_claims_model(claims: int, seed: int, holdout_rows: int, epochs: tuple
 
     torch.set_num_threads(1)
     real = generate_reference_claims(claims, seed=seed, release_id="bad")
-    holdout = pl.int_range(pl.len()).shuffle(seed=seed - 1) < holdout_rows
+    # held out by patient (the release default), about `holdout_rows` claims: the privacy gates' null applies
+    patients = real["patient_id"].unique(maintain_order=True).shuffle(seed=seed - 1)
+    counts = real.group_by("patient_id").len()
+    order = pl.DataFrame({"patient_id": patients}).join(counts, on="patient_id", how="left").with_columns(
+        before=pl.col("len").cum_sum() - pl.col("len"))
+    holdout = pl.col("patient_id").is_in(order.filter(pl.col("before") < holdout_rows)["patient_id"].implode())
     train = real.filter(~holdout)
     catalog = sorted(pl.concat([real[c] for c in schema.DX_COLUMNS + schema.PX_COLUMNS]).drop_nulls().unique())
     index = NearestCodeIndex(catalog, hierarchy_vectors(catalog))

@@ -140,7 +140,8 @@ def test_combination_codes_appear_when_conditions_co_occur(claims: pl.DataFrame)
 
 
 def test_the_new_rules_catch_planted_defects(claims: pl.DataFrame) -> None:
-    """Excludes1 pairs, a repeated initial wellness visit, a DRG tier without its secondary, a charge on the floor."""
+    """Excludes1 pairs, a repeated initial wellness visit, a DRG tier without its secondary, a charge on the floor,
+    a 99214 charged 22 times its Medicare fee."""
     first = lambda expr: claims.filter(expr).head(3)  # noqa: E731
     awv = first(pl.col("px_1") == "G0439").with_columns(px_1=pl.lit("G0438"))
     stay = first((pl.col("drg") == "292") & pl.col("dx_2").is_not_null()).with_columns(drg=pl.lit("291"))
@@ -151,6 +152,7 @@ def test_the_new_rules_catch_planted_defects(claims: pl.DataFrame) -> None:
         first(pl.col("dx_3").is_null() & (pl.col("dx_1") != "Z124")).with_columns(dx_2=pl.lit("Z01419"), dx_3=pl.lit("Z124")),
         pl.concat([awv, awv.with_columns(service_date=pl.col("service_date") + pl.duration(days=400))]),
         stay, office.with_columns(charge_amount=pl.lit(floor)),
+        office.with_columns(charge_amount=pl.lit(round(128 * GEOGRAPHIC_FACTOR[0] * 22.0, 2)), claim_id=pl.lit("x22")),
         first((pl.col("px_1") == "0502F") & pl.col("px_2").is_null()).with_columns(charge_amount=pl.lit(15.0)),
         first((pl.col("px_1") == "G0439") & (pl.col("age") > 70)).with_columns(px_1=pl.lit("G0402"),
                                                                               patient_id=pl.lit("welcome-late")),
@@ -162,6 +164,7 @@ def test_the_new_rules_catch_planted_defects(claims: pl.DataFrame) -> None:
     assert counts["drg_severity"]["drg_tier_not_from_secondaries"] == stay.height > 0
     assert counts["charges"]["charge_at_contract_floor"] == office.height > 0
     assert counts["charges"]["tracking_code_only_claim_charged"] == 3
+    assert counts["charges"]["charge_beyond_chargemaster_ceiling"] == office.height
     tracking = claims.filter((pl.col("px_1") == "0502F") & pl.col("px_2").is_null())
     assert tracking.height and (tracking["charge_amount"] == .01).all() and (tracking["allowed_amount"] == 0).all()
 
@@ -202,3 +205,33 @@ def test_drg_tier_follows_the_listed_secondaries(claims: pl.DataFrame) -> None:
     tiers = {drg: {secondary_tier(list(row)) for row in stays.filter(pl.col("drg") == drg).select(schema.DX_COLUMNS).iter_rows()}
              for drg in ("291", "292", "293")}
     assert tiers == {"291": {0}, "292": {1}, "293": {2}}
+
+
+def test_well_child_vaccines_follow_the_schedule_and_carry_their_administration(claims: pl.DataFrame) -> None:
+    from synth_ehr_assets.core.reference.vaccines import PRODUCTS
+
+    well = claims.filter(pl.col("dx_1") == "Z00129").with_columns(
+        codes=pl.concat_list(schema.PX_COLUMNS).list.drop_nulls())
+    products = well.with_columns(n=pl.col("codes").list.eval(pl.element().is_in(list(PRODUCTS))).list.sum(),
+                                 admin=pl.col("codes").list.contains("90460"))
+    assert products.filter(pl.col("admin") != (pl.col("n") > 0)).is_empty()  # 90460 iff a product
+    by_age = products.group_by("age").agg(pl.col("n").sum()).sort("age")
+    due = dict(zip(by_age["age"], by_age["n"]))
+    assert due[0] and due[1] and due[11] and not due.get(2) and not due.get(8)  # no routine dose at 2-3 or 7-10
+    mmr = well.filter(pl.col("codes").list.contains("90707"))["age"]
+    assert mmr.min() >= 1  # MMR from 12 months
+    planted = pl.concat([
+        well.filter(pl.col("age") == 0).head(2).with_columns(px_2=pl.lit("90707")),  # MMR in infancy
+        well.filter(pl.col("px_2") == "90460").head(2).with_columns(px_3=None, px_4=None, px_5=None, px_6=None),
+    ]).drop("codes")
+    counts = violations(planted)["procedure_code"]
+    assert counts["vaccine_outside_its_licensed_ages"] == 2 and counts["vaccine_administration_without_product"] == 2
+
+
+def test_facility_ed_levels_four_and_five_carry_a_work_up(claims: pl.DataFrame) -> None:
+    ed = claims.filter((pl.col("claim_type") == "outpatient") & pl.col("px_1").str.starts_with("9928"))
+    high = ed.filter(pl.col("px_1").is_in(["99284", "99285"]))
+    assert high.height and high["px_2"].is_not_null().all()
+    assert ed.filter(pl.col("px_1") == "99283")["px_2"].is_null().any()  # low levels may stand alone
+    planted = high.head(3).with_columns(**{c: pl.lit(None, dtype=pl.String) for c in schema.PX_COLUMNS[1:]})
+    assert violations(planted)["procedure_code"]["high_ed_level_without_workup"] == 3

@@ -32,6 +32,12 @@ from synth_ehr_assets.core.reference.tables import SPECIALTIES, Tables
 REGION_FACTOR = np.array([1.15, 1.20, .95, .90, 1.0, .85, .95, 1.0, 1.25])
 CHARGE_SIGMA = np.array([.35, .45, .50])  # lognormal spread by claim type
 OUTLIER_SHARE, OUTLIER_ALPHA = .03, 1.6
+# a claim's charge stays within this multiple of what Medicare pays for it (professional, outpatient, inpatient):
+# physician fee schedules run about 1.5-5x Medicare, hospital charges about 3-5x Medicare on average and above 10x
+# at the most extreme chargemasters (MedPAC; Bai & Anderson, Health Affairs 2015); the facility ceiling leaves room
+# for lab- and imaging-heavy claims, which chargemasters mark up furthest. Without a ceiling the lognormal noise
+# times a Pareto outlier put a 99214 at 22x its allowed amount and an outpatient claim at 960x Medicare.
+MAX_CHARGE_MULTIPLE = np.array([6.0, 25.0, 25.0])
 MIN_CHARGE = 15.0
 TRACKING_CHARGE = .01  # a claim of CPT Category II tracking codes only (0500F-0503F): the nominal charge practices
 # put on such lines where a $0 line is rejected; nothing is allowed or paid on it (AMA CPT Category II guidelines)
@@ -42,7 +48,7 @@ CHARGE_MARKUP_MEDIAN, CHARGE_MARKUP_SIGMA = .20, .6
 PRIMARY_CARE = ("family_medicine", "internal_medicine", "pediatrics", "emergency_medicine", "hospitalist")
 # $0 cost sharing: always, and only with the screening principal diagnosis that makes the line preventive
 PREVENTIVE_CODES = tuple(f"993{b}{d}" for b in (8, 9) for d in range(1, 8)) + (
-    "G0402", "G0438", "G0439", "G0444", "90460", "90471", "G0008", "90686", "90656", "90662", "90700", "90707", "90744", "77067")
+    "G0402", "G0438", "G0439", "G0444", "90460", "90471", "G0008", "90686", "90656", "90662", "90700", "90707", "90744", "90715", "90734", "90651", "77067")
 PREVENTIVE_WITH = {"45378": ("Z1211",), "45380": ("Z1211",), "88175": ("Z124", "Z01419"), "80061": ("Z0000", "Z13220"),
                    "36415": ("Z0000", "Z13220", "Z131"), "83036": ("Z131",), "96127": ("Z1331", "Z00129")}
 PACKAGED_ON_ED = ("93005",)  # besides every lab
@@ -62,6 +68,14 @@ def line_tables(vocab: tuple[str, ...]) -> dict[str, np.ndarray]:
     always = np.isin(np.array(list(vocab) + [""]), PREVENTIVE_CODES)
     tracking = np.array([len(c) == 5 and c[:4].isdigit() and c[4] == "F" for c in vocab] + [False])
     return {"tracking": tracking, "fee": fee, "lab": lab, "visit": visit, "always": always, "packaged": lab | np.isin(list(vocab) + [""], PACKAGED_ON_ED)}
+
+
+def _below_ceiling(charge: np.ndarray, ceiling: np.ndarray) -> np.ndarray:
+    """Charges above 70% of the ceiling bend smoothly toward it (no pile-up at one multiple); unpriced claims keep theirs."""
+    knee = ceiling * .7
+    over = np.divide(charge - knee, ceiling - knee, out=np.zeros_like(charge), where=ceiling > 0)
+    bent = knee + (ceiling - knee) * -np.expm1(-np.maximum(over, 0.0))
+    return np.where((ceiling > 0) & (charge > knee), bent, charge)
 
 
 def _preventive(T: Tables, px: np.ndarray, principal: np.ndarray) -> np.ndarray:
@@ -99,11 +113,15 @@ def claim_amounts(rng: np.random.Generator, T: Tables, P: Patients, S: Schedule,
     # a chargemaster price sits above every contract: at least the highest commercial multiple of Medicare
     markup = CHARGE_FLOOR_MARGIN + rng.lognormal(np.log(CHARGE_MARKUP_MEDIAN), CHARGE_MARKUP_SIGMA, n)
     floor = medicare_total * COMMERCIAL_MULTIPLE[claim_type] * COMMERCIAL_RANGE[1] * markup
-    charge = np.round(np.maximum(base * REGION_FACTOR[region] * noise * outlier, np.maximum(floor, MIN_CHARGE)), 2)
-    tracking_only = (tabs["tracking"][slot] | (px < 0)).all(axis=1) & (px >= 0).any(axis=1)
-    charge = np.where(tracking_only, TRACKING_CHARGE, charge)
     ed = C.evaluation == enc.EVALUATIONS.index("ed")
     packaged = tabs["packaged"][slot] & (ed & (payer == 0))[:, None]
+    paid_lines = np.where(inpatient, medicare_total, np.where(packaged, 0.0, medicare_line).sum(axis=1))
+    ceiling = paid_lines * MAX_CHARGE_MULTIPLE[claim_type]
+    floor = np.where(ceiling > 0, np.minimum(floor, ceiling), floor)  # still above every contract (<= 2.1-4.1x)
+    charge = np.round(np.maximum(_below_ceiling(base * REGION_FACTOR[region] * noise * outlier, ceiling),
+                                 np.maximum(floor, MIN_CHARGE)), 2)
+    tracking_only = (tabs["tracking"][slot] | (px < 0)).all(axis=1) & (px >= 0).any(axis=1)
+    charge = np.where(tracking_only, TRACKING_CHARGE, charge)
     multiple = payer_multiple(rng, payer, claim_type, region)
     line_allowed = np.round(np.where(packaged, 0.0, medicare_line) * multiple[:, None], 2) * ~inpatient[:, None]
     stay = np.round(drg_weight * IPPS_BASE_RATE * geo * multiple, 2)

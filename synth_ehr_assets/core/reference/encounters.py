@@ -52,9 +52,9 @@ class Admission:
 
 FALL = (("W19XXXA", .7),)
 PREVENTIVE: tuple[Visit, ...] = (
-    Visit("Z00129", (10, 0, 0), evaluation="preventive", max_age=6,
-          px=(("90460", .8), ("90700", .4), ("90707", .25), ("90744", .2)), specialty="pediatrics"),
-    Visit("Z00129", (6, 0, 0), evaluation="preventive", min_age=7, max_age=17, px=(("90460", .4), ("96127", .5)),
+    # well-child visits; their vaccines follow the CDC schedule by age (`vaccines.py`)
+    Visit("Z00129", (10, 0, 0), evaluation="preventive", max_age=6, specialty="pediatrics"),
+    Visit("Z00129", (6, 0, 0), evaluation="preventive", min_age=7, max_age=17, px=(("96127", .5),),
           specialty="pediatrics"),
     Visit("Z0000", (0, 5, 6), evaluation="preventive", min_age=18,
           px=(("36415", .6), ("80053", .4), ("80061", .4), ("85025", .3))),

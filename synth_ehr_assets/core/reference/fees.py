@@ -62,6 +62,7 @@ MEDICARE_FEES: dict[str, tuple[float, float | None]] = {
     # vaccines: administration (PFS) and product (Part B payment limit / CDC private-sector price list)
     "90460": (24, None), "90471": (24, None), "G0008": (33, None), "90686": (20, None), "90656": (19, None),
     "90662": (72, None), "90700": (27, None), "90707": (80, None), "90744": (25, None),
+    "90715": (40, None), "90734": (150, None), "90651": (290, None),
     # global obstetric package (PFS) and its $0 Category II tracking codes
     "59400": (2150, None), "59510": (2400, None), "0500F": (0, None), "0502F": (0, None), "0503F": (0, None),
 }

@@ -11,6 +11,7 @@ from synth_ehr_assets.core.reference import encounters as enc
 from synth_ehr_assets.core.reference.amounts import claim_amounts
 from synth_ehr_assets.core.reference.benefits import PLAN_NAMES
 from synth_ehr_assets.core.reference.billing import ELECTIVE_DRGS, billing_rules
+from synth_ehr_assets.core.reference.vaccines import childhood_vaccines
 from synth_ehr_assets.core.reference.calendar import SEASONS, shift_to_open_days, window_calendar
 from synth_ehr_assets.core.reference.claims import (
     BIRTH, GENERAL, LOS_FACTOR, NEW_PATIENT_SHARE, POSTPARTUM, PRENATAL, Claims, Schedule, general_claims, reorder, schedule,
@@ -23,7 +24,7 @@ from synth_ehr_assets.core.reference.tables import SPECIALTIES, Tables, referenc
 from synth_ehr_assets.core.progress import Progress
 
 # Bump when the design or the generator changes what a (n_claims, seed) pair produces (cache keys use it).
-REFERENCE_VERSION = "3"
+REFERENCE_VERSION = "4"
 CHUNK_PATIENTS = 10_000
 WINDOW_START_EPOCH_DAY = 19_723  # 2024-01-01 as days since 1970-01-01
 OFFICE_LEVELS = (.6, 1.7, 2.8)  # complexity score cut points for E/M levels 2|3|4|5
@@ -94,6 +95,7 @@ def _chunk(rng: np.random.Generator, T: Tables, chunk: int) -> pl.DataFrame:
     general_claims(rng, T, P, S, C)
     _calendar(rng, T, P, S, C)
     maternity_claims(rng, T, P, S, C)
+    childhood_vaccines(rng, T, S, C)
     keep = _preventive_frequency(S, C)
     reorder(S, keep)
     reorder(C, keep)
@@ -192,7 +194,10 @@ def _procedures(rng: np.random.Generator, T: Tables, P: Patients, S: Schedule, C
     initial = ((rank == 0) & ~welcome & (rng.random(n) < INITIAL_WELLNESS_SHARE)) | after_welcome
     medicare_code = np.select([welcome, initial], [T.index["G0402"], T.index["G0438"]], T.index["G0439"])
     preventive = np.where(medicare, medicare_code, preventive)
-    ed = _idx(T, "9928{}", range(1, 6))[np.digitize(C.acuity + .3 * burden + rng.normal(0, .7, n), ED_LEVELS)]
+    ed_level = np.digitize(C.acuity + .3 * burden + rng.normal(0, .7, n), ED_LEVELS)
+    # a hospital's ED levels count resources: levels 4-5 need a diagnostic work-up (ACEP facility level guidelines)
+    ed_level = np.where((ed_level >= 3) & (C.px < 0).all(axis=1), 2, ed_level)
+    ed = _idx(T, "9928{}", range(1, 6))[ed_level]
     evaluation = np.select(
         [C.evaluation == enc.EVALUATIONS.index(name) for name in ("office", "preventive", "ed")], [office, preventive, ed], -1
     )

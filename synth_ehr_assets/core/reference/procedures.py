@@ -131,6 +131,9 @@ _CPT: dict[str, tuple[str, float]] = {
     "90700": ("Diphtheria, tetanus and acellular pertussis vaccine (DTaP), under 7 years", 60),
     "90707": ("Measles, mumps and rubella vaccine (MMR), live", 110),
     "90744": ("Hepatitis B vaccine, pediatric/adolescent dose", 60),
+    "90715": ("Tetanus, diphtheria and acellular pertussis vaccine (Tdap), 7 years or older", 70),
+    "90734": ("Meningococcal conjugate vaccine, serogroups A, C, W and Y (MenACWY)", 210),
+    "90651": ("Human papillomavirus vaccine, 9-valent (9vHPV)", 380),
 }
 _PCS: dict[str, str] = {
     "10E0XZZ": "Delivery of Products of Conception, External Approach",

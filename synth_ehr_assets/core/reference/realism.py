@@ -10,12 +10,13 @@ from __future__ import annotations
 import polars as pl
 
 from synth_ehr_assets.core import schema
-from synth_ehr_assets.core.reference.amounts import PREVENTIVE_CODES, PREVENTIVE_WITH
+from synth_ehr_assets.core.reference.amounts import MAX_CHARGE_MULTIPLE, MIN_CHARGE, PREVENTIVE_CODES, PREVENTIVE_WITH
 from synth_ehr_assets.core.reference.benefits import PART_B_DEDUCTIBLE, PLANS
 from synth_ehr_assets.core.reference.billing import TRIVALENT_FROM_DAY
 from synth_ehr_assets.core.reference.calendar import SEASONS, window_calendar, WINDOW_START
 from synth_ehr_assets.core.reference.coding import CAPS, OBSTETRIC, RELEVANT, SCREENING_PRINCIPALS
 from synth_ehr_assets.core.reference.conditions import COMBINATION_CODES, CONDITION_TARGETS
+from synth_ehr_assets.core.reference.vaccines import LICENSED_AGES
 from synth_ehr_assets.core.reference.fees import (
     COMMERCIAL_MULTIPLE, COMMERCIAL_RANGE, DRG_WEIGHTS, GEOGRAPHIC_FACTOR, IPPS_BASE_RATE, MEDICARE_FEES,
 )
@@ -102,6 +103,13 @@ def _rules(claims: pl.DataFrame) -> dict[str, dict[str, pl.Expr]]:
                 pl.col(c).is_null() | pl.col(c).str.starts_with("Z13") | pl.col(c).str.starts_with("Z12") for c in _DX),
             "first_trimester_ultrasound_later": _ANY_PX(["76801"])
             & _ANY_DX([f"Z3A{w}" for w in range(14, 43)]),
+            "high_ed_level_without_workup": (pl.col("claim_type") == "outpatient") & pl.col("px_1").is_in(["99284", "99285"])
+            & pl.col("px_2").is_null(),
+            # CPT vaccine and toxoid products are 90476-90759; an administration line needs one of them
+            "vaccine_administration_without_product": _ANY_PX(["90460", "90461", "90471", "90472", "G0008"])
+            & ~pl.any_horizontal(pl.col(c).is_between(pl.lit("90476"), pl.lit("90759")).fill_null(False) for c in _PX),
+            "vaccine_outside_its_licensed_ages": pl.any_horizontal(
+                _ANY_PX([code]) & ~pl.col("age").is_between(low_age, high_age) for code, (low_age, high_age) in LICENSED_AGES.items()),
         },
         "cost_sharing": {
             "self_pay_paid_by_payer": (pl.col("payer") == "self_pay") & (paid > 0),
@@ -228,19 +236,22 @@ def _excludes1_claims(claims: pl.DataFrame) -> int:
 
 def _charges_on_the_floor(frame: pl.DataFrame) -> dict[str, int]:
     """Claims charged exactly the lowest chargemaster price (the best contract + 5%), claim types where more
-    than a tenth of the priced claims share one charge / Medicare ratio (charges too uniform), and claims of
-    Category II tracking codes only charged more than a cent or allowed anything."""
+    than a tenth of the priced claims share one charge / Medicare ratio (charges too uniform), claims charged
+    beyond the chargemaster ceiling (`MAX_CHARGE_MULTIPLE` x what Medicare pays), and
+    claims of Category II tracking codes only charged more than a cent or allowed anything."""
     kind = pl.col("claim_type").replace_strict({k: i for i, k in enumerate(schema.CLAIM_TYPES)}, return_dtype=pl.Int64)
     ceiling = kind.replace_strict(dict(enumerate(COMMERCIAL_MULTIPLE.tolist())), return_dtype=pl.Float64) * COMMERCIAL_RANGE[1]
     priced = frame.filter(pl.col("medicare_price") > 0).with_columns(
         ratio=pl.col("charge_amount") / (pl.col("medicare_price") * ceiling))
     at_floor = priced.filter((pl.col("ratio") - 1.05).abs() < .005).height
+    top = kind.replace_strict(dict(enumerate(MAX_CHARGE_MULTIPLE.tolist())), return_dtype=pl.Float64) * 1.01
+    extreme = priced.filter((pl.col("charge_amount") > pl.col("medicare_price") * top) & (pl.col("charge_amount") > MIN_CHARGE)).height
     tracking = pl.all_horizontal(pl.col(c).is_null() | pl.col(c).str.contains(r"^\d{4}F$") for c in _PX) & pl.col("px_1").is_not_null()
     tracking_charged = frame.filter(tracking & ((pl.col("charge_amount") > .01) | (pl.col("allowed_amount") > 0))).height
     modal = priced.group_by("claim_type", pl.col("ratio").round(2)).len().with_columns(
         share=pl.col("len") / pl.col("len").sum().over("claim_type")).filter(pl.col("share") > .1)
     return {"charge_at_contract_floor": at_floor, "one_markup_for_many_claims": modal["len"].sum() if modal.height else 0,
-            "tracking_code_only_claim_charged": tracking_charged}
+            "charge_beyond_chargemaster_ceiling": extreme, "tracking_code_only_claim_charged": tracking_charged}
 
 
 def _drg_mismatches(claims: pl.DataFrame) -> int:

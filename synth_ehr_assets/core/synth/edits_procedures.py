@@ -6,7 +6,8 @@ CPT/HCPCS and ICD-10-PCS bands (code ranges inclusive, compared on codes of the 
 - newborn and pediatric-only care: newborn care 99460-99463, neonatal critical and intensive care 99468-99469
   and 99477 (28 days or younger, age 0), pediatric critical care 99471-99472 (29 days-24 months, ages 0-2) and
   99475-99476 (2-5 years); immunization administration with counselling 90460-90461 (through age 18); DTaP
-  90700 and DT 90702 (younger than 7); hepatitis B vaccine, pediatric/adolescent dose 90744 (through age 19);
+  90700 and DT 90702 (younger than 7); hepatitis B vaccine, pediatric/adolescent dose 90744 (through age 19); MMR 90707 (from 12 months), Tdap 90715
+  (7 or older) and 9-valent HPV 90651 (9-45, its FDA label);
 - obstetric: maternity care and delivery 59000-59899, obstetric and fetal ultrasound 76801-76828 and the
   ICD-10-PCS Obstetrics section (codes starting with 1): females 9-64, the MCE maternity age range;
 - sex-specific: male genital system surgery 54000-55899 and ICD-10-PCS male reproductive system (0V...) male;
@@ -41,6 +42,9 @@ _OTHER_BANDS: list[tuple[str, str, int, int, str | None, str]] = [
     ("90700", "90700", 0, 6, None, "DTaP vaccine, younger than 7"),
     ("90702", "90702", 0, 6, None, "DT vaccine, younger than 7"),
     ("90744", "90744", 0, 19, None, "hepatitis B vaccine, pediatric/adolescent dose"),
+    ("90707", "90707", 1, ADULT_MAX, None, "MMR vaccine, from 12 months"),
+    ("90715", "90715", 7, ADULT_MAX, None, "Tdap vaccine, 7 years or older"),
+    ("90651", "90651", 9, 45, None, "9-valent HPV vaccine, 9-45 years"),
     ("59000", "59899", 9, 64, "F", "maternity care and delivery"),
     ("76801", "76828", 9, 64, "F", "obstetric ultrasound"),
     ("1000000", "1ZZZZZZ", 9, 64, "F", "ICD-10-PCS obstetrics"),

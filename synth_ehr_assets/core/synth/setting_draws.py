@@ -143,7 +143,7 @@ class ChargesBySetting:
         self.quantiles = {}
         for setting, charges in train.group_by(pl.col("claim_type").cast(pl.String)).agg("charge_amount").iter_rows():
             values = np.asarray([c for c in charges if c is not None], dtype=np.float64)
-            if values.size >= MIN_STAYS:
+            if setting is not None and values.size >= MIN_STAYS:  # a row without a claim type maps onto none
                 self.quantiles[setting] = np.quantile(values, QUANTILE_GRID)
 
     def apply(self, frame: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
