@@ -154,6 +154,11 @@ class PrivacyConfig(_Strict):
         "patient", description="what one guarantee protects: 'patient' trains on one seeded claim per patient; "
         "'claim' on every claim (a patient with k claims is then protected only at about k·ε)"
     )
+    dp_noise_seed: int | None = Field(
+        None, ge=0, description="tests only: draw the DP noise from this seed instead of OS entropy, so a DP release "
+        "replays bit for bit; whoever knows the seed can replay and subtract the noise, so the manifest and the data "
+        "card then say that no differential-privacy guarantee holds"
+    )
     dp_public_date_range: tuple[date, date] = Field(
         (date(2015, 1, 1), date(2030, 12, 31)), description="public bounds of service dates for the DP date "
         "histogram (monthly bins); dates outside are counted in the first or last month"

@@ -116,12 +116,18 @@ def test_the_dp_noise_is_not_replayed_by_the_release_seed(tmp_path):
     index = NearestCodeIndex(used, hierarchy_vectors(used))
     spec = parse_spec({**DP, "codes": {"embed": "used"}, "synthesizer": {"kind": "dp_latent_gan", "code_dims": 4},
                        "privacy": {**DP["privacy"], "dp_unit": "claim", "dp_epsilon": 20.0}}, "dp")
+    seeded = spec.model_copy(update={"privacy": spec.privacy.model_copy(update={"dp_noise_seed": 5})})
     counts = []
-    for run in ("a", "b"):
+    for run, run_spec in (("a", spec), ("b", spec), ("c", seeded), ("d", seeded)):
         (tmp_path / run).mkdir()
-        dp_encode_claim_features(source, spec, index.vector_of, None, tmp_path / run)
+        dp_encode_claim_features(source, run_spec, index.vector_of, None, tmp_path / run)
         counts.append((tmp_path / run / dpm.MARGINALS_FILE).read_text())
     assert counts[0] != counts[1]
+    # privacy.dp_noise_seed (tests only) replays the noise, and the summary then withdraws the guarantee
+    from synth_ehr_assets.core.synth.dp.synthesizer import load_budget
+
+    assert counts[2] == counts[3] != counts[0]
+    assert load_budget(tmp_path / "c")["guarantee"].startswith("none") and load_budget(tmp_path / "a")["guarantee"][0] == "("
 
 
 def test_a_dp_step_bounds_one_rows_influence_by_the_clipping_norm():

@@ -31,6 +31,10 @@ def privacy_section(manifest: dict, table) -> str:
              f"({html.escape(dp['accountant'])}) composes all mechanisms: ε spent {dp['epsilon_spent']:.3f} of "
              f"{dp['epsilon']:g}, δ = {dp['delta_rdp']:.2g} (Rényi accounting) + {dp['delta_threshold']:.2g} "
              "(releasing procedure, DRG and specialty keys only above a noise threshold).</p>")
+    if dp.get("noise_seed") is not None:
+        plain = ("<p><strong>No guarantee holds: the noise was drawn from <code>privacy.dp_noise_seed</code> "
+                 f"{dp['noise_seed']}</strong> (a test setting), so whoever knows the seed can replay and subtract "
+                 "it. Without that setting the mechanisms below would give:</p>" + plain)
     if dp["unit"] == "claim":
         plain += ("<p>The unit is one claim: a patient with k claims in the training split is protected only at "
                   "about k·ε.</p>")

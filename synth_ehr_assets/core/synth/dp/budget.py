@@ -47,6 +47,7 @@ class DPBudget:
     alone: dict[str, float] = field(default_factory=dict)
     public_dx_domain: bool = True  # ε each mechanism was first calibrated to on its own
     accountant: str = "opacus RDPAccountant (Rényi DP, converted to (ε, δ) at δ_rdp)"
+    noise_seed: int | None = None  # privacy.dp_noise_seed: set only in tests, and then no guarantee holds
 
     @property
     def delta_rdp(self) -> float:

@@ -131,7 +131,8 @@ def noisy_marginals(train_model: pl.DataFrame, dx_domain: list[str] | None, date
     out: dict[str, dict] = {}
     for name, hist in raw.items():
         keys, counts = hist["keys"], hist["counts"]
-        noisy = counts + rng.normal(0.0, sigma, len(counts))
+        # rounded first: polars sums weighted counts in a thread-dependent order (last-bit differences)
+        noisy = np.round(counts, 9) + rng.normal(0.0, sigma, len(counts))
         public_floor = sigma * float(ndtri(1 - 0.5 / max(len(keys), 2)))  # ~0.5 noise-only cells survive
         floor = np.full(len(keys), public_floor)
         if not hist["public"]:  # a key only the removed row holds clears this with probability ≤ δ_h

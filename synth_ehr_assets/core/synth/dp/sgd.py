@@ -18,20 +18,26 @@ import torch
 from torch.func import functional_call, grad, vmap
 
 
-def entropy_generator() -> torch.Generator:
-    """A torch generator seeded from OS entropy (not reproducible, not derivable from the release)."""
-    return torch.Generator().manual_seed(int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> 1))
+def noise_sequence(noise_seed: int | None, stream: int) -> np.random.SeedSequence:
+    """OS entropy (not reproducible, not derivable from the release), or `privacy.dp_noise_seed`'s stream in tests."""
+    return np.random.SeedSequence() if noise_seed is None else np.random.SeedSequence([noise_seed, stream])
+
+
+def entropy_generator(noise_seed: int | None = None, stream: int = 0) -> torch.Generator:
+    """A torch generator seeded from `noise_sequence`."""
+    return torch.Generator().manual_seed(int(noise_sequence(noise_seed, stream).generate_state(1, np.uint64)[0] >> 1))
 
 
 class DPStep:
     """One noisy, clipped step of `module` under `optimizer` for a per-row loss `loss(params, *row_tensors)`."""
 
     def __init__(self, module: torch.nn.Module, optimizer: torch.optim.Optimizer, per_row_loss: Callable,
-                 rows: int, sample_rate: float, noise_multiplier: float, max_grad_norm: float):
+                 rows: int, sample_rate: float, noise_multiplier: float, max_grad_norm: float,
+                 noise_seed: int | None = None, stream: int = 0):
         self.module, self.optimizer, self.loss = module, optimizer, per_row_loss
         self.rows, self.rate, self.z, self.clip = rows, sample_rate, noise_multiplier, max_grad_norm
         self.names = [name for name, p in module.named_parameters() if p.requires_grad]
-        self.rng = entropy_generator()
+        self.rng = entropy_generator(noise_seed, stream)
         self.grads = vmap(grad(self._row_loss), in_dims=(None, 0))
         self.clipped_share = 0.0
 

@@ -14,6 +14,7 @@ import polars as pl
 from synth_ehr_assets.core.synth.claims import CONDITION_COLUMN, CONDITION_POOL_FILE, MODEL_COLUMN_KINDS, model_frame
 from synth_ehr_assets.core.synth.dp import marginals as dpm
 from synth_ehr_assets.core.synth.dp.budget import DPBudget, plan_budget, steps_for
+from synth_ehr_assets.core.synth.dp.sgd import noise_sequence
 from synth_ehr_assets.core.synth.synthesizer import EncodedFeatures, split_three
 from synth_ehr_assets.core.synth.transformer import TableTransformer
 
@@ -42,9 +43,11 @@ def plan_for(spec, rows: int) -> DPBudget:
     rate_ae, steps_ae = steps_for(rows, batch, config.autoencoder_epochs)
     rate_c, steps_c = steps_for(rows, batch, config.gan_epochs)
     delta = privacy.dp_delta if privacy.dp_delta is not None else rows ** -1.1
-    return plan_budget(privacy.dp_epsilon, delta, rows, dict(config.dp_budget_split), len(dpm.histogram_names()),
-                       {"autoencoder": rate_ae, "critic": rate_c}, {"autoencoder": steps_ae, "critic": steps_c},
-                       config.dp_max_grad_norm, unit=privacy.dp_unit)
+    budget = plan_budget(privacy.dp_epsilon, delta, rows, dict(config.dp_budget_split), len(dpm.histogram_names()),
+                         {"autoencoder": rate_ae, "critic": rate_c}, {"autoencoder": steps_ae, "critic": steps_c},
+                         config.dp_max_grad_norm, unit=privacy.dp_unit)
+    budget.noise_seed = privacy.dp_noise_seed
+    return budget
 
 
 def dp_encode_claim_features(source_claims: pl.DataFrame, spec, code_vectors, domain: list[str] | None, folder: Path,
@@ -61,7 +64,7 @@ def dp_encode_claim_features(source_claims: pl.DataFrame, spec, code_vectors, do
     budget.public_dx_domain = domain is not None
     budget.save(folder)
     train_model = model_frame(source[bounded])
-    noise = np.random.default_rng(np.random.SeedSequence())  # OS entropy: the release seed must not replay the noise
+    noise = np.random.default_rng(noise_sequence(budget.noise_seed, 0))  # OS entropy unless a test seeds it
     marginals = dpm.noisy_marginals(train_model, domain, spec.privacy.dp_public_date_range,
                                     budget.noise_std("marginals"), budget.delta_threshold, noise)
     dpm.save_marginals(marginals, folder)

@@ -117,7 +117,10 @@ def dp_summary(budget: DPBudget | None) -> dict | None:
         "public_inputs": list(PUBLIC_INPUTS),
         "not_covered": list(NOT_COVERED),
         "noise_source": "OS entropy (not derivable from the release seed; a DP release is not bit-reproducible)",
-    }
+    } | ({"guarantee": "none: the noise was drawn from privacy.dp_noise_seed (a test setting), so whoever knows "
+                       "the seed can replay and subtract it",
+          "noise_source": f"privacy.dp_noise_seed {budget.noise_seed} (replayable: no guarantee holds)"}
+         if budget.noise_seed is not None else {})
 
 
 def load_budget(directory: str | Path) -> dict | None:

@@ -56,7 +56,7 @@ def train_dp_autoencoder(matrix: np.ndarray, pseudo: np.ndarray, segments, confi
     optimizer = torch.optim.Adam(wrapper.parameters(), lr=config.autoencoder_learning_rate)
     rate, steps = budget.sample_rates["autoencoder"], budget.steps["autoencoder"]
     dp = DPStep(wrapper, optimizer, lambda p, x, e: call(wrapper, p, x, e), len(data), rate,
-                budget.noise_multipliers["autoencoder"], budget.max_grad_norm)
+                budget.noise_multipliers["autoencoder"], budget.max_grad_norm, budget.noise_seed, 1)
     per_epoch, epochs = max(1, steps // _epochs(rate, steps)), []
     pseudo_t = torch.from_numpy(np.ascontiguousarray(pseudo, dtype=np.float32))
     scale = _latent_scale(model, pseudo, config.latent_noise)
@@ -118,7 +118,7 @@ def train_dp_gan(latents: np.ndarray, conditions: np.ndarray, pool_conditions: n
     optimise_g = torch.optim.Adam(generator.parameters(), lr=config.gan_learning_rate, betas=(0.5, 0.9))
     rate, steps = budget.sample_rates["critic"], budget.steps["critic"]
     dp = DPStep(critic, optimise_c, critic_row, len(real), rate, budget.noise_multipliers["critic"],
-                budget.max_grad_norm)
+                budget.max_grad_norm, budget.noise_seed, 2)
     rng = torch.Generator().manual_seed(seed + 1)  # generator side only: no training row behind it
     per_epoch, epochs = max(1, steps // _epochs(rate, steps)), []
     g_batch = max(16, int(round(rate * len(real))))
