@@ -53,3 +53,17 @@ def test_principals_at_unseen_ages_and_settings_are_flagged_only_where_training_
     rare = row.with_columns(dx_1=pl.lit("E840"), age=pl.lit(70, dtype=row["age"].dtype))  # seen 3 times: no evidence
     assert "principal_age_unsupported" not in rules.check_claims(rare, support)["rule"].to_list()
     assert support.from_dict(support.to_dict()).principal_ages.equals(support.principal_ages)
+    assert support.from_dict(support.to_dict()).code_ages.equals(support.code_ages)
+
+
+def test_secondary_diagnoses_outside_their_training_ages_are_flagged():
+    train = small_claims(1500, seed=4)
+    support = rules.TrainingSupport.from_claims(train)
+    youngest = support.code_ages.filter(pl.col("code") == "I10")["youngest"][0]
+    row = train.filter((pl.col("dx_2") == "I10") & pl.col("dx_3").is_null() & (pl.col("age") >= 30)).head(1)
+    young = row.with_columns(age=pl.lit(youngest - 4, dtype=row["age"].dtype), claim_id=pl.lit("young"))
+    edge = row.with_columns(age=pl.lit(max(youngest - 3, 0), dtype=row["age"].dtype), claim_id=pl.lit("edge"))
+    found = rules.check_claims(pl.concat([row, young, edge]), support)
+    flagged = found.filter(pl.col("rule") == "secondary_age_unsupported")
+    assert flagged["claim_id"].to_list() == ["young"] and flagged["column"].to_list() == ["dx_2"]
+    assert "I10" in flagged["detail"][0]

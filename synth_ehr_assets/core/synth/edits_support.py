@@ -16,6 +16,13 @@ category it never saw, such as a coverage target new to the source, training hol
 - `principal_age_unsupported`: a principal category at an age decade training never saw it in (Huntington's at
   3, dementia at 16), for categories with at least `MIN_AGE_EVIDENCE` training claims; rarer ones (a cystic
   fibrosis coverage target seen twice) have too little evidence to rule out an age.
+- `secondary_age_unsupported`: a secondary diagnosis more than `AGE_MARGIN` years younger than every training
+  claim carrying that code, for codes of at least `MIN_AGE_EVIDENCE` training patients (age-related osteoporosis
+  M81.0 or COPD on a 41-year-old when training has them from 47): the decoder's age-decade mask lets a decade's
+  youngest ages through, and the principal edit looks at dx_1 only. Only the young side: chronic conditions
+  carry on into old age, and a patient-level holdout would otherwise miss the oldest ages of a few patients.
+  Pregnancy codes (O, Z33-Z3A) are left to the MCE maternity ages (9-64) of the age/sex edits: a pregnancy at 17
+  is no less plausible because training's youngest was 21.
 - `principal_setting_unsupported`: a principal code in a claim type training never saw it in (a well-child exam
   as an inpatient stay), for codes seen in training.
 """
@@ -32,6 +39,8 @@ from synth_ehr_assets.core.synth.edits_base import ROW, empty, flag, violations
 MEDICARE_QUALIFYING = ("N186", "Z992", "Z940", "Z4901", "Z4902", "Z4931", "Z4932", "G1221")
 ADULT_AGE, MEDICARE_AGE, AGE_BAND = 18, 65, 5
 MIN_AGE_EVIDENCE = 8
+AGE_MARGIN = 3
+PREGNANCY_PREFIXES = ("O", "Z33", "Z34", "Z36", "Z37", "Z39", "Z3A")
 
 
 def _category(column: str = "dx_1") -> pl.Expr:
@@ -53,6 +62,7 @@ class TrainingSupport:
     widen: bool = False
     principal_ages: pl.DataFrame | None = None  # category, decade (categories with MIN_AGE_EVIDENCE claims)
     principal_settings: pl.DataFrame | None = None  # dx_1, claim_type
+    code_ages: pl.DataFrame | None = None  # code, youngest (codes of MIN_AGE_EVIDENCE patients, any slot)
 
     @classmethod
     def from_claims(cls, train: pl.DataFrame, widen: bool = False) -> TrainingSupport:
@@ -71,9 +81,14 @@ class TrainingSupport:
         ages = train.select(cat, (pl.col("age") // 10).cast(pl.Int64).alias("decade")).drop_nulls().unique()
         ages = ages.join(evidenced, on="category", how="semi")
         settings = train.select(pl.col("dx_1").cast(pl.String), pl.col("claim_type").cast(pl.String)).drop_nulls()
+        who = pl.col("patient_id") if "patient_id" in train.columns else pl.int_range(pl.len()).alias("patient_id")
+        codes = pl.concat([train.lazy().select(pl.col(c).cast(pl.String).alias("code"), "age", who).drop_nulls()
+                           for c in schema.DX_COLUMNS]).group_by("code").agg(
+            n=pl.col("patient_id").n_unique(), youngest=pl.col("age").min().cast(pl.Int64)).collect()
+        codes = codes.filter(pl.col("n") >= MIN_AGE_EVIDENCE).drop("n").sort("code")
         return cls(
             px.sort(px.columns), drg.sort(drg.columns), tuple(sorted(int(b) for b in bands)), rate, widen,
-            ages.sort(ages.columns), settings.unique().sort(["dx_1", "claim_type"]),
+            ages.sort(ages.columns), settings.unique().sort(["dx_1", "claim_type"]), codes,
         )
 
     def to_dict(self) -> dict:
@@ -83,6 +98,7 @@ class TrainingSupport:
             "medicare_under_65_rate": self.medicare_under_65_rate, "widen": self.widen,
             "principal_ages": None if self.principal_ages is None else self.principal_ages.rows(),
             "principal_settings": None if self.principal_settings is None else self.principal_settings.rows(),
+            "code_ages": None if self.code_ages is None else self.code_ages.rows(),
         }
 
     @classmethod
@@ -96,6 +112,7 @@ class TrainingSupport:
             float(data["medicare_under_65_rate"]), bool(data["widen"]),
             _frame(data.get("principal_ages"), {"category": pl.String, "decade": pl.Int64}),
             _frame(data.get("principal_settings"), {"dx_1": pl.String, "claim_type": pl.String}),
+            _frame(data.get("code_ages"), {"code": pl.String, "youngest": pl.Int64}),
         )
 
 
@@ -103,13 +120,25 @@ def _frame(rows, schema_: dict) -> pl.DataFrame | None:
     return None if rows is None else pl.DataFrame([tuple(r) for r in rows], schema=schema_, orient="row")
 
 
-def support_violations(frame: pl.DataFrame, long_px: pl.DataFrame, support: TrainingSupport) -> list[pl.DataFrame]:
+def support_violations(frame: pl.DataFrame, long_px: pl.DataFrame, support: TrainingSupport,
+                       long_dx: pl.DataFrame | None = None) -> list[pl.DataFrame]:
     """`px_dx_unsupported`, `drg_dx_mismatch`, `payer_age_implausible`, `principal_age_unsupported`,
-    `principal_setting_unsupported`; `long_px` carries each row's dx_1."""
+    `principal_setting_unsupported`, `secondary_age_unsupported` (with `long_dx`); `long_px` carries dx_1."""
     return [
         _px_dx(long_px, support), _drg_dx(frame, support), _payer_age(frame, support),
         _principal_age(frame, support), _principal_setting(frame, support),
+        *([_secondary_age(long_dx, support)] if long_dx is not None else []),
     ]
+
+
+def _secondary_age(long_dx: pl.DataFrame, support: TrainingSupport) -> pl.DataFrame:
+    if support.code_ages is None:
+        return empty()
+    rows = long_dx.filter((pl.col("column") != "dx_1") & ~pl.col("code").str.contains("^(" + "|".join(PREGNANCY_PREFIXES) + ")"))
+    rows = rows.join(support.code_ages, on="code", how="inner")
+    outside = rows.filter(pl.col("age") < pl.col("youngest") - AGE_MARGIN)
+    detail = pl.format("secondary {} at age {}: training has it from age {} on", "code", "age", "youngest")
+    return violations(outside, "secondary_age_unsupported", detail)
 
 
 def _principal_age(frame: pl.DataFrame, support: TrainingSupport) -> pl.DataFrame:

@@ -70,10 +70,11 @@ RULES = (
     "payer_age_implausible",
     "principal_age_unsupported",
     "principal_setting_unsupported",
+    "secondary_age_unsupported",
 )
 SUPPORT_RULES = (
     "px_dx_unsupported", "drg_dx_mismatch", "payer_age_implausible", "principal_age_unsupported",
-    "principal_setting_unsupported",
+    "principal_setting_unsupported", "secondary_age_unsupported",
 )
 SECONDARY_ONLY_Z = {"Z37": "outcome of delivery", "Z3A": "weeks of gestation", "Z67": "blood type", "Z68": "BMI"}
 PCS_PATTERN = r"^[0-9A-HJ-NP-Z]{7}$"
@@ -161,7 +162,7 @@ def violations_by_row(df: pl.DataFrame, support: TrainingSupport | None = None) 
         edits_encounter.gestation_violations(long_dx),
         edits_encounter.missing_procedure(frame),
         edits_encounter.multiple_em_levels(long_px),
-        *(edits_support.support_violations(frame, long_px, support) if support is not None else []),
+        *(edits_support.support_violations(frame, long_px, support, long_dx) if support is not None else []),
     ]
     return pl.concat([p.select(_ROW, "rule", "column", "detail") for p in parts])
 
