@@ -27,7 +27,7 @@ NOISE_DRAWS, NOISE_ROWS = 40, 20_000
 _MISSING = "∅"
 
 
-def _r2(truth: np.ndarray, estimate: np.ndarray) -> float:
+def r_squared(truth: np.ndarray, estimate: np.ndarray) -> float:
     """Coefficient of determination of `estimate` against `truth` (NaN when fewer than two points)."""
     if len(truth) < 2:
         return math.nan
@@ -215,8 +215,8 @@ def code_structure_figures(
     ref_setting, cand_setting = _setting_figures(reference), _setting_figures(candidate)
     joint = _joint_table(ref_setting, cand_setting)
     return {
-        "all_dx_prevalence_r2": _r2(prevalence["reference_share"].to_numpy(), prevalence["candidate_share"].to_numpy()),
-        "cooccurrence_r2": _r2(pairs["reference"].to_numpy(), pairs["candidate"].to_numpy()),
+        "all_dx_prevalence_r2": r_squared(prevalence["reference_share"].to_numpy(), prevalence["candidate_share"].to_numpy()),
+        "cooccurrence_r2": r_squared(pairs["reference"].to_numpy(), pairs["candidate"].to_numpy()),
         "cooccurrence_pairs": float(pairs.height),
         "max_overrepresentation": float(over["ratio"].max()) if over.height else 0.0,
         **_unsupported_shares(reference, _undesigned(candidate, designed)),

@@ -22,6 +22,7 @@ from synth_ehr_assets.core.evaluation.code_structure import (
     code_structure_report,
 )
 from synth_ehr_assets.core.evaluation.figures import figures_frame
+from synth_ehr_assets.core.evaluation.journeys import journey_report
 from synth_ehr_assets.core.evaluation.sdmetrics_bridge import quality_report, subsample
 from synth_ehr_assets.core.evaluation.utility import tstr_report
 from synth_ehr_assets.core.schema import DX_COLUMNS, NUMERIC_COLUMNS, PX_COLUMNS
@@ -171,6 +172,7 @@ def fidelity_report(
     charges = charge_quantiles(real_train, synthetic)
     utility, utility_table = tstr_report(real_train, real_holdout, synthetic, seed, max_rows)
     structure = code_structure_report(real_train, real_holdout, synthetic, seed=seed, designed=designed)
+    journeys = journey_report(real_train, real_holdout, synthetic) if "patient_id" in synthetic.columns else None
 
     report: dict = {
         "quality_score": quality["quality_score"],
@@ -194,6 +196,8 @@ def fidelity_report(
         "real_holdout_rows": float(real_holdout.height),
         "synthetic_rows": float(synthetic.height),
         **code_structure_headline(structure),
+        **({f"journey{'' if side == 'synthetic' else '_null'}.{name}": value for side in ("synthetic", "holdout")
+            for name, value in journeys[side].items()} if journeys else {}),
     }
     report["tables"] = {
         "column_shapes": quality["column_shapes"],

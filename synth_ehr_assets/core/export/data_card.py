@@ -11,6 +11,7 @@ import math
 import re
 from typing import Any, Callable, Iterable
 
+from synth_ehr_assets.core.export.card_journeys import journey_section
 from synth_ehr_assets.core.export.card_privacy import privacy_section
 from synth_ehr_assets.core.export.card_text import COLUMN_MEANINGS, GATE_REASONS, NOT_FOR
 
@@ -243,8 +244,12 @@ def _privacy(manifest: dict, _images: dict) -> str:
     return privacy_section(manifest, _table)
 
 
-SECTIONS: list[Section] = [_header, _source, _tables, _gates, _code_structure, _samples, _narratives, _privacy, _plots,
-                           _figures, _use]
+def _journeys(manifest: dict, _images: dict) -> str:
+    return journey_section(manifest, _table)
+
+
+SECTIONS: list[Section] = [_header, _source, _tables, _gates, _code_structure, _journeys, _samples, _narratives,
+                           _privacy, _plots, _figures, _use]
 
 
 def render_data_card(manifest: dict, images: dict[str, bytes]) -> str:

