@@ -159,7 +159,7 @@ def privacy_report(
     yield gate_check_result(ATTACK_CHECK, attack_risk_gate(figures, spec.gates), note)
     yield gate_check_result(CANARY_CHECK, canary_gate(figures), note)
     yield gate_check_result(SMALL_SOURCE_CHECK, small_source_gate(
-        headline(figures), source_claims.height, train.height, spec.synthesizer.small_source_rows, spec.gates))
+        headline(figures), source_claims.height, train.height, spec.synthesizer.small_source_rows, spec.gates), note)
 
 
 def gate_check_result(check_name: str, gate, small_source: dict[str, str] | None = None) -> dg.AssetCheckResult:
