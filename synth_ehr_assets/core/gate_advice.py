@@ -52,6 +52,10 @@ GATE_ADVICE: dict[str, GateAdvice] = {
         (), "the model reproduces single training claims: stop the GAN earlier (synthesizer.memorisation_margin, "
         "gan_patience), train on more source claims or set privacy.near_duplicate_distance",
     ),
+    "privacy_small_source": GateAdvice(
+        (), "the source is below synthesizer.small_source_rows training rows: supply more source claims, coarsen "
+        "privacy.age_band_years / date_granularity, or stop the GAN earlier (synthesizer.memorisation_margin)",
+    ),
     "notes_free_of_phi": GateAdvice(
         ("max_phi_hits",), "the offending claim ids are in the check's metadata; review the narrative engine's prompts"
     ),

@@ -17,6 +17,7 @@ DCR_CHECK = "privacy_dcr_overfitting"
 MIA_CHECK = "privacy_membership_inference"
 ATTACK_CHECK = "privacy_attack_risk"
 CANARY_CHECK = "privacy_canaries"
+SMALL_SOURCE_CHECK = "privacy_small_source"
 REPORT = dict(partitions_def=release_partitions, group_name="evaluation", kinds={"duckdb", "polars"},
               metadata=RELEASE_PARTITION_METADATA, pool=DUCKDB_POOL)
 
@@ -39,6 +40,12 @@ def _real_split(source_claims: pl.DataFrame, encoded_features: pl.DataFrame):
     from synth_ehr_assets.core.evaluation.features import train_holdout
 
     return train_holdout(source_claims, encoded_features)
+
+
+def _small_source_note(spec, source_claims: pl.DataFrame, train: pl.DataFrame) -> dict[str, str]:
+    from synth_ehr_assets.core.synth.small_source import small_source_note
+
+    return small_source_note(source_claims.height, train.height, spec.synthesizer.small_source_rows)
 
 
 def _report_metadata(figures: pl.DataFrame, seconds: float, folder) -> dict:
@@ -92,8 +99,9 @@ def fidelity_report(
         "overrepresented_codes": preview(tables["code_structure"]["synthetic"]["tables"]["overrepresented"]),
         "underrepresented_codes": preview(tables["code_structure"]["synthetic"]["tables"]["underrepresented"]),
     })
-    yield gate_check_result(QUALITY_CHECK, quality_gate(figures, spec.gates))
-    yield gate_check_result(CODE_STRUCTURE_CHECK, code_structure_gate(figures, spec.gates))
+    note = _small_source_note(spec, source_claims, train)
+    yield gate_check_result(QUALITY_CHECK, quality_gate(figures, spec.gates), note)
+    yield gate_check_result(CODE_STRUCTURE_CHECK, code_structure_gate(figures, spec.gates), note)
 
 
 @dg.asset(**REPORT, check_specs=[
@@ -106,11 +114,13 @@ def fidelity_report(
           "gates.attack_risk_noise_factor × the interval's half-width where the rows cannot resolve 0.05."),
     _gate(CANARY_CHECK, "privacy_report", "No canary planted in training (privacy.canaries) appears in the release, "
           "exactly or within the near-duplicate radius (1st percentile of the holdout's distance to the release)."),
+    _gate(SMALL_SOURCE_CHECK, "privacy_report", "Below synthesizer.small_source_rows training rows (500): DCR "
+          "overfitting protection ≥ the real-holdout null level itself (no noise allowance); larger sources pass."),
 ])
 def privacy_report(
     context: dg.AssetExecutionContext, config: EvaluationConfig, release_specs: ReleaseSpecs,
     artifacts: ArtifactStore, source_claims: pl.DataFrame, encoded_features: pl.DataFrame,
-    synthetic_claims: pl.DataFrame, judge_scores: pl.DataFrame,
+    synthetic_claims: pl.DataFrame, provider_notes: pl.DataFrame,
 ):
     """What the synthetic claims reveal about training rows: exact matches, DCR vs holdout (sdmetrics DCR
     overfitting and baseline protection), NNDR, membership-inference AUC, QI uniqueness, note PHI scan, and the
@@ -118,16 +128,23 @@ def privacy_report(
     from synth_ehr_assets.core.evaluation.attack_risk import attack_risk_gate
     from synth_ehr_assets.core.evaluation.canaries import canary_gate, make_canaries
     from synth_ehr_assets.core.evaluation.gates import dcr_overfitting_gate, membership_inference_gate
+    from synth_ehr_assets.core.evaluation.figures import headline
     from synth_ehr_assets.core.evaluation.privacy import privacy_figures, privacy_report as build_report
     from synth_ehr_assets.core.export import plots
+    from synth_ehr_assets.core.narratives.phi import scan_phi
+    from synth_ehr_assets.core.synth.small_source import small_source_gate
 
     spec, release = release_specs.load(context.partition_key), context.partition_key
     train, holdout = _real_split(source_claims, encoded_features)
     started = time.perf_counter()
+    # The notes' own PHI scan, not judge_scores: a judge verdict on note quality must not keep the privacy gates
+    # from being evaluated (a failed blocking check skips every downstream asset of the run).
+    phi_hits = provider_notes.select("claim_id", phi_hits=pl.col("note").map_elements(
+        lambda note: len(scan_phi(note)) if note else 0, return_dtype=pl.Int32))
     report = build_report(
         train, holdout, synthetic_claims, spec.seed, spec.privacy, max_rows=config.distance_rows,
         dcr_rows=config.dcr_rows, sdmetrics_library_rows=config.sdmetrics_library_rows,
-        phi_hits=judge_scores.select("claim_id", "phi_hits"), attack_rows=config.attack_rows,
+        phi_hits=phi_hits, attack_rows=config.attack_rows,
         canaries=make_canaries(source_claims, spec.privacy.canaries, spec.seed, release),
     )
     figures = privacy_figures(release, report)
@@ -136,15 +153,18 @@ def privacy_report(
     seconds = time.perf_counter() - started
     context.log.info(f"privacy: MIA AUC {report['membership_inference_auc']:.3f} in {seconds:.1f}s")
     yield dg.Output(figures, metadata=_report_metadata(figures, seconds, folder))
-    yield gate_check_result(DCR_CHECK, dcr_overfitting_gate(figures, spec.gates))
-    yield gate_check_result(MIA_CHECK, membership_inference_gate(figures, spec.gates))
-    yield gate_check_result(ATTACK_CHECK, attack_risk_gate(figures, spec.gates))
-    yield gate_check_result(CANARY_CHECK, canary_gate(figures))
+    note = _small_source_note(spec, source_claims, train)
+    yield gate_check_result(DCR_CHECK, dcr_overfitting_gate(figures, spec.gates), note)
+    yield gate_check_result(MIA_CHECK, membership_inference_gate(figures, spec.gates), note)
+    yield gate_check_result(ATTACK_CHECK, attack_risk_gate(figures, spec.gates), note)
+    yield gate_check_result(CANARY_CHECK, canary_gate(figures), note)
+    yield gate_check_result(SMALL_SOURCE_CHECK, small_source_gate(
+        headline(figures), source_claims.height, train.height, spec.synthesizer.small_source_rows, spec.gates), note)
 
 
-def gate_check_result(check_name: str, gate) -> dg.AssetCheckResult:
+def gate_check_result(check_name: str, gate, small_source: dict[str, str] | None = None) -> dg.AssetCheckResult:
     """A core `GateResult` as a check result: value, threshold, explanation, the failing figures or rows and how a
-    size-dependent threshold was derived."""
+    size-dependent threshold was derived; a failed gate on a small source also names its size and what to change."""
     from synth_ehr_assets.core.evaluation.figures import finite_metadata
 
     rows = [f"| {name} | {value:.4g} |" for name, value in gate.failing.items()]
@@ -158,6 +178,7 @@ def gate_check_result(check_name: str, gate) -> dg.AssetCheckResult:
             "detail": gate.detail,
             "failing": dg.MetadataValue.md(failing if gate.failing else "none"),
             **{f"derivation/{name}": float(value) for name, value in finite_metadata(gate.derivation).items()},
+            **({} if gate.passed else small_source or {}),
         },
     )
 

@@ -93,3 +93,56 @@ def test_small_source_adaptation_keeps_explicit_fields():
     adapted = config.adapted_to(217)
     assert adapted.gan_epochs == 7 and adapted.gan_patience == 15 and adapted.memorisation_min_rows == 20
     assert adapted.latent_dim == config.latent_dim and config.adapted_to(500) is config
+
+
+# The MIMIC-IV demo release's privacy figures (seed 3, 200 synthetic rows, 63 holdout rows per side): its real
+# holdout null sits at protection 2 × (1 - 0.6062) = 0.788 with a noise of ± 0.247 at this size.
+MIMIC_FIGURES = {"null_share_closer_to_train_median": 0.6062, "null_share_closer_to_train_p95": 0.7663,
+                 "null_membership_inference_auc_median": 0.4974, "null_membership_inference_auc_p95": 0.5805,
+                 "null_query_rows": 11.0, "null_rows": 16.0, "dcr_rows": 200.0, "dcr_reference_rows": 63.0,
+                 "membership_rows": 63.0}
+
+
+def test_a_small_release_is_held_to_the_real_holdout_null_without_its_noise_allowance():
+    from synth_ehr_assets.core.evaluation.distance_null import privacy_gate_bounds
+    from synth_ehr_assets.core.spec import GateThresholds
+    from synth_ehr_assets.core.synth.small_source import small_source_gate
+
+    gates = GateThresholds()
+    null = 2 * (1 - 0.6062)
+    assert privacy_gate_bounds(MIMIC_FIGURES, 0.9, 0.6, 2.0)["min_dcr_overfitting_protection"] == 0.5  # DCR gate
+    above = small_source_gate(MIMIC_FIGURES | {"dcr_overfitting_protection": 0.80}, 271, 180, 500, gates)
+    assert above.passed and above.threshold == pytest.approx(null)
+    below = small_source_gate(MIMIC_FIGURES | {"dcr_overfitting_protection": 0.66}, 271, 180, 500, gates)
+    assert not below.passed and below.failing == {"dcr_overfitting_protection": 0.66}
+    assert "271 source claims, 180 training rows: a small source (below synthesizer.small_source_rows = 500)" \
+        in below.detail and "supply at least 500 training rows" in below.detail
+    large = small_source_gate(MIMIC_FIGURES | {"dcr_overfitting_protection": 0.66}, 900, 630, 500, gates)
+    assert large.passed and "not a small source (630 training rows" in large.detail
+    assert small_source_gate(MIMIC_FIGURES | {"dcr_overfitting_protection": 0.1}, 271, 180, 0, gates).passed
+
+
+def test_the_small_source_gate_fires_on_copies_of_training_rows_and_not_on_unseen_patients():
+    from synth_ehr_assets.core.evaluation.figures import headline
+    from synth_ehr_assets.core.evaluation.privacy import privacy_figures, privacy_report
+    from synth_ehr_assets.core.reference import generate_reference_claims
+    from synth_ehr_assets.core.spec import GateThresholds
+    from synth_ehr_assets.core.synth.small_source import small_source_gate
+
+    claims = generate_reference_claims(700, seed=2, release_id="small")
+    patients = claims["patient_id"].unique().sort().shuffle(seed=0)
+    held, fresh = patients.head(len(patients) // 5), patients.slice(len(patients) // 5, len(patients) // 5)
+    holdout = claims.filter(pl.col("patient_id").is_in(held.implode()))
+    unseen = claims.filter(pl.col("patient_id").is_in(fresh.implode()))
+    train = claims.filter(~pl.col("patient_id").is_in(pl.concat([held, fresh]).implode()))
+    sizes = {"max_rows": 2000, "dcr_rows": 2000, "sdmetrics_library_rows": 60, "attack_rows": 100}
+
+    def gate(synthetic: pl.DataFrame):
+        figures = headline(privacy_figures("small", privacy_report(train, holdout, synthetic, 3, **sizes)))
+        return small_source_gate(figures, claims.height, train.height, 500, GateThresholds())
+
+    copied = gate(train.sample(n=300, seed=1))
+    assert not copied.passed and copied.value < copied.threshold, copied.detail
+    assert f"{claims.height:,} source claims, {train.height:,} training rows" in copied.detail
+    real = gate(unseen)
+    assert real.passed, real.detail

@@ -57,3 +57,14 @@ def test_yyyymmdd_dates_parse_out_of_the_box_and_formats_can_be_named(tmp_path):
     assert str(load_source(parse_spec({"source": per_column}, "d")).claims["service_date"][0]) == "2024-03-17"
     with pytest.raises(SpecError, match="use YYYY, MM and DD"):
         parse_spec({"source": {"kind": "file", "path": path, "date_format": "DD/MON/YYYY"}}, "d")
+
+
+def test_a_free_text_column_holding_identifiers_is_blanked_with_its_reason():
+    kept = load_source(parse_spec({"source": CMS_SOURCE}, "cms"))
+    assert kept.stats["identifier_columns"] == "none" and kept.claims["provider_specialty"].null_count() == 0
+    for column, why in (("BENE_EMAIL", "look like email values"), ("CLM_ID", "unique per row")):
+        source = CMS_SOURCE | {"column_map": CMS_MAP | {"provider_specialty": column}}
+        result = load_source(parse_spec({"source": source}, "cms"))
+        assert result.claims["provider_specialty"].null_count() == result.claims.height == 1500
+        assert result.stats["identifier_columns"].startswith("provider_specialty: ") and why in \
+            result.stats["identifier_columns"] and "blanked" in result.stats["identifier_columns"]

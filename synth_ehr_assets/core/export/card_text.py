@@ -67,6 +67,8 @@ GATE_REASONS: dict[str, str] = {
                            "claims at most 5 points more often than against unseen holdout claims, at 95% confidence",
     "privacy_canaries": "a canary is a unique claim planted in training; finding one in the release shows the model "
                         "can reproduce a single person's record, so one is too many",
+    "privacy_small_source": "below a few hundred training rows a model copies its rows easily, so synthetic rows "
+                            "must sit no closer to training rows than unseen real patients do, without noise allowance",
     "notes_free_of_phi": "notes are free text: any SSN-, phone-, email- or MRN-like string must block the release",
     "judge_thresholds": "set per release: notes a clinician would reject (low relevance) must stay rare",
 }

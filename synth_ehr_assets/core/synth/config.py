@@ -117,8 +117,8 @@ class SynthesizerConfig(BaseModel):
         500,
         ge=0,
         description="below this many training rows the synthesizer adapts to the small source (see "
-        "`adapted_to`: earlier, stricter anti-memorisation stops) and `synthesize` refuses output that sits closer "
-        "to the training rows than unseen real rows do; 0 = never",
+        "`adapted_to`: earlier, stricter anti-memorisation stops), and `synthesize` and the release (gate "
+        "privacy_small_source) refuse output that sits closer to the training rows than unseen real rows do; 0 = never",
     )
     sample_batch_size: int = Field(131_072, ge=256, description="rows per batch when sampling")
     torch_threads: int | None = Field(
