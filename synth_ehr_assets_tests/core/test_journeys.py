@@ -43,3 +43,14 @@ def test_journeys_shuffled_across_patients_or_one_claim_per_patient_are_blocked(
     single = journey_report(train, holdout, holdout.with_columns(patient_id=pl.col("claim_id")))
     assert math.isnan(single["synthetic"]["transition_r2"]) and single["synthetic"]["claims_per_patient_p90"] == 1
     assert not journey_gate(single).passed
+
+
+def test_the_data_card_shows_journeys_next_to_the_holdout_and_says_when_there_are_none(split):
+    from synth_ehr_assets.core.export.data_card import render_data_card
+
+    train, holdout = split
+    single = journey_report(train, holdout, holdout.with_columns(patient_id=pl.col("claim_id")))
+    metrics = {f"journey{'' if side == 'synthetic' else '_null'}.{k}": v for side in single for k, v in single[side].items()}
+    card = render_data_card({"release_id": "r", "metrics": {"fidelity": metrics}}, {})
+    assert "<h2>Patient journeys</h2>" in card and "one claim per patient" in card
+    assert f"{single['holdout']['transition_r2']:.4g}" in card

@@ -67,3 +67,22 @@ def test_secondary_diagnoses_outside_their_training_ages_are_flagged():
     flagged = found.filter(pl.col("rule") == "secondary_age_unsupported")
     assert flagged["claim_id"].to_list() == ["young"] and flagged["column"].to_list() == ["dx_2"]
     assert "I10" in flagged["detail"][0]
+
+
+
+def test_procedures_on_unseen_payers_and_principals_out_of_season_are_flagged():
+    from synth_ehr_assets.core.reference import generate_reference_claims
+
+    train = generate_reference_claims(12_000, seed=4, release_id="support")  # influenza on >= 120 claims
+    support = rules.TrainingSupport.from_claims(train)
+    assert support.from_dict(support.to_dict()).payer_px.equals(support.payer_px)
+    assert support.from_dict(support.to_dict()).principal_months.equals(support.principal_months)
+    assert set(support.payer_px.filter(pl.col("px") == "99396")["payer"]) == {"commercial", "medicaid", "self_pay"}
+    medicare = train.filter((pl.col("payer") == "medicare") & (pl.col("px_1") == "99213")).head(1)
+    physical = medicare.with_columns(px_1=pl.lit("99396"), claim_id=pl.lit("physical"))
+    flu = train.filter(pl.col("dx_1") == "J111").head(1)
+    june = flu.with_columns(service_date=pl.date(2024, 6, 14), claim_id=pl.lit("june"))
+    found = rules.check_claims(pl.concat([medicare, physical, flu, june]), support)
+    assert found.filter(pl.col("rule") == "payer_px_unsupported")["claim_id"].to_list() == ["physical"]
+    months = found.filter(pl.col("rule") == "principal_month_unsupported")
+    assert months["claim_id"].to_list() == ["june"] and months["column"].to_list() == ["service_date"]

@@ -248,7 +248,7 @@ def _journeys(manifest: dict, _images: dict) -> str:
     return journey_section(manifest, _table)
 
 
-SECTIONS: list[Section] = [_header, _source, _tables, _gates, _code_structure, _journeys, _samples, _narratives,
+SECTIONS: list[Section] = [_header, _source, _tables, _gates, _code_structure, _samples, _journeys, _narratives,
                            _privacy, _plots, _figures, _use]
 
 

@@ -23,6 +23,12 @@ category it never saw, such as a coverage target new to the source, training hol
   carry on into old age, and a patient-level holdout would otherwise miss the oldest ages of a few patients.
   Pregnancy codes (O, Z33-Z3A) are left to the MCE maternity ages (9-64) of the age/sex edits: a pregnancy at 17
   is no less plausible because training's youngest was 21.
+- `payer_px_unsupported`: a procedure billed to a payer training never billed it to, for procedures on at least
+  `MIN_PAYER_EVIDENCE` training claims (a commercial preventive visit 99396 on a Medicare claim: Medicare pays
+  G0402/G0438/G0439 instead and excludes routine physicals; G0008 on a commercial claim).
+- `principal_month_unsupported`: a principal category in a calendar month training never saw it in, for
+  categories with at least `MIN_MONTH_EVIDENCE` training claims, so that an empty month means a season
+  (influenza in June) rather than chance.
 - `principal_setting_unsupported`: a principal code in a claim type training never saw it in (a well-child exam
   as an inpatient stay), for codes seen in training.
 """
@@ -40,6 +46,7 @@ MEDICARE_QUALIFYING = ("N186", "Z992", "Z940", "Z4901", "Z4902", "Z4931", "Z4932
 ADULT_AGE, MEDICARE_AGE, AGE_BAND = 18, 65, 5
 MIN_AGE_EVIDENCE = 8
 AGE_MARGIN = 3
+MIN_PAYER_EVIDENCE, MIN_MONTH_EVIDENCE = 30, 120
 PREGNANCY_PREFIXES = ("O", "Z33", "Z34", "Z36", "Z37", "Z39", "Z3A")
 
 
@@ -63,6 +70,8 @@ class TrainingSupport:
     principal_ages: pl.DataFrame | None = None  # category, decade (categories with MIN_AGE_EVIDENCE claims)
     principal_settings: pl.DataFrame | None = None  # dx_1, claim_type
     code_ages: pl.DataFrame | None = None  # code, youngest (codes of MIN_AGE_EVIDENCE patients, any slot)
+    payer_px: pl.DataFrame | None = None  # px, payer (procedures on MIN_PAYER_EVIDENCE claims)
+    principal_months: pl.DataFrame | None = None  # category, month (categories with MIN_MONTH_EVIDENCE claims)
 
     @classmethod
     def from_claims(cls, train: pl.DataFrame, widen: bool = False) -> TrainingSupport:
@@ -86,9 +95,16 @@ class TrainingSupport:
                            for c in schema.DX_COLUMNS]).group_by("code").agg(
             n=pl.col("patient_id").n_unique(), youngest=pl.col("age").min().cast(pl.Int64)).collect()
         codes = codes.filter(pl.col("n") >= MIN_AGE_EVIDENCE).drop("n").sort("code")
+        billed = pl.concat([train.lazy().select(pl.col(c).cast(pl.String).alias("px"), pl.col("payer").cast(pl.String))
+                            .drop_nulls() for c in schema.PX_COLUMNS]).collect()
+        evidenced_px = billed.group_by("px").len().filter(pl.col("len") >= MIN_PAYER_EVIDENCE).select("px")
+        payer_px = billed.unique().join(evidenced_px, on="px", how="semi").sort("px", "payer")
+        months = train.select(cat, pl.col("service_date").dt.month().cast(pl.Int64).alias("month")).drop_nulls()
+        seasonal = months.group_by("category").len().filter(pl.col("len") >= MIN_MONTH_EVIDENCE).select("category")
+        months = months.unique().join(seasonal, on="category", how="semi").sort("category", "month")
         return cls(
             px.sort(px.columns), drg.sort(drg.columns), tuple(sorted(int(b) for b in bands)), rate, widen,
-            ages.sort(ages.columns), settings.unique().sort(["dx_1", "claim_type"]), codes,
+            ages.sort(ages.columns), settings.unique().sort(["dx_1", "claim_type"]), codes, payer_px, months,
         )
 
     def to_dict(self) -> dict:
@@ -99,6 +115,8 @@ class TrainingSupport:
             "principal_ages": None if self.principal_ages is None else self.principal_ages.rows(),
             "principal_settings": None if self.principal_settings is None else self.principal_settings.rows(),
             "code_ages": None if self.code_ages is None else self.code_ages.rows(),
+            "payer_px": None if self.payer_px is None else self.payer_px.rows(),
+            "principal_months": None if self.principal_months is None else self.principal_months.rows(),
         }
 
     @classmethod
@@ -113,6 +131,8 @@ class TrainingSupport:
             _frame(data.get("principal_ages"), {"category": pl.String, "decade": pl.Int64}),
             _frame(data.get("principal_settings"), {"dx_1": pl.String, "claim_type": pl.String}),
             _frame(data.get("code_ages"), {"code": pl.String, "youngest": pl.Int64}),
+            _frame(data.get("payer_px"), {"px": pl.String, "payer": pl.String}),
+            _frame(data.get("principal_months"), {"category": pl.String, "month": pl.Int64}),
         )
 
 
@@ -123,12 +143,36 @@ def _frame(rows, schema_: dict) -> pl.DataFrame | None:
 def support_violations(frame: pl.DataFrame, long_px: pl.DataFrame, support: TrainingSupport,
                        long_dx: pl.DataFrame | None = None) -> list[pl.DataFrame]:
     """`px_dx_unsupported`, `drg_dx_mismatch`, `payer_age_implausible`, `principal_age_unsupported`,
-    `principal_setting_unsupported`, `secondary_age_unsupported` (with `long_dx`); `long_px` carries dx_1."""
+    `principal_setting_unsupported`, `secondary_age_unsupported` (with `long_dx`), `payer_px_unsupported`,
+    `principal_month_unsupported`; `long_px` carries dx_1."""
     return [
         _px_dx(long_px, support), _drg_dx(frame, support), _payer_age(frame, support),
         _principal_age(frame, support), _principal_setting(frame, support),
         *([_secondary_age(long_dx, support)] if long_dx is not None else []),
+        _payer_px(frame, long_px, support), _principal_month(frame, support),
     ]
+
+
+def _payer_px(frame: pl.DataFrame, long_px: pl.DataFrame, support: TrainingSupport) -> pl.DataFrame:
+    if support.payer_px is None:
+        return empty()
+    payers = frame.select(ROW, pl.col("payer").cast(pl.String))
+    rows = long_px.select(ROW, "column", pl.col("code").alias("px")).join(payers, on=ROW).drop_nulls("payer")
+    rows = rows.join(support.payer_px.select("px").unique(), on="px", how="semi")
+    unseen = rows.join(support.payer_px, on=["px", "payer"], how="anti")
+    detail = pl.format("{} billed to {}: never billed to that payer in training", "px", "payer")
+    return violations(unseen, "payer_px_unsupported", detail)
+
+
+def _principal_month(frame: pl.DataFrame, support: TrainingSupport) -> pl.DataFrame:
+    if support.principal_months is None:
+        return empty()
+    rows = frame.select(ROW, "dx_1", _category().alias("category"),
+                        pl.col("service_date").dt.month().cast(pl.Int64).alias("month")).drop_nulls()
+    rows = rows.join(support.principal_months.select("category").unique(), on="category", how="semi")
+    unseen = rows.join(support.principal_months, on=["category", "month"], how="anti")
+    detail = pl.format("principal {} ({}) in month {}: never in that month in training", "dx_1", "category", "month")
+    return violations(unseen, "principal_month_unsupported", detail, pl.lit("service_date"))
 
 
 def _secondary_age(long_dx: pl.DataFrame, support: TrainingSupport) -> pl.DataFrame:
