@@ -101,7 +101,7 @@ def journey_figures(train: pl.DataFrame, candidate: pl.DataFrame) -> dict[str, f
     reference, reference_pairs = _transition_shares(_ordered(train))
     seen, pairs = _transition_shares(ordered)
     kept = reference.filter(pl.col("n") >= MIN_TRANSITION_COUNT).join(seen, on=["code", "next_code"], how="left",
-                                                                          suffix="_candidate")
+                                                                          suffix="_candidate").sort("code", "next_code")
     r2 = math.nan
     if pairs and reference_pairs:
         r2 = r_squared((kept["n"] / reference_pairs).to_numpy(), (kept["n_candidate"].fill_null(0) / pairs).to_numpy())
