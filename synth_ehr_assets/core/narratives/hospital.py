@@ -36,6 +36,8 @@ DECOMPENSATING = frozenset({"heart_failure", "heart", "kidney", "chronic_lung", 
 def can_complicate(code: str) -> bool:
     from synth_ehr_assets.core.narratives.groups import condition_group
 
+    if code.startswith("M80"):  # a fracture of osteoporotic bone is present on admission, not a complication
+        return False
     return profile(code).acuity in ("acute", "emergency") or condition_group(code).key in DECOMPENSATING
 
 
