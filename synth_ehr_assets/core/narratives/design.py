@@ -99,13 +99,20 @@ def _office_level(claim: Mapping) -> str | None:
 
 
 def _worse_problem(claim: Mapping, dx: Sequence[str], place: str) -> str | None:
-    """The problem an office note documents as worse so that the billed E/M level fits (2021 office E/M: a
-    moderate level needs two problems or one that is worse; a high level a severe one), else None."""
+    """The problem an office note documents as worse so that a moderate E/M level fits (2021 office E/M: two
+    problems, or one that is worse), else None. A high level is never argued with wording: it is supported by
+    the visit's total time on three or more problems (`_timed`), by what the vitals show, or not at all, and
+    then the judge flags the claim's level."""
     visit = _office_level(claim) if place == "office" else None
     problems = [c for c in dx if c[0] not in "VWXYZ"]
-    if not problems or visit not in ("moderate", "high") or (visit == "moderate" and len(problems) >= 2):
+    if len(problems) != 1 or visit not in ("moderate", "high"):
         return None
     return problems[0]
+
+
+def _timed(claim: Mapping, dx: Sequence[str], place: str) -> bool:
+    """A high-level office visit on three or more problems, documented by its total time."""
+    return place == "office" and _office_level(claim) == "high" and len([c for c in dx if c[0] not in "VWXYZ"]) >= 3
 
 
 def _plan_items(code: str, age: int | None, place: str, specialty: str | None, rng: random.Random, n: int) -> list[str]:
@@ -146,7 +153,8 @@ def design_note(
     specialty = claim.get("provider_specialty")
 
     subjective = [ph.opening(claim, labels[principal], level, place, rng)]
-    subjective += ph.complaint(list(symptoms), level, profile(principal).onset, age, sex, rng, worse == principal)
+    subjective += ph.complaint(list(symptoms), level, profile(principal).onset, age, sex, rng,
+                               worse == principal and profile(principal).acuity not in ("acute", "emergency"))
     injury_cause = [c for c in dx if c[0] in "VWXY"]
     if injury_cause and injury_cause[0].startswith(("Y83", "Y84")):  # a procedure as the cause, not an injury
         subjective.append(f"This followed a {labels[injury_cause[0]]}.")
@@ -169,11 +177,12 @@ def design_note(
         objective.append(rng.choice(ph.RESULTS).format(ph.join(results)))
 
     above_goal = bp is not None and raised is not None and (vitals.sbp >= raised[0] or vitals.dbp >= raised[1])
-    visit = _office_level(claim) if worse else None
+    red_flags = ph.red_flags(vitals, age)
     impression = rng.choice(ph.ABOVE_GOAL) if above_goal and profile(principal).bp else \
-        ph.impression(level, place, rng)
-    if worse == principal and not (visit == "moderate" and above_goal and profile(principal).bp):
-        impression = ph.worse(visit, profile(principal).acuity, rng)
+        ph.impression(level, place, rng, red_flags)
+    if worse == principal:
+        said = ph.worse(profile(principal).acuity, vitals, age, above_goal and bool(profile(principal).bp), rng)
+        impression, worse = (impression, None) if said is None else (said, worse)  # no sign, no argument
     if place == "office" and profile(principal).acuity == "emergency":
         impression = rng.choice(("acute, needs emergency care", "acute and potentially serious"))
     if level == "preventive" and names_unbilled_test(labels[principal], claim_px(claim)):
@@ -181,7 +190,6 @@ def design_note(
     assessment = [f"1. {ph.cap(labels[principal])} ({dotted(principal)}), {impression}."]
     for i, code in enumerate(dx[1:], 2):
         state = rng.choice(ph.ABOVE_GOAL) if above_goal and profile(code).bp else ph.status(code, rng)
-        state = ph.worse(visit, profile(code).acuity, rng) if worse == code else state
         if profile(code).acuity == "preventive" and names_unbilled_test(labels[code], claim_px(claim)):
             state = rng.choice(NOT_DONE)
         assessment.append(f"{i}. {ph.cap(labels[code])} ({dotted(code)}), {state}.")
@@ -201,9 +209,12 @@ def design_note(
                                 "transfer to the emergency department arranged")))
     if place == "inpatient":
         return hospital.inpatient_note(claim, dx, labels, subjective, objective, assessment, plan, rng)
-    plan.append(ph.follow_up(level, place, age, principal, rng, sooner=visit if worse else None))
+    plan.append(ph.follow_up(level, place, age, principal, rng, sooner="worse" if worse or above_goal else
+                             "red flags" if red_flags else None))
+    timed = [ph.total_time(claim, len([c for c in dx if c[0] not in "VWXYZ"]), rng)] if _timed(claim, dx, place) \
+        else []
     lines = ["Subjective: " + " ".join(subjective), "Objective: " + " ".join(objective),
-             "Assessment: " + " ".join(assessment), "Plan: " + ph.cap("; ".join(plan)) + "."]
+             "Assessment: " + " ".join(assessment), "Plan: " + " ".join([ph.cap("; ".join(plan)) + "."] + timed)]
     if place == "ed":
         lines.insert(3, "Medical decision making: " + ph.mdm(claim, len(results) + len(orders), rng))
     return "\n".join(lines)

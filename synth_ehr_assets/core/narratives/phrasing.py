@@ -100,16 +100,13 @@ def opening(claim: Mapping, principal: str, level: str, place: str, rng) -> str:
     return rng.choice(forms).format(p=person, l=principal)
 
 
-WORSE = {  # a problem documented as worse (moderate) or severe (high), by its acuity
-    "moderate": {"chronic": ("not at goal, regimen adjusted", "worse since the last visit, treatment adjusted",
-                             "progressing, therapy intensified"),
-                 "acute": ("acute illness with systemic symptoms", "acute, with systemic symptoms; prescription "
-                           "treatment started")},
-    "high": {"chronic": ("severe exacerbation, close monitoring needed", "severely uncontrolled, intensive "
-                         "management started"),
-             "acute": ("acute illness with systemic symptoms, hospital admission considered",
-                       "acute and severe, admission weighed against home treatment")},
-}
+WORSE_CHRONIC = ("worse since the last visit per the patient, treatment adjusted", "progressing per the patient's "
+                 "report, therapy intensified", "not controlled on the current regimen per the history, regimen "
+                 "adjusted")
+ABOVE_GOAL_AT = ("above goal at {bp}, regimen adjusted", "not at goal ({bp} today), therapy intensified",
+                 "uncontrolled at {bp}, treatment adjusted")
+SYSTEMIC = ("acute illness with systemic symptoms ({v})", "acute, with systemic signs ({v}); prescription "
+            "treatment started")
 WORSE_COMPLAINT = ("{p} reports the problem has been harder to control since the last visit.",
                    "{p} notes things have been worse over the past few weeks.",
                    "{p} says the usual treatment is no longer keeping it in check.")
@@ -120,8 +117,47 @@ def intensified(items: list[str], worse: bool) -> list[str]:
     return [re.sub(r"^continue ", "adjust ", item) for item in items] if worse else items
 
 
-def worse(visit: str | None, acuity: str, rng) -> str:
-    return rng.choice(WORSE[visit or "moderate"]["acute" if acuity in ("acute", "emergency") else "chronic"])
+def systemic_sign(vitals: Vitals, age: int | None) -> str | None:
+    """The first vital sign outside the age's range, as the note writes it, or None."""
+    _, hr_high, _, rr_high, _, _ = norms(age)
+    return next((text for bad, text in (
+        (vitals.temp >= 38.0, f"T {vitals.temp:.1f} C"), (vitals.spo2 < HYPOXEMIA_SPO2, f"SpO2 {vitals.spo2}%"),
+        (vitals.hr > hr_high, f"HR {vitals.hr}"), (vitals.rr > rr_high, f"RR {vitals.rr}"),
+        (vitals.sbp < hypotension_sbp(age), f"BP {vitals.sbp}/{vitals.dbp}")) if bad), None)
+
+
+def red_flags(vitals: Vitals, age: int | None) -> str | None:
+    """Vitals a clinician does not send home with a routine recheck: high fever, fever at the extremes of age,
+    hypoxemia, hypotension."""
+    old_or_infant = age is not None and (age >= 65 or age < 1)
+    return next((text for bad, text in (
+        (vitals.temp >= 39.0 or (vitals.temp >= 38.0 and old_or_infant), f"T {vitals.temp:.1f} C"),
+        (vitals.spo2 < HYPOXEMIA_SPO2, f"SpO2 {vitals.spo2}%"),
+        (vitals.sbp < hypotension_sbp(age), f"BP {vitals.sbp}/{vitals.dbp}")) if bad), None)
+
+
+def worse(acuity: str, vitals: Vitals, age: int | None, bp_above: bool, rng) -> str | None:
+    """How a worse problem is documented, citing what shows it: the raised BP, the history (the complaint says
+    it is worse), or for an acute problem its systemic sign; None when an acute problem shows none."""
+    if acuity in ("acute", "emergency"):
+        sign = systemic_sign(vitals, age)
+        return rng.choice(SYSTEMIC).format(v=sign) if sign else None
+    if bp_above:
+        return rng.choice(ABOVE_GOAL_AT).format(bp=f"{vitals.sbp}/{vitals.dbp}")
+    return rng.choice(WORSE_CHRONIC)
+
+
+def total_time(claim: Mapping, problems: int, rng) -> str:
+    """The total-time statement of a high-level office visit (2021: 40+ minutes for 99215, 60+ for 99205)."""
+    new = any(claim.get(f"px_{i}") == "99205" for i in range(1, 7))
+    minutes = rng.randint(60, 74) if new else rng.randint(40, 54)
+    count = {3: "three", 4: "four", 5: "five", 6: "six"}.get(problems, str(problems))
+    return rng.choice(("Total time on the date of the visit: {m} minutes, spent on the {n} problems above, record "
+                       "review, counseling and care coordination.",
+                       "Total time today was {m} minutes, most of it reviewing the {n} problems above and "
+                       "coordinating care.",
+                       "I spent a total time of {m} minutes on the date of service, including record review and "
+                       "counseling on {n} active problems.")).format(m=minutes, n=count)
 
 
 def complaint(symptoms: list[str], level: str, onset: str, age: int | None, sex: str | None, rng,
@@ -142,7 +178,10 @@ def complaint(symptoms: list[str], level: str, onset: str, age: int | None, sex:
     when = rng.choice(ONSET[kind]).format(d=duration).replace(" ago ago", " ago")
     if duration in ("this morning", "last night"):
         when = f"since {duration}"
-    return [f"{reporter} {join(symptoms)} {when}."]
+    said = [f"{reporter} {join(symptoms)} {when}."]
+    if worse:
+        said.append(rng.choice(WORSE_COMPLAINT).format(p=pronoun if age is None or age >= 12 else "The parent"))
+    return said
 
 
 def exam(vitals: Vitals, age: int | None, signs: set[str], findings: list[str], symptoms: Sequence[str], rng) -> str:
@@ -170,9 +209,12 @@ def _overlaps(group: Sequence[str], told: str) -> bool:
     return any(k in told and any(k in g for g in group) for k in keys)
 
 
-def impression(level: str, place: str, rng) -> str:
+def impression(level: str, place: str, rng, flags: str | None = None) -> str:
     if place == "inpatient":
         return rng.choice(("requiring admission", "needing inpatient treatment", "the reason for admission"))
+    if flags and level in ("acute", "emergency") and place != "ed":
+        return rng.choice(("acute, with {f}; close follow-up needed", "acute illness with {f}, watched "
+                           "closely")).format(f=flags)
     return rng.choice({
         "emergency": ("evaluated emergently", "acute presentation", "work-up as below"),
         "acute": ("acute, uncomplicated", "new problem, clinically mild", "acute and self-limited",
@@ -217,14 +259,17 @@ def follow_up(level: str, place: str, age: int | None, principal: str, rng, soon
     if level == "prenatal":
         return rng.choice(("next prenatal visit in {} weeks", "return to the prenatal clinic in {} weeks")).format(
             rng.choice((2, 4)))
+    if level in ("acute", "emergency") and sooner == "red flags":
+        return rng.choice(("recheck tomorrow, sooner or to the emergency department if worse",
+                           "phone check tonight and recheck within 48 hours; emergency precautions reviewed"))
     if level in ("acute", "emergency"):
         return rng.choice(("return in {} days if not improving", "recheck in {} days or sooner if worse",
                            "follow up in {} days if symptoms persist")).format(rng.randint(3, 10))
     if place == "procedure":
         return rng.choice(("results to the ordering clinician; follow up in {} weeks",
                            "review results at a follow-up visit in {} weeks")).format(rng.randint(2, 6))
-    if sooner:
-        weeks = ("one week", "two weeks") if sooner == "high" else ("two weeks", "three weeks", "four weeks")
+    if sooner == "worse":
+        weeks = ("two weeks", "three weeks", "four weeks")
         return rng.choice(("recheck in {}", "follow up in {}")).format(rng.choice(weeks))
     months = rng.choice((1, 2, 3, 3, 4, 6))
     return rng.choice(("follow up in {}", "return visit in {}", "next visit in {}", "recheck in {}")).format(
