@@ -58,7 +58,7 @@ GROUPS: dict[str, Profile] = {  # a group without listed symptoms has none
                       ["pale conjunctivae", "no hepatosplenomegaly"], ["repeat blood counts",
                       "continue current hematologic therapy"], referral="hematology"),
     "thyroid": _p("chronic", ["fatigue", "feeling cold", "mild weight gain", "dry skin"],
-                  ["thyroid non-tender without nodules"], ["continue levothyroxine", "adjust dose to TSH"],
+                  ["thyroid non-tender without nodules"], ["continue levothyroxine", "levothyroxine dose guided by TSH"],
                   referral="endocrinology"),
     "diabetes": _p("chronic", ["increased thirst", "frequent urination", "fatigue"],
                    ["monofilament sensation intact in both feet", "no foot ulcers"],

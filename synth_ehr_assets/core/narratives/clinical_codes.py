@@ -38,7 +38,7 @@ CODES: dict[str, Profile] = {
     "D869": _p("chronic", ["dry cough", "shortness of breath with exertion"], ["lungs clear"],
                ["pulmonary function monitoring"], label="sarcoidosis", referral="pulmonology"),
     "E039": _p("chronic", ["fatigue", "feeling cold", "dry skin"], ["thyroid non-tender without nodules"],
-               ["continue levothyroxine", "adjust the dose to TSH"], label="hypothyroidism"),
+               ["continue levothyroxine", "dose guided by the TSH"], label="hypothyroidism"),
     "E1010": _p("emergency", ["vomiting", "abdominal pain", "extreme thirst", "rapid breathing|R"],
                 ["dry mucous membranes", "Kussmaul respirations"],
                 ["insulin infusion per DKA protocol", "IV fluids and potassium replacement",

@@ -207,6 +207,8 @@ def design_note(
     if place == "office" and profile(principal).acuity == "emergency":
         plan.append(rng.choice(("sent to the emergency department for evaluation",
                                 "transfer to the emergency department arranged")))
+    if above_goal and level in ("preventive", "prenatal") and place == "office":
+        plan.append(f"blood pressure recheck in {rng.choice(('two', 'three', 'four'))} weeks")
     if place == "inpatient":
         return hospital.inpatient_note(claim, dx, labels, subjective, objective, assessment, plan, rng)
     plan.append(ph.follow_up(level, place, age, principal, rng, sooner="worse" if worse or above_goal else
