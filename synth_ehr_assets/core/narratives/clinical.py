@@ -162,6 +162,8 @@ _REWORD = ((r"^malignant neoplasm of (?:the )?", "cancer of "), (r"\bunspecified
            (r"^nontraumatic (\w+ hemorrhage) from ", r"\1 from the "),
            (r"^(acute|chronic) embolism and thrombosis of (?:deep |superficial )?veins of (?:the )?",
             r"\1 venous thrombosis of the "),
+           (r"^(non-pressure chronic ulcer of )(?:(?:other )?part of )?(.+?) (?:limited to|with) .*$",
+            r"\1the \2"),
            (r"^secondary (?:and )?malignant neoplasm of (?:the )?", "cancer metastatic to the "),
            (r"^(?:combined )?rheumatic disorders of (?:both )?(.+?) valves$", r"rheumatic \1 valve disease"),
            (r"^symptoms and signs (?:concerning|involving) (?:the )?(.+?)(?: system)?$", r"\1 symptoms and signs"))
