@@ -100,3 +100,18 @@ def test_the_writer_does_not_call_a_high_fever_at_82_benign(knowledge):
             febrile += 1
             assert "no red flags" not in note and "uncomplicated" not in note, note
     assert febrile
+
+
+def test_a_lipid_problem_called_at_goal_beside_its_own_high_ldl_is_flagged():
+    note = ("Subjective: A 61-year-old woman returns for follow-up of high cholesterol. No new complaints today."
+            "\nObjective: Vitals: BP 122/76, HR 70, RR 14, T 36.8 C, SpO2 98%. Exam: no acute distress. Results: "
+            "lipid panel with LDL {ldl} mg/dL.\nAssessment: 1. Hyperlipidemia (E78.5), {status}.\nPlan: {plan}; "
+            "recheck in 3 months.")
+    claim = {**BASE, "claim_id": "l", "age": 61, "dx_1": "E785", "px_1": "99213", "px_2": "80061"}
+    flagged = [f for f in detect(note.format(ldl=171, status="chronic, at goal", plan="Continue statin therapy"),
+                                 claim) if f.kind == "status_plan"]
+    assert flagged and "LDL 171" in flagged[0].reason
+    fits = note.format(ldl=171, status="LDL 171 mg/dL, above goal; statin therapy intensified",
+                       plan="Adjust statin therapy")
+    assert _kinds(fits, claim) == set()
+    assert _kinds(note.format(ldl=96, status="chronic, at goal", plan="Continue statin therapy"), claim) == set()

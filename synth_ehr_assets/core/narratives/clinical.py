@@ -212,7 +212,8 @@ def profile(code: str) -> Profile:
             base = GROUPS.get(condition_group(code).key, GROUPS["general"])
             return Profile(found.acuity, base.symptoms if found.symptoms is None else found.symptoms,
                            found.exam or base.exam,
-                           found.plan or base.plan, found.referral or base.referral, found.label, found.onset, found.bp)
+                           found.plan or base.plan, found.referral or base.referral, found.label,
+                           found.onset or base.onset, found.bp)  # an injury's onset is sudden, as its group's
     return _by_title(code, GROUPS.get(condition_group(code).key, GROUPS["general"]))
 
 

@@ -38,6 +38,7 @@ def dotted(code: str) -> str:
     return code if len(code) <= 3 else f"{code[:3]}.{code[3:]}"
 
 
+TREATMENTS = ("20610", "12002", "25600")  # procedures that treat (an injection, a repair, a splint): plan, not results
 NOT_DONE = ("ordered", "ordered today", "planned")  # a screening whose test the claim does not bill
 
 
@@ -85,7 +86,7 @@ def _results(claim: Mapping, dx: list[str], rng: random.Random, place: str) -> t
             found = INFANT_EARLY_DOSE[code]
         if order.kind == "lab" and (not found or (place == "office" and rng.random() < 0.35)):
             orders.append(rng.choice(ph.ORDERED).format(order.name))
-        elif order.kind in ("vaccine", "counseling", "therapy"):
+        elif order.kind in ("vaccine", "counseling", "therapy") or code in TREATMENTS:
             orders.append(found or order.name)
         elif found:
             results.append(found)
@@ -187,17 +188,22 @@ def design_note(
         impression = rng.choice(("acute, needs emergency care", "acute and potentially serious"))
     if level == "preventive" and names_unbilled_test(labels[principal], claim_px(claim)):
         impression = rng.choice(NOT_DONE)
+    off_target = ph.off_target(dx, results) if place != "inpatient" else {}  # LDL or A1c above goal today
+    impression = off_target.get(principal, impression)
     assessment = [f"1. {ph.cap(labels[principal])} ({dotted(principal)}), {impression}."]
     for i, code in enumerate(dx[1:], 2):
         state = rng.choice(ph.ABOVE_GOAL) if above_goal and profile(code).bp else ph.status(code, rng)
+        state = off_target.get(code, state)
         if profile(code).acuity == "preventive" and names_unbilled_test(labels[code], claim_px(claim)):
             state = rng.choice(NOT_DONE)
         assessment.append(f"{i}. {ph.cap(labels[code])} ({dotted(code)}), {state}.")
 
-    plan = ph.intensified(_plan_items(principal, age, place, specialty, rng, 3), worse == principal) + orders
+    plan = ph.intensified(_plan_items(principal, age, place, specialty, rng, 3),
+                          worse == principal or principal in off_target) + orders
     for code in dx[1:4]:
         if code[0] not in "VWXYZ" and profile(code).plan:
-            items = ph.intensified(_plan_items(code, age, place, specialty, rng, 1), worse == code)
+            items = ph.intensified(_plan_items(code, age, place, specialty, rng, 1), worse == code or
+                                   code in off_target)
             if items:
                 plan.append(f"for {labels[code]}, {items[0]}")
     referral = profile(principal).referral
@@ -207,11 +213,13 @@ def design_note(
     if place == "office" and profile(principal).acuity == "emergency":
         plan.append(rng.choice(("sent to the emergency department for evaluation",
                                 "transfer to the emergency department arranged")))
+    for code in off_target if level in ("preventive", "prenatal") else ():
+        plan.append(f"for {labels[code]}, adjust {'statin therapy' if code.startswith('E78') else 'the regimen'}")
     if above_goal and level in ("preventive", "prenatal") and place == "office":
         plan.append(f"blood pressure recheck in {rng.choice(('two', 'three', 'four'))} weeks")
     if place == "inpatient":
         return hospital.inpatient_note(claim, dx, labels, subjective, objective, assessment, plan, rng)
-    plan.append(ph.follow_up(level, place, age, principal, rng, sooner="worse" if worse or above_goal else
+    plan.append(ph.follow_up(level, place, age, principal, rng, sooner="worse" if worse or above_goal or off_target else
                              "red flags" if red_flags else None))
     timed = [ph.total_time(claim, len([c for c in dx if c[0] not in "VWXYZ"]), rng)] if _timed(claim, dx, place) \
         else []

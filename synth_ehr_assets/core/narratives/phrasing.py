@@ -147,6 +147,20 @@ def worse(acuity: str, vitals: Vitals, age: int | None, bp_above: bool, rng) -> 
     return rng.choice(WORSE_CHRONIC)
 
 
+def off_target(dx: Sequence[str], results: Sequence[str]) -> dict[str, str]:
+    """Status of the lipid and diabetes problems whose own result today is above goal (LDL 130 or more, A1c 7%
+    or more): the note says so, and the plan changes treatment."""
+    text = " ".join(results)
+    ldl, a1c = re.search(r"\bLDL (\d+)", text), re.search(r"\bA1c (\d+(?:\.\d)?)%", text)
+    out = {}
+    for code in dx:
+        if code.startswith("E78") and ldl and int(ldl.group(1)) >= 130:
+            out[code] = f"LDL {ldl.group(1)} mg/dL, above goal; statin therapy intensified"
+        elif code.startswith(("E10", "E11")) and a1c and float(a1c.group(1)) >= 7.0:
+            out[code] = f"A1c {a1c.group(1)}%, above goal; regimen adjusted"
+    return out
+
+
 def total_time(claim: Mapping, problems: int, rng) -> str:
     """The total-time statement of a high-level office visit (2021: 40+ minutes for 99215, 60+ for 99205)."""
     new = any(claim.get(f"px_{i}") == "99205" for i in range(1, 7))

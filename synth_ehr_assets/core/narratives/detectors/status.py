@@ -38,6 +38,21 @@ def _plan_by_problem(case: Case, items) -> dict[int, list[str]]:
     return out
 
 
+# A problem's own result that a reviewer reads against "at goal" (prefix, value regex, off target from).
+OWN_RESULTS = (("E78", re.compile(r"\bLDL\D{0,8}(\d{2,3})", re.I), 130.0),
+               ("E10", re.compile(r"\bA1c\D{0,12}(\d{1,2}(?:\.\d)?)\s*%", re.I), 8.0),
+               ("E11", re.compile(r"\bA1c\D{0,12}(\d{1,2}(?:\.\d)?)\s*%", re.I), 8.0))
+
+
+def _off_target(case: Case, code: str) -> str | None:
+    text = case.note.joined("objective")
+    for prefix, pattern, limit in OWN_RESULTS:
+        match = pattern.search(text) if code.startswith(prefix) else None
+        if match and float(match.group(1)) >= limit:
+            return match.group(0)
+    return None
+
+
 def _red_flag(case: Case) -> str | None:
     v, age = case.vitals, case.age
     temp, spo2, sbp = v.get("temp"), v.get("spo2"), v.get("sbp")
@@ -65,10 +80,12 @@ def status_plan(case: Case) -> list[Finding]:
     soonest = min(days) if days else None
     sent = HOSPITAL_ACTION.search(case.note.joined("plan")) is not None
     found = []
-    for i, (sentence, _, status) in enumerate(items):
+    for i, (sentence, code, status) in enumerate(items):
         stable = asserted(STABLE, status) and not UNCONTROLLED.search(status)
         if stable and any(ESCALATE.search(p) for p in plans.get(i, [])):
             found.append(Finding("status_plan", sentence, "called stable while its plan escalates treatment"))
+        elif stable and _off_target(case, code):
+            found.append(Finding("status_plan", sentence, f"called stable or at goal with {_off_target(case, code)}"))
         elif stable and i == 0 and sent:
             found.append(Finding("status_plan", sentence, "called stable while the plan sends the patient to "
                                                           "hospital"))
