@@ -167,7 +167,7 @@ SPECIALTIES = {
 }
 # Names clinicians use for a diagnosis besides the words of its title (prefix -> regex).
 SYNONYMS: dict[str, str] = {
-    "F02": r"dementia", "O995": r"respiratory", "O996": r"digestive", "O9935": r"neurolog|nervous system",
+    "F02": r"dementia", "O995": r"respiratory", "O9928": r"endocrine|metabolic", "O996": r"digestive", "O9935": r"neurolog|nervous system",
     "I10": r"hypertension|high blood pressure|\bHTN\b", "I1": r"hypertensi", "I25": r"coronary|\bCAD\b|ischemic heart",
     "I21": r"NSTEMI|myocardial infarction|heart attack", "I48": r"atrial fibrillation|\bAF(?:ib)?\b",
     "I50": r"heart failure|\bCHF\b|HFrEF|HFpEF", "I63": r"stroke|cerebral infarction", "I73": r"peripheral arter",
