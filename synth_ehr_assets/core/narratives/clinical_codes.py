@@ -208,7 +208,7 @@ CODES: dict[str, Profile] = {
                ["nebulized bronchodilators", "systemic corticosteroids", "antibiotic for purulent sputum"],
                label="COPD exacerbation", onset="gradual"),
     "J449": _p("chronic", label="COPD", plan=["continue inhaled therapy", "inhaler technique reviewed",
-               "smoking cessation counseling"]),
+               "smoking status reviewed"]),
     "J690": _p("emergency", label="aspiration pneumonitis"),
     "J4520": _p("chronic", label="mild intermittent asthma"),
     "J4521": _p("emergency", ["wheezing", "chest tightness", "shortness of breath|R"], ["diffuse wheezes"],

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import polars as pl
 
-from synth_ehr_assets.core.narratives import hospital, lexicon, phrasing as ph
+from synth_ehr_assets.core.narratives import decision as dm, hospital, lexicon, phrasing as ph
 from synth_ehr_assets.core.narratives.clinical import acuity, band, implied_signs, label, profile
 from synth_ehr_assets.core.narratives.knowledge import ClinicalKnowledge, build_knowledge
 from synth_ehr_assets.core.narratives.orders import ED_LEVELS, INFANT_EARLY_DOSE, OFFICE_LEVELS, ORDERS, PCS
@@ -178,17 +178,17 @@ def design_note(
         objective.append(rng.choice(ph.RESULTS).format(ph.join(results)))
 
     above_goal = bp is not None and raised is not None and (vitals.sbp >= raised[0] or vitals.dbp >= raised[1])
-    red_flags = ph.red_flags(vitals, age)
+    red_flags = dm.red_flags(vitals, age)
     impression = rng.choice(ph.ABOVE_GOAL) if above_goal and profile(principal).bp else \
         ph.impression(level, place, rng, red_flags)
     if worse == principal:
-        said = ph.worse(profile(principal).acuity, vitals, age, above_goal and bool(profile(principal).bp), rng)
+        said = dm.worse(profile(principal).acuity, vitals, age, above_goal and bool(profile(principal).bp), rng)
         impression, worse = (impression, None) if said is None else (said, worse)  # no sign, no argument
     if place == "office" and profile(principal).acuity == "emergency":
         impression = rng.choice(("acute, needs emergency care", "acute and potentially serious"))
     if level == "preventive" and names_unbilled_test(labels[principal], claim_px(claim)):
         impression = rng.choice(NOT_DONE)
-    off_target = ph.off_target(dx, results) if place != "inpatient" else {}  # LDL or A1c above goal today
+    off_target = dm.off_target(dx, results) if place != "inpatient" else {}  # LDL or A1c above goal today
     impression = off_target.get(principal, impression)
     assessment = [f"1. {ph.cap(labels[principal])} ({dotted(principal)}), {impression}."]
     for i, code in enumerate(dx[1:], 2):
@@ -198,11 +198,11 @@ def design_note(
             state = rng.choice(NOT_DONE)
         assessment.append(f"{i}. {ph.cap(labels[code])} ({dotted(code)}), {state}.")
 
-    plan = ph.intensified(_plan_items(principal, age, place, specialty, rng, 3),
+    plan = dm.intensified(_plan_items(principal, age, place, specialty, rng, 3),
                           worse == principal or principal in off_target) + orders
     for code in dx[1:4]:
         if code[0] not in "VWXYZ" and profile(code).plan:
-            items = ph.intensified(_plan_items(code, age, place, specialty, rng, 1), worse == code or
+            items = dm.intensified(_plan_items(code, age, place, specialty, rng, 1), worse == code or
                                    code in off_target)
             if items:
                 plan.append(f"for {labels[code]}, {items[0]}")
@@ -219,14 +219,15 @@ def design_note(
         plan.append(f"blood pressure recheck in {rng.choice(('two', 'three', 'four'))} weeks")
     if place == "inpatient":
         return hospital.inpatient_note(claim, dx, labels, subjective, objective, assessment, plan, rng)
-    plan.append(ph.follow_up(level, place, age, principal, rng, sooner="worse" if worse or above_goal or off_target else
-                             "red flags" if red_flags else None))
-    timed = [ph.total_time(claim, len([c for c in dx if c[0] not in "VWXYZ"]), rng)] if _timed(claim, dx, place) \
+    sooner = "worse" if worse or above_goal or off_target else "red flags" if red_flags else None
+    tested = bool(results) or any(ORDERS[p].kind == "lab" for p in claim_px(claim) if p in ORDERS)
+    plan.append(ph.follow_up(level, place, age, principal, rng, sooner=sooner, tested=tested))
+    timed = [dm.total_time(claim, len([c for c in dx if c[0] not in "VWXYZ"]), rng)] if _timed(claim, dx, place) \
         else []
     lines = ["Subjective: " + " ".join(subjective), "Objective: " + " ".join(objective),
              "Assessment: " + " ".join(assessment), "Plan: " + " ".join([ph.cap("; ".join(plan)) + "."] + timed)]
     if place == "ed":
-        lines.insert(3, "Medical decision making: " + ph.mdm(claim, len(results) + len(orders), rng))
+        lines.insert(3, "Medical decision making: " + dm.mdm(claim, len(results) + len(orders), rng))
     return "\n".join(lines)
 
 

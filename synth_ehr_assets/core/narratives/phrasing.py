@@ -7,7 +7,6 @@ import re
 from collections.abc import Mapping, Sequence
 
 from synth_ehr_assets.core.narratives.clinical import profile
-from synth_ehr_assets.core.narratives.orders import ED_LEVELS
 from synth_ehr_assets.core.narratives.vitals import HYPOXEMIA_SPO2, Vitals, hypotension_sbp, norms
 
 ABOVE_GOAL = ("above goal today", "not at goal today", "reading elevated today", "above target on today's reading")
@@ -92,6 +91,9 @@ def opening(claim: Mapping, principal: str, level: str, place: str, rng) -> str:
     elif place == "procedure":
         forms = ("{p} is seen in the hospital outpatient department for {l}.",
                  "{p} presents as an outpatient for care related to {l}.")
+    elif level == "chronic" and any(str(claim.get(f"px_{i}") or "").startswith("9920") for i in range(1, 7)):
+        forms = ("{p} is seen as a new patient for {l}.", "{p} comes in to establish care for {l}.",
+                 "{p} is referred for evaluation of {l}.")
     elif level == "chronic":
         forms = ("{p} returns for follow-up of {l}.", "{p} is seen for ongoing care of {l}.",
                  "{p} comes in to follow up on {l}.", "{p} presents for a scheduled {l} visit.")
@@ -100,78 +102,9 @@ def opening(claim: Mapping, principal: str, level: str, place: str, rng) -> str:
     return rng.choice(forms).format(p=person, l=principal)
 
 
-WORSE_CHRONIC = ("worse since the last visit per the patient, treatment adjusted", "progressing per the patient's "
-                 "report, therapy intensified", "not controlled on the current regimen per the history, regimen "
-                 "adjusted")
-ABOVE_GOAL_AT = ("above goal at {bp}, regimen adjusted", "not at goal ({bp} today), therapy intensified",
-                 "uncontrolled at {bp}, treatment adjusted")
-SYSTEMIC = ("acute illness with systemic symptoms ({v})", "acute, with systemic signs ({v}); prescription "
-            "treatment started")
 WORSE_COMPLAINT = ("{p} reports the problem has been harder to control since the last visit.",
                    "{p} notes things have been worse over the past few weeks.",
                    "{p} says the usual treatment is no longer keeping it in check.")
-
-
-def intensified(items: list[str], worse: bool) -> list[str]:
-    """A worse problem's plan changes treatment: 'continue X' becomes 'adjust X'."""
-    return [re.sub(r"^continue ", "adjust ", item) for item in items] if worse else items
-
-
-def systemic_sign(vitals: Vitals, age: int | None) -> str | None:
-    """The first vital sign outside the age's range, as the note writes it, or None."""
-    _, hr_high, _, rr_high, _, _ = norms(age)
-    return next((text for bad, text in (
-        (vitals.temp >= 38.0, f"T {vitals.temp:.1f} C"), (vitals.spo2 < HYPOXEMIA_SPO2, f"SpO2 {vitals.spo2}%"),
-        (vitals.hr > hr_high, f"HR {vitals.hr}"), (vitals.rr > rr_high, f"RR {vitals.rr}"),
-        (vitals.sbp < hypotension_sbp(age), f"BP {vitals.sbp}/{vitals.dbp}")) if bad), None)
-
-
-def red_flags(vitals: Vitals, age: int | None) -> str | None:
-    """Vitals a clinician does not send home with a routine recheck: high fever, fever at the extremes of age,
-    hypoxemia, hypotension."""
-    old_or_infant = age is not None and (age >= 65 or age < 1)
-    return next((text for bad, text in (
-        (vitals.temp >= 39.0 or (vitals.temp >= 38.0 and old_or_infant), f"T {vitals.temp:.1f} C"),
-        (vitals.spo2 < HYPOXEMIA_SPO2, f"SpO2 {vitals.spo2}%"),
-        (vitals.sbp < hypotension_sbp(age), f"BP {vitals.sbp}/{vitals.dbp}")) if bad), None)
-
-
-def worse(acuity: str, vitals: Vitals, age: int | None, bp_above: bool, rng) -> str | None:
-    """How a worse problem is documented, citing what shows it: the raised BP, the history (the complaint says
-    it is worse), or for an acute problem its systemic sign; None when an acute problem shows none."""
-    if acuity in ("acute", "emergency"):
-        sign = systemic_sign(vitals, age)
-        return rng.choice(SYSTEMIC).format(v=sign) if sign else None
-    if bp_above:
-        return rng.choice(ABOVE_GOAL_AT).format(bp=f"{vitals.sbp}/{vitals.dbp}")
-    return rng.choice(WORSE_CHRONIC)
-
-
-def off_target(dx: Sequence[str], results: Sequence[str]) -> dict[str, str]:
-    """Status of the lipid and diabetes problems whose own result today is above goal (LDL 130 or more, A1c 7%
-    or more): the note says so, and the plan changes treatment."""
-    text = " ".join(results)
-    ldl, a1c = re.search(r"\bLDL (\d+)", text), re.search(r"\bA1c (\d+(?:\.\d)?)%", text)
-    out = {}
-    for code in dx:
-        if code.startswith("E78") and ldl and int(ldl.group(1)) >= 130:
-            out[code] = f"LDL {ldl.group(1)} mg/dL, above goal; statin therapy intensified"
-        elif code.startswith(("E10", "E11")) and a1c and float(a1c.group(1)) >= 7.0:
-            out[code] = f"A1c {a1c.group(1)}%, above goal; regimen adjusted"
-    return out
-
-
-def total_time(claim: Mapping, problems: int, rng) -> str:
-    """The total-time statement of a high-level office visit (2021: 40+ minutes for 99215, 60+ for 99205)."""
-    new = any(claim.get(f"px_{i}") == "99205" for i in range(1, 7))
-    minutes = rng.randint(60, 74) if new else rng.randint(40, 54)
-    count = {3: "three", 4: "four", 5: "five", 6: "six"}.get(problems, str(problems))
-    return rng.choice(("Total time on the date of the visit: {m} minutes, spent on the {n} problems above, record "
-                       "review, counseling and care coordination.",
-                       "Total time today was {m} minutes, most of it reviewing the {n} problems above and "
-                       "coordinating care.",
-                       "I spent a total time of {m} minutes on the date of service, including record review and "
-                       "counseling on {n} active problems.")).format(m=minutes, n=count)
 
 
 def complaint(symptoms: list[str], level: str, onset: str, age: int | None, sex: str | None, rng,
@@ -256,7 +189,8 @@ def status(code: str, rng) -> str:
     }[level])
 
 
-def follow_up(level: str, place: str, age: int | None, principal: str, rng, sooner: str | None = None) -> str:
+def follow_up(level: str, place: str, age: int | None, principal: str, rng, sooner: str | None = None,
+              tested: bool = False) -> str:
     if place == "ed":
         return rng.choice(("follow up with primary care in {} days", "see the primary doctor within {} days",
                            "recheck with primary care in {} days")).format(rng.randint(2, 5))
@@ -268,7 +202,8 @@ def follow_up(level: str, place: str, age: int | None, principal: str, rng, soon
         if principal.startswith(("Z0000", "Z00129")):
             return rng.choice(("return in one year for the next check-up", "next annual visit in 12 months",
                                "follow up in one year or sooner as needed"))
-        return rng.choice(("results will be sent by portal; follow up as scheduled",
+        return rng.choice(("results will be sent by portal; follow up as scheduled" if tested else
+                           "follow up in the clinic as scheduled",
                            "follow up with primary care as scheduled", "routine follow-up as scheduled"))
     if level == "prenatal":
         return rng.choice(("next prenatal visit in {} weeks", "return to the prenatal clinic in {} weeks")).format(
@@ -288,25 +223,3 @@ def follow_up(level: str, place: str, age: int | None, principal: str, rng, soon
     months = rng.choice((1, 2, 3, 3, 4, 6))
     return rng.choice(("follow up in {}", "return visit in {}", "next visit in {}", "recheck in {}")).format(
         "one month" if months == 1 else f"{months} months")
-
-
-MDM = {
-    "straightforward": ("straightforward: one self-limited problem, minimal data",
-                        "straightforward, with a single minor problem and little risk"),
-    "low": ("low complexity: an acute uncomplicated problem with limited data review",
-            "low complexity; acute uncomplicated illness, limited testing"),
-    "moderate": ("moderate complexity: acute illness with systemic symptoms, {n} ordered and reviewed, "
-                 "prescription drug management", "moderate complexity given {n} reviewed and the risk of "
-                 "prescription treatment"),
-    "high": ("high complexity: an acute problem that could threaten life or organ function, {n} "
-             "reviewed, admission considered", "high complexity, with {n} reviewed and a serious "
-             "differential weighed, including admission"),
-}
-
-
-def mdm(claim: Mapping, n_studies: int, rng) -> str:
-    level = next((ED_LEVELS[p] for p in (claim.get(f"px_{i}") for i in range(1, 7)) if p in ED_LEVELS), "low")
-    studies = "one study" if n_studies <= 1 else f"{n_studies} studies"
-    return cap(rng.choice(MDM[level]).format(n=studies)) + ". " + rng.choice(
-        ("Discharged home in stable condition with return precautions.", "Stable for discharge home.",
-         "Discharged with written return precautions."))

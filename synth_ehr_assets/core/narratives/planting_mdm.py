@@ -70,9 +70,9 @@ def em_forced(note, claim, rng):
     px = _px(claim)
     office = [i for i, p in enumerate(px, 1) if str(p).startswith(("9920", "9921"))]
     vitals = parse_vitals(note)
+    resulted = re.search(r"^Objective: .*(?:Results|Studies|Data reviewed|results):", note, re.M)
     if claim.get("claim_type") != "professional" or not office or vitals.get("spo2", 99) < 92 or \
-            vitals.get("temp", 37) >= 38.0 or re.search(r"total time|emergency department|^Objective: .*"
-                                                        r"(?:Results|Studies|Data reviewed|results):", note, re.I | re.M):
+            vitals.get("temp", 37) >= 38.0 or resulted or re.search(r"total time|emergency department", note, re.I):
         return None
     changed = _status(note, rng.choice(FORCED))
     if changed is None:

@@ -18,8 +18,8 @@ from synth_ehr_assets.core.narratives.vitals import FEVER_C, HYPOXEMIA_SPO2, hyp
 STABLE = re.compile(r"\b(?:stable|well[- ]controlled|controlled on|at goal|at baseline|no change|unchanged)\b", re.I)
 UNCONTROLLED = re.compile(r"uncontrolled|poorly controlled|not (?:at goal|controlled)|above (?:goal|target)|"
                           r"\bworse\b|worsening|progressing|exacerbat", re.I)
-ESCALATE = re.compile(r"^(?:adjust|increase|add|intensify|escalate|switch|uptitrate)\b(?! fluid)|\b(?:intensified|escalated|"
-                      r"increased|uptitrated)\b", re.I)
+ESCALATE = re.compile(r"^(?:adjust|increase|add|intensify|escalate|switch|uptitrate)\b(?! fluid)|"
+                      r"\b(?:intensified|escalated|increased|uptitrated)\b", re.I)
 BENIGN = re.compile(r"no red flags|uncomplicated|self-limited|clinically mild|\bmild\b|benign|reassuring", re.I)
 FOR_PROBLEM = re.compile(r"^for ([^,]+),\s*(.*)$", re.I)
 
@@ -100,6 +100,6 @@ def status_plan(case: Case) -> list[Finding]:
     flag = _red_flag(case) if not case.ed else None
     principal = items[0][2]
     if flag and asserted(BENIGN, principal) and (soonest is None or soonest > 2):
-        found.append(Finding("status_plan", items[0][0], f"called benign with {flag} and a recheck "
-                                                         f"{'not set' if soonest is None else f'in {soonest:.0f} days'}"))
+        when = "not set" if soonest is None else f"in {soonest:.0f} days"
+        found.append(Finding("status_plan", items[0][0], f"called benign with {flag} and a recheck {when}"))
     return found[:2]
