@@ -87,6 +87,8 @@ CASES = [  # (claim changes, (old, new) note edit, kind)
                       "Discharge: Discharged home on hospital day 2.\nPlan: Fluids"), "course_complication"),
     ({"px_1": "99214"}, ("She reports runny nose and sore throat for two days.", "No new complaints today."),
      "em_level"),
+    ({"px_1": "99203"}, ("comes in with a cold", "returns for follow-up of a cold"), "em_level"),  # a new patient
+    ({}, ("return in 5 days", "results will be sent by portal; return in 5 days"), "result_without_test"),
 ]
 
 

@@ -220,7 +220,7 @@ def design_note(
     if place == "inpatient":
         return hospital.inpatient_note(claim, dx, labels, subjective, objective, assessment, plan, rng)
     sooner = "worse" if worse or above_goal or off_target else "red flags" if red_flags else None
-    tested = bool(results) or any(ORDERS[p].kind == "lab" for p in claim_px(claim) if p in ORDERS)
+    tested = any(ORDERS[p].kind in ("lab", "imaging", "cardiac") for p in claim_px(claim) if p in ORDERS)
     plan.append(ph.follow_up(level, place, age, principal, rng, sooner=sooner, tested=tested))
     timed = [dm.total_time(claim, len([c for c in dx if c[0] not in "VWXYZ"]), rng)] if _timed(claim, dx, place) \
         else []

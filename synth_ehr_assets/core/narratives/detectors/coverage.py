@@ -90,6 +90,10 @@ def results_and_procedures(case: Case) -> list[Finding]:
                 continue
             found.append(Finding("result_without_test", sentence, f"{match.group(0)} result without a billed "
                                                                   f"test ({', '.join(sorted(codes))})"))
+    tested = billed & ({c for _, codes in _tests() for c in codes} | {"36415"})
+    for sentence in note.of("plan") if not tested and not inpatient else ():
+        if re.search(r"\bresults? (?:will be sent|to follow|are pending)", sentence, re.I):
+            found.append(Finding("result_without_test", sentence, "results promised but no test was billed"))
     text = CODE_IN_TEXT.sub("", note.text)
     for code in sorted(billed):
         service = lx.SERVICES.get(code)

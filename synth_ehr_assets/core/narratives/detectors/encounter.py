@@ -57,6 +57,7 @@ def inpatient_course(case: Case) -> list[Finding]:
     return found[:2]
 
 
+ESTABLISHED = re.compile(r"returns for|follow(?:s|ing)? up on|follow-up of|ongoing care|scheduled \w+ visit", re.I)
 OFFICE_MINUTES = {"99204": 45, "99205": 60, "99214": 30, "99215": 40}  # 2021 office E/M time thresholds
 SEVERE_STATUS = re.compile(r"\bsevere|intensive|close monitoring|admission|hospital|emergency|threat|"
                            r"potentially serious", re.I)
@@ -72,13 +73,19 @@ def em_level(case: Case) -> list[Finding]:
     from synth_ehr_assets.core.narratives.detectors.support import statuses, support
 
     levels = [lx.OFFICE_LEVELS[p] for p in case.px if p in lx.OFFICE_LEVELS]
-    if not levels or case.claim.get("claim_type") != "professional" or levels[0] not in ("moderate", "high"):
+    if not levels or case.claim.get("claim_type") != "professional":
         return []
-    level, code = levels[0], next(p for p in case.px if p in lx.OFFICE_LEVELS)
+    level, code, found = levels[0], next(p for p in case.px if p in lx.OFFICE_LEVELS), []
+    opening = next(iter(case.note.of("subjective")), "")
+    if code.startswith("9920") and ESTABLISHED.search(opening):
+        found.append(Finding("em_level", opening, f"{code} is a new-patient visit; the note describes an "
+                                                  f"established patient"))
+    if level not in ("moderate", "high"):
+        return found
     items = [(s, c, status) for s, c, status in statuses(case) if c[0] not in "VWXYZ"]
     if not items:  # an unnumbered assessment: count its problem sentences
         items = [(s, "", s) for s in case.note.of("assessment") if ITEM.match(s)]
-    evidence, found = support(case), []
+    evidence = support(case)
     for sentence, _, status in items:
         if SEVERE_STATUS.search(status) and not evidence.severe:
             found.append(Finding("em_level", sentence, "called severe with no severe vital, result or hospital "
