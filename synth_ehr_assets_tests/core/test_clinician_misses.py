@@ -23,7 +23,6 @@ CLAIMS = {  # claims that led to the misses, with what the writer must say inste
     "teen_htn": {"age": 14, "dx_1": "G43909", "dx_2": "I10", "px_1": "99213", "provider_specialty": "neurology"},
     "upcoded": {"age": 63, "dx_1": "F17210", "px_1": "99214", "px_2": "99406", "payer": "self_pay",
                 "provider_specialty": "psychiatry"},
-    "high": {"age": 58, "sex": "M", "dx_1": "E119", "px_1": "99215"},
     "cold": {"age": 34, "dx_1": "J069", "px_1": "99213"},  # a low level fits one acute problem
 }
 
@@ -88,6 +87,8 @@ CASES = [  # (claim changes, (old, new) note edit, kind)
                       "Discharge: Discharged home on hospital day 2.\nPlan: Fluids"), "course_complication"),
     ({"px_1": "99214"}, ("She reports runny nose and sore throat for two days.", "No new complaints today."),
      "em_level"),
+    ({"px_1": "99203"}, ("comes in with a cold", "returns for follow-up of a cold"), "em_level"),  # a new patient
+    ({}, ("return in 5 days", "results will be sent by portal; return in 5 days"), "result_without_test"),
 ]
 
 
@@ -107,8 +108,10 @@ def test_the_new_detectors_accept_what_fits():
     assert not [f for f in detect(pre, {**URI, "dx_2": "O2412"}) if f.kind == "dx_label"]
     history = NOTE.replace("lungs clear.", "lungs clear. Personal history of gestational diabetes.")
     assert not [f for f in detect(history, {**URI, "dx_2": "E119"}) if f.kind == "dx_label"]
-    worse = NOTE.replace("acute, uncomplicated", "acute illness with systemic symptoms")
+    worse = NOTE.replace("acute, uncomplicated", "acute illness with systemic symptoms").replace("T 37.0", "T 38.6")
     assert not [f for f in detect(worse, {**URI, "px_1": "99214"}) if f.kind == "em_level"]
+    unsupported = NOTE.replace("acute, uncomplicated", "acute illness with systemic symptoms")  # afebrile
+    assert [f for f in detect(unsupported, {**URI, "px_1": "99214"}) if f.kind == "em_level"]
     two = NOTE.replace("uncomplicated.", "uncomplicated. 2. Asthma (J45.909), stable.")
     assert not [f for f in detect(two, {**URI, "px_1": "99214", "dx_2": "J45909"}) if f.kind == "em_level"]
     assert [f for f in detect(two, {**URI, "px_1": "99215", "dx_2": "J45909"}) if f.kind == "em_level"]
@@ -121,7 +124,8 @@ def test_calibration_plants_the_new_kinds_and_catches_them(knowledge):
     claims = pl.DataFrame(rows, infer_schema_length=None)
     notes = {c["claim_id"]: design_note(c, SEED, knowledge) for c in rows}
     report = calibration_report(claims, notes, "design", per_kind=10, seed=SEED)
-    new = ("exam_age", "vaccine_age", "bp_control", "dx_label", "course_complication", "em_level")
+    new = ("exam_age", "vaccine_age", "bp_control", "dx_label", "course_complication", "em_level", "em_forced",
+           "status_plan")
     assert all(report["recall"].get(kind, 0) >= 0.9 for kind in new), report["recall"]
     assert report["clean_flag_rate"] == 0.0, report
 

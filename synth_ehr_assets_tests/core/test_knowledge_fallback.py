@@ -47,7 +47,7 @@ def test_a_diagnosis_that_is_a_vital_sign_shows_in_the_vitals(narrative_knowledg
 
 @pytest.mark.slow  # embeds ~1,000 MIMIC-IV code descriptions (about a minute on the 2-core box)
 @pytest.mark.skipif(not MIMIC.is_dir(), reason=f"the MIMIC-IV demo is not at {MIMIC} (../shared/data)")
-def test_notes_of_real_mimic_admissions_mostly_pass_the_judge(narrative_knowledge):
+def test_notes_of_real_mimic_admissions_pass_the_judge(narrative_knowledge):
     from synth_ehr_assets.core.narratives.design import design_notes
     from synth_ehr_assets.core.narratives.judge import judge_frame
     from synth_ehr_assets.core.sources import load_source
@@ -56,4 +56,5 @@ def test_notes_of_real_mimic_admissions_mostly_pass_the_judge(narrative_knowledg
     claims = load_source(parse_spec({"source": {"kind": "mimic_iv", "path": str(MIMIC)}}, "m")).claims
     knowledge = narrative_knowledge(claims)
     judged = judge_frame(design_notes(claims, knowledge, 3), claims, knowledge)
-    assert judged["passed"].mean() >= 0.8, judged["flags"].value_counts(sort=True).head(5)
+    # long ICU titles (aspiration pneumonitis, metastases, SIRS, external-cause places) get a clinician's label
+    assert judged["passed"].mean() >= 0.97, judged["flags"].value_counts(sort=True).head(5)

@@ -143,9 +143,18 @@ def test_design_notes_pass_the_clinical_detectors_and_vary_in_wording(claims, kn
     from synth_ehr_assets.core.narratives.wording import repeated_sentence_share
 
     notes = [design_note(c, SEED, knowledge) for c in claims.iter_rows(named=True)]
-    flagged = [(n, [f.kind for f in found]) for n, c in zip(notes, claims.iter_rows(named=True))
-               if (found := detect(n, c))]
+    found = [(n, c, detect(n, c)) for n, c in zip(notes, claims.iter_rows(named=True))]
+    flagged = [(n, [f.kind for f in fs]) for n, _, fs in found if any(f.kind != "em_level" for f in fs)]
     assert len(flagged) <= 0.02 * len(notes), flagged[:3]
+    # Some reference claims bill 99215/99205 on one or two stable problems: the writer documents them as they
+    # are (no invented severity), so the judge flags the level, and only there.
+    upcoded = [(n, c) for n, c, fs in found if any(f.kind == "em_level" for f in fs)]
+    assert len(upcoded) <= 0.04 * len(notes)
+    for note, claim in upcoded:
+        problems = [d for d in (claim.get(f"dx_{i}") for i in range(1, 11)) if d and d[0] not in "VWXYZ"]
+        high = any(claim.get(f"px_{i}") in ("99205", "99215") for i in range(1, 7))
+        assert len(problems) <= (2 if high else 1), note
+        assert not re.search(r"\([A-Z]\d[0-9A-Z.]*\), [^.]*\b(?:severe|intensive|admission)", note), note
     wording = repeated_sentence_share(notes)
     assert wording["repeated_sentence_share"] < 0.10, wording
 

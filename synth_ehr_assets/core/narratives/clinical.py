@@ -58,7 +58,7 @@ GROUPS: dict[str, Profile] = {  # a group without listed symptoms has none
                       ["pale conjunctivae", "no hepatosplenomegaly"], ["repeat blood counts",
                       "continue current hematologic therapy"], referral="hematology"),
     "thyroid": _p("chronic", ["fatigue", "feeling cold", "mild weight gain", "dry skin"],
-                  ["thyroid non-tender without nodules"], ["continue levothyroxine", "adjust dose to TSH"],
+                  ["thyroid non-tender without nodules"], ["continue levothyroxine", "levothyroxine dose guided by TSH"],
                   referral="endocrinology"),
     "diabetes": _p("chronic", ["increased thirst", "frequent urination", "fatigue"],
                    ["monofilament sensation intact in both feet", "no foot ulcers"],
@@ -150,16 +150,25 @@ GROUPS = {key: p if p.symptoms is not None else Profile(p.acuity, (), *_rest(p))
 _CLEAN = (r"\s*\([^)]*\)", r"\s*\[[^]]*\]", r",? part unspecified",
           r", unspecified(?: site| organism| type| ear| eye)?|\s+unspecified$",
           r",? not intractable", r",? without (?:complications|status \w+|esophagitis|angina pectoris)",
-          r",? (?:initial|subsequent) encounter.*$", r",? sequela.*$", r"^unspecified ", r",? site not specified",
+          r",? (?:initial|subsequent) encounter.*$", r", sequela.*$", r"^unspecified ", r",? site not specified",
+          r",? (?:unspecified )?whether .*$", r",? (?:unspecified )?as to .*$", r",? not associated with .*$",
+          r"\s+as the cause of diseases.*$", r"\s+in other conditions$", r" and disorders(?= of)",
           r",? uncomplicated", r",? in diseases classified elsewhere", r",? not elsewhere classified",
           r",? classified elsewhere", r",? whether with .*$", r"\s+without .*$", r"^encounter for ",
           r"^other (?:and unspecified )?(?:specified )?(?:forms of )?", r"\bother specified ",
           r",? as the place of occurrence of the external cause", r"^unspecified place in (?:other )?",
           r"\bunspecified (?!behavior)")
 _REWORD = ((r"^malignant neoplasm of (?:the )?", "cancer of "), (r"\bunspecified behavior", "unknown behavior"),
-           (r"^symptoms and signs (?:concerning|involving) (?:the )?", "concerns about "))
+           (r"^nontraumatic (\w+ hemorrhage) from ", r"\1 from the "),
+           (r"^(acute|chronic) embolism and thrombosis of (?:deep |superficial )?veins of (?:the )?",
+            r"\1 venous thrombosis of the "),
+           (r"^(non-pressure chronic ulcer of )(?:(?:other )?part of )?(.+?) (?:limited to|with) .*$",
+            r"\1the \2"),
+           (r"^secondary (?:and )?malignant neoplasm of (?:the )?", "cancer metastatic to the "),
+           (r"^(?:combined )?rheumatic disorders of (?:both )?(.+?) valves$", r"rheumatic \1 valve disease"),
+           (r"^symptoms and signs (?:concerning|involving) (?:the )?(.+?)(?: system)?$", r"\1 symptoms and signs"))
 LONG_LABEL = 8  # words: a title this long reads as pasted; it is cut at its last qualifier
-QUALIFIER = re.compile(r",\s| with | due to | complicating | during | following | affecting | and other | "
+QUALIFIER = re.compile(r",\s| with | due to | complicating | during | following | affecting | and other | of uncertain | "
                        r"in (?!situ)| of (?=(?:right|left|bilateral) )| of (?=[a-z-]+ type )|(?<=leukemia) of | "
                        r"not having", re.I)
 # Chapter-R titles (signs and findings) read as coding language; a label keeps the finding's core words.
@@ -203,7 +212,8 @@ def profile(code: str) -> Profile:
             base = GROUPS.get(condition_group(code).key, GROUPS["general"])
             return Profile(found.acuity, base.symptoms if found.symptoms is None else found.symptoms,
                            found.exam or base.exam,
-                           found.plan or base.plan, found.referral or base.referral, found.label, found.onset, found.bp)
+                           found.plan or base.plan, found.referral or base.referral, found.label,
+                           found.onset or base.onset, found.bp)  # an injury's onset is sudden, as its group's
     return _by_title(code, GROUPS.get(condition_group(code).key, GROUPS["general"]))
 
 
@@ -253,11 +263,15 @@ def label(code: str, description: str | None) -> str:
         return "less than 8 weeks gestation" if weeks < 8 else f"{weeks} weeks gestation"
     if code.startswith("O24"):
         return _o24_label(code)
+    if code.startswith("R22") and description and "," in description:  # "Localized swelling, mass and lump, head"
+        return f"a lump or swelling of the {description.rsplit(', ', 1)[1].replace('unspecified ', '')}"
     if code.startswith("R") and not profile(code).label:
         text = R_FILLER.sub("", clean_label(description or code))
         head, _, tail = text.partition(" with ")
         text = tail if len(tail.split()) >= 2 else head
-        return text.split(", ")[0] if len(text.split()) >= 4 else text
+        text = text.split(", ")[0] if len(text.split()) >= 4 else text
+        pain = re.fullmatch(r"((?:\w+ ){2,})pain", text)  # "left upper quadrant pain" is the title itself
+        return f"pain in the {pain.group(1).strip()}" if pain else text
     listed = profile(code).label
     return listed if listed else clean_label(description or code)
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import polars as pl
 
-from synth_ehr_assets.core.narratives import hospital, lexicon, phrasing as ph
+from synth_ehr_assets.core.narratives import decision as dm, hospital, lexicon, phrasing as ph
 from synth_ehr_assets.core.narratives.clinical import acuity, band, implied_signs, label, profile
 from synth_ehr_assets.core.narratives.knowledge import ClinicalKnowledge, build_knowledge
 from synth_ehr_assets.core.narratives.orders import ED_LEVELS, INFANT_EARLY_DOSE, OFFICE_LEVELS, ORDERS, PCS
@@ -38,6 +38,7 @@ def dotted(code: str) -> str:
     return code if len(code) <= 3 else f"{code[:3]}.{code[3:]}"
 
 
+TREATMENTS = ("20610", "12002", "25600")  # procedures that treat (an injection, a repair, a splint): plan, not results
 NOT_DONE = ("ordered", "ordered today", "planned")  # a screening whose test the claim does not bill
 
 
@@ -85,7 +86,7 @@ def _results(claim: Mapping, dx: list[str], rng: random.Random, place: str) -> t
             found = INFANT_EARLY_DOSE[code]
         if order.kind == "lab" and (not found or (place == "office" and rng.random() < 0.35)):
             orders.append(rng.choice(ph.ORDERED).format(order.name))
-        elif order.kind in ("vaccine", "counseling", "therapy"):
+        elif order.kind in ("vaccine", "counseling", "therapy") or code in TREATMENTS:
             orders.append(found or order.name)
         elif found:
             results.append(found)
@@ -99,13 +100,20 @@ def _office_level(claim: Mapping) -> str | None:
 
 
 def _worse_problem(claim: Mapping, dx: Sequence[str], place: str) -> str | None:
-    """The problem an office note documents as worse so that the billed E/M level fits (2021 office E/M: a
-    moderate level needs two problems or one that is worse; a high level a severe one), else None."""
+    """The problem an office note documents as worse so that a moderate E/M level fits (2021 office E/M: two
+    problems, or one that is worse), else None. A high level is never argued with wording: it is supported by
+    the visit's total time on three or more problems (`_timed`), by what the vitals show, or not at all, and
+    then the judge flags the claim's level."""
     visit = _office_level(claim) if place == "office" else None
     problems = [c for c in dx if c[0] not in "VWXYZ"]
-    if not problems or visit not in ("moderate", "high") or (visit == "moderate" and len(problems) >= 2):
+    if len(problems) != 1 or visit not in ("moderate", "high"):
         return None
     return problems[0]
+
+
+def _timed(claim: Mapping, dx: Sequence[str], place: str) -> bool:
+    """A high-level office visit on three or more problems, documented by its total time."""
+    return place == "office" and _office_level(claim) == "high" and len([c for c in dx if c[0] not in "VWXYZ"]) >= 3
 
 
 def _plan_items(code: str, age: int | None, place: str, specialty: str | None, rng: random.Random, n: int) -> list[str]:
@@ -146,7 +154,8 @@ def design_note(
     specialty = claim.get("provider_specialty")
 
     subjective = [ph.opening(claim, labels[principal], level, place, rng)]
-    subjective += ph.complaint(list(symptoms), level, profile(principal).onset, age, sex, rng, worse == principal)
+    subjective += ph.complaint(list(symptoms), level, profile(principal).onset, age, sex, rng,
+                               worse == principal and profile(principal).acuity not in ("acute", "emergency"))
     injury_cause = [c for c in dx if c[0] in "VWXY"]
     if injury_cause and injury_cause[0].startswith(("Y83", "Y84")):  # a procedure as the cause, not an injury
         subjective.append(f"This followed a {labels[injury_cause[0]]}.")
@@ -169,27 +178,32 @@ def design_note(
         objective.append(rng.choice(ph.RESULTS).format(ph.join(results)))
 
     above_goal = bp is not None and raised is not None and (vitals.sbp >= raised[0] or vitals.dbp >= raised[1])
-    visit = _office_level(claim) if worse else None
+    red_flags = dm.red_flags(vitals, age)
     impression = rng.choice(ph.ABOVE_GOAL) if above_goal and profile(principal).bp else \
-        ph.impression(level, place, rng)
-    if worse == principal and not (visit == "moderate" and above_goal and profile(principal).bp):
-        impression = ph.worse(visit, profile(principal).acuity, rng)
+        ph.impression(level, place, rng, red_flags)
+    if worse == principal:
+        said = dm.worse(profile(principal).acuity, vitals, age, above_goal and bool(profile(principal).bp), rng)
+        impression, worse = (impression, None) if said is None else (said, worse)  # no sign, no argument
     if place == "office" and profile(principal).acuity == "emergency":
         impression = rng.choice(("acute, needs emergency care", "acute and potentially serious"))
     if level == "preventive" and names_unbilled_test(labels[principal], claim_px(claim)):
         impression = rng.choice(NOT_DONE)
+    off_target = dm.off_target(dx, results) if place != "inpatient" else {}  # LDL or A1c above goal today
+    impression = off_target.get(principal, impression)
     assessment = [f"1. {ph.cap(labels[principal])} ({dotted(principal)}), {impression}."]
     for i, code in enumerate(dx[1:], 2):
         state = rng.choice(ph.ABOVE_GOAL) if above_goal and profile(code).bp else ph.status(code, rng)
-        state = ph.worse(visit, profile(code).acuity, rng) if worse == code else state
+        state = off_target.get(code, state)
         if profile(code).acuity == "preventive" and names_unbilled_test(labels[code], claim_px(claim)):
             state = rng.choice(NOT_DONE)
         assessment.append(f"{i}. {ph.cap(labels[code])} ({dotted(code)}), {state}.")
 
-    plan = ph.intensified(_plan_items(principal, age, place, specialty, rng, 3), worse == principal) + orders
+    plan = dm.intensified(_plan_items(principal, age, place, specialty, rng, 3),
+                          worse == principal or principal in off_target) + orders
     for code in dx[1:4]:
         if code[0] not in "VWXYZ" and profile(code).plan:
-            items = ph.intensified(_plan_items(code, age, place, specialty, rng, 1), worse == code)
+            items = dm.intensified(_plan_items(code, age, place, specialty, rng, 1), worse == code or
+                                   code in off_target)
             if items:
                 plan.append(f"for {labels[code]}, {items[0]}")
     referral = profile(principal).referral
@@ -199,13 +213,21 @@ def design_note(
     if place == "office" and profile(principal).acuity == "emergency":
         plan.append(rng.choice(("sent to the emergency department for evaluation",
                                 "transfer to the emergency department arranged")))
+    for code in off_target if level in ("preventive", "prenatal") else ():
+        plan.append(f"for {labels[code]}, adjust {'statin therapy' if code.startswith('E78') else 'the regimen'}")
+    if above_goal and level in ("preventive", "prenatal") and place == "office":
+        plan.append(f"blood pressure recheck in {rng.choice(('two', 'three', 'four'))} weeks")
     if place == "inpatient":
         return hospital.inpatient_note(claim, dx, labels, subjective, objective, assessment, plan, rng)
-    plan.append(ph.follow_up(level, place, age, principal, rng, sooner=visit if worse else None))
+    sooner = "worse" if worse or above_goal or off_target else "red flags" if red_flags else None
+    tested = any(ORDERS[p].kind in ("lab", "imaging", "cardiac") for p in claim_px(claim) if p in ORDERS)
+    plan.append(ph.follow_up(level, place, age, principal, rng, sooner=sooner, tested=tested))
+    timed = [dm.total_time(claim, len([c for c in dx if c[0] not in "VWXYZ"]), rng)] if _timed(claim, dx, place) \
+        else []
     lines = ["Subjective: " + " ".join(subjective), "Objective: " + " ".join(objective),
-             "Assessment: " + " ".join(assessment), "Plan: " + ph.cap("; ".join(plan)) + "."]
+             "Assessment: " + " ".join(assessment), "Plan: " + " ".join([ph.cap("; ".join(plan)) + "."] + timed)]
     if place == "ed":
-        lines.insert(3, "Medical decision making: " + ph.mdm(claim, len(results) + len(orders), rng))
+        lines.insert(3, "Medical decision making: " + dm.mdm(claim, len(results) + len(orders), rng))
     return "\n".join(lines)
 
 

@@ -1,7 +1,8 @@
 """ICD-10-CM condition groups (chapter or block ranges) and the chapter-R blocks each group's symptoms come from.
 
 The group is the fallback key of the clinical knowledge table (`clinical.GROUPS`) and limits the embedding
-neighbours `knowledge.ranked_symptoms` offers; clinical wording lives in `clinical.py` and `clinical_codes.py`.
+neighbours `knowledge.ranked_symptoms` offers; clinical wording lives in `clinical.py`, `clinical_codes.py` and
+`clinical_encounters.py`.
 """
 
 from __future__ import annotations

@@ -36,6 +36,8 @@ DECOMPENSATING = frozenset({"heart_failure", "heart", "kidney", "chronic_lung", 
 def can_complicate(code: str) -> bool:
     from synth_ehr_assets.core.narratives.groups import condition_group
 
+    if code.startswith("M80"):  # a fracture of osteoporotic bone is present on admission, not a complication
+        return False
     return profile(code).acuity in ("acute", "emergency") or condition_group(code).key in DECOMPENSATING
 
 
@@ -58,6 +60,9 @@ def _course(claim: Mapping, dx: Sequence[str], labels: Mapping[str, str], rng) -
         parts.append(f"The course was complicated by {acute[0]}, which required additional treatment and monitoring.")
     elif severity in ("mcc", "cc") and (acute or others):
         parts.append(f"{ph.cap((acute or others)[0])} needed closer management during the stay.")
+    elif severity == "mcc":  # a DRG billed with an MCC the claim's other codes do not name: no "uncomplicated"
+        parts.append(rng.choice(("The stay required close monitoring throughout.",
+                                 "The severity of the presentation required intensive nursing and monitoring.")))
     else:
         parts.append(rng.choice(("The course was otherwise uncomplicated.", "No complications occurred.",
                                  "There were no complications.")))

@@ -69,11 +69,13 @@ DX_SYSTEMS: dict[str, str] = {
     "F4": "psych", "F8": "psych infant", "F9": "psych", "G": "neuro", "G47": "neuro resp ent psych",
     "G43": "neuro head gi", "G12": "neuro ent", "G70": "neuro eye", "G71": "neuro msk",
     "H0": "eye", "H1": "eye", "H4": "eye", "H6": "ent infect", "I1": "cardio renal", "I2": "cardio chest",
-    "I27": "cardio resp", "I4": "cardio", "I5": "cardio resp renal", "I6": "neuro", "I7": "vascular",
+    "I27": "cardio resp", "I4": "cardio", "I5": "cardio resp renal",
+    "I8": "vascular cardio ankle skin", "I6": "neuro", "I7": "vascular",
     "J": "resp ent infect", "J44": "resp", "J45": "resp", "K": "gi", "K35": "gi infect", "K80": "gi infect",
     "K92": "gi heme cardio", "L": "skin infect", "L40": "skin msk", "M": "msk", "M05": "msk", "M06": "msk",
     "M1": "msk knee hip", "M10": "msk", "M17": "msk knee", "M25": "msk", "M25561": "knee", "M32": "msk skin",
-    "M54": "back msk", "M81": "msk back", "N0": "renal gu", "N1": "renal gu general", "N10": "gu renal infect back",
+    "M54": "back msk", "M81": "msk back", "N": "gu renal general",
+    "N2": "renal gu general ankle", "N0": "renal gu", "N1": "renal gu general", "N10": "gu renal infect back",
     "N17": "renal gu", "N18": "renal gu general", "N39": "gu infect", "N4": "gu", "O": "ob gi gu",
     "O14": "ob neuro head", "P": "infant skin neonatal", "Q90": "general", "R0": "resp cardio chest",
     "R07": "chest cardio resp gi", "R10": "gi gu", "R42": "neuro cardio", "R50": "infect general infant",
@@ -137,7 +139,12 @@ EMERGENCY = ("A40", "A41", "I21", "I22", "I60", "I61", "I62", "I63", "E1010", "E
 SELF_LIMITED = ("J0", "J1", "J20", "J21", "J22", "J440", "H10", "H6", "A0", "B0", "B3", "U07", "N30", "N39", "L0", "L2",
                 "L30", "M25", "M545", "K590", "S", "T", "R", "E86", "P59")
 VIRAL = ("J00", "J06", "J09", "J10", "J11", "J20", "J21", "B34", "U07", "A08")
-BACTERIAL = ("J01", "J02", "J13", "J15", "J18", "J44", "N10", "N39", "L03", "H66", "A41", "K35", "K80", "E84")
+BACTERIAL = ("J01", "J02", "J13", "J15", "J18", "J44", "N10", "N39", "L03", "H66", "A41", "K35", "K80", "E84",
+             # other codes antibiotics treat: sepsis, organisms, aspiration, abscesses, bone, joint, device and
+             # wound infections, influenza with pneumonia, C. difficile
+             "A40", "A49", "A047", "B95", "B96", "R652", "J69", "J85", "J86", "J100", "J110", "K57", "K61", "K65",
+             "K81", "K830", "L02", "L08", "M00", "M86", "N30", "N41", "N7", "T814", "T826", "T827", "T835", "T845",
+             "T857", "I33", "G00")
 ANTIBIOTIC = re.compile(r"antibiotic|amoxicillin|azithromycin|doxycycline|cephalexin|ceftriaxone|cefazolin|"
                         r"penicillin|levofloxacin|nitrofurantoin|clindamycin|trimethoprim", re.I)
 PEDIATRIC_PLAN = re.compile(r"developmental|well-child|growth chart|growth and development|anticipatory guidance|"
@@ -162,7 +169,7 @@ SPECIALTIES = {
 }
 # Names clinicians use for a diagnosis besides the words of its title (prefix -> regex).
 SYNONYMS: dict[str, str] = {
-    "F02": r"dementia", "O995": r"respiratory", "O996": r"digestive", "O9935": r"neurolog|nervous system",
+    "F02": r"dementia", "O995": r"respiratory", "O9928": r"endocrine|metabolic", "O996": r"digestive", "O9935": r"neurolog|nervous system",
     "I10": r"hypertension|high blood pressure|\bHTN\b", "I1": r"hypertensi", "I25": r"coronary|\bCAD\b|ischemic heart",
     "I21": r"NSTEMI|myocardial infarction|heart attack", "I48": r"atrial fibrillation|\bAF(?:ib)?\b",
     "I50": r"heart failure|\bCHF\b|HFrEF|HFpEF", "I63": r"stroke|cerebral infarction", "I73": r"peripheral arter",
@@ -177,7 +184,8 @@ SYNONYMS: dict[str, str] = {
     "H66": r"otitis media|ear infection", "N39": r"urinary tract infection|\bUTI\b", "B20": r"\bHIV\b",
     "D57": r"sickle", "B34": r"viral", "L03": r"cellulitis", "J18": r"pneumonia", "Z12": r"screening",
     "Z13": r"screening", "K59": r"constipation",
-    "Z23": r"immuniz|vaccin", "G35": r"multiple sclerosis|\bMS\b", "G12": r"\bALS\b|amyotrophic",
+    "Z23": r"immuniz|vaccin", "Z9282": r"\btPA\b|alteplase|thromboly",
+    "R651": r"\bSIRS\b|systemic inflammatory response", "R652": r"sepsis|septic shock", "G35": r"multiple sclerosis|\bMS\b", "G12": r"\bALS\b|amyotrophic",
     "Z5111": r"chemotherapy", "O80": r"delivery", "Z37": r"live birth|liveborn", "Z38": r"liveborn|newborn",
     "O34": r"cesarean", "O32": r"breech", "Z34": r"pregnan|prenatal", "K80": r"cholecystitis|gallstone",
     "C50": r"breast cancer", "C18": r"colon cancer", "C34": r"lung cancer", "C61": r"prostate cancer",

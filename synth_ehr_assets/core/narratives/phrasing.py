@@ -7,7 +7,6 @@ import re
 from collections.abc import Mapping, Sequence
 
 from synth_ehr_assets.core.narratives.clinical import profile
-from synth_ehr_assets.core.narratives.orders import ED_LEVELS
 from synth_ehr_assets.core.narratives.vitals import HYPOXEMIA_SPO2, Vitals, hypotension_sbp, norms
 
 ABOVE_GOAL = ("above goal today", "not at goal today", "reading elevated today", "above target on today's reading")
@@ -92,6 +91,9 @@ def opening(claim: Mapping, principal: str, level: str, place: str, rng) -> str:
     elif place == "procedure":
         forms = ("{p} is seen in the hospital outpatient department for {l}.",
                  "{p} presents as an outpatient for care related to {l}.")
+    elif level == "chronic" and any(str(claim.get(f"px_{i}") or "").startswith("9920") for i in range(1, 7)):
+        forms = ("{p} is seen as a new patient for {l}.", "{p} comes in to establish care for {l}.",
+                 "{p} is referred for evaluation of {l}.")
     elif level == "chronic":
         forms = ("{p} returns for follow-up of {l}.", "{p} is seen for ongoing care of {l}.",
                  "{p} comes in to follow up on {l}.", "{p} presents for a scheduled {l} visit.")
@@ -100,28 +102,9 @@ def opening(claim: Mapping, principal: str, level: str, place: str, rng) -> str:
     return rng.choice(forms).format(p=person, l=principal)
 
 
-WORSE = {  # a problem documented as worse (moderate) or severe (high), by its acuity
-    "moderate": {"chronic": ("not at goal, regimen adjusted", "worse since the last visit, treatment adjusted",
-                             "progressing, therapy intensified"),
-                 "acute": ("acute illness with systemic symptoms", "acute, with systemic symptoms; prescription "
-                           "treatment started")},
-    "high": {"chronic": ("severe exacerbation, close monitoring needed", "severely uncontrolled, intensive "
-                         "management started"),
-             "acute": ("acute illness with systemic symptoms, hospital admission considered",
-                       "acute and severe, admission weighed against home treatment")},
-}
 WORSE_COMPLAINT = ("{p} reports the problem has been harder to control since the last visit.",
                    "{p} notes things have been worse over the past few weeks.",
                    "{p} says the usual treatment is no longer keeping it in check.")
-
-
-def intensified(items: list[str], worse: bool) -> list[str]:
-    """A worse problem's plan changes treatment: 'continue X' becomes 'adjust X'."""
-    return [re.sub(r"^continue ", "adjust ", item) for item in items] if worse else items
-
-
-def worse(visit: str | None, acuity: str, rng) -> str:
-    return rng.choice(WORSE[visit or "moderate"]["acute" if acuity in ("acute", "emergency") else "chronic"])
 
 
 def complaint(symptoms: list[str], level: str, onset: str, age: int | None, sex: str | None, rng,
@@ -142,7 +125,10 @@ def complaint(symptoms: list[str], level: str, onset: str, age: int | None, sex:
     when = rng.choice(ONSET[kind]).format(d=duration).replace(" ago ago", " ago")
     if duration in ("this morning", "last night"):
         when = f"since {duration}"
-    return [f"{reporter} {join(symptoms)} {when}."]
+    said = [f"{reporter} {join(symptoms)} {when}."]
+    if worse:
+        said.append(rng.choice(WORSE_COMPLAINT).format(p=pronoun if age is None or age >= 12 else "The parent"))
+    return said
 
 
 def exam(vitals: Vitals, age: int | None, signs: set[str], findings: list[str], symptoms: Sequence[str], rng) -> str:
@@ -170,9 +156,12 @@ def _overlaps(group: Sequence[str], told: str) -> bool:
     return any(k in told and any(k in g for g in group) for k in keys)
 
 
-def impression(level: str, place: str, rng) -> str:
+def impression(level: str, place: str, rng, flags: str | None = None) -> str:
     if place == "inpatient":
         return rng.choice(("requiring admission", "needing inpatient treatment", "the reason for admission"))
+    if flags and level in ("acute", "emergency") and place != "ed":
+        return rng.choice(("acute, with {f}; close follow-up needed", "acute illness with {f}, watched "
+                           "closely")).format(f=flags)
     return rng.choice({
         "emergency": ("evaluated emergently", "acute presentation", "work-up as below"),
         "acute": ("acute, uncomplicated", "new problem, clinically mild", "acute and self-limited",
@@ -200,7 +189,8 @@ def status(code: str, rng) -> str:
     }[level])
 
 
-def follow_up(level: str, place: str, age: int | None, principal: str, rng, sooner: str | None = None) -> str:
+def follow_up(level: str, place: str, age: int | None, principal: str, rng, sooner: str | None = None,
+              tested: bool = False) -> str:
     if place == "ed":
         return rng.choice(("follow up with primary care in {} days", "see the primary doctor within {} days",
                            "recheck with primary care in {} days")).format(rng.randint(2, 5))
@@ -212,42 +202,24 @@ def follow_up(level: str, place: str, age: int | None, principal: str, rng, soon
         if principal.startswith(("Z0000", "Z00129")):
             return rng.choice(("return in one year for the next check-up", "next annual visit in 12 months",
                                "follow up in one year or sooner as needed"))
-        return rng.choice(("results will be sent by portal; follow up as scheduled",
+        return rng.choice(("results will be sent by portal; follow up as scheduled" if tested else
+                           "follow up in the clinic as scheduled",
                            "follow up with primary care as scheduled", "routine follow-up as scheduled"))
     if level == "prenatal":
         return rng.choice(("next prenatal visit in {} weeks", "return to the prenatal clinic in {} weeks")).format(
             rng.choice((2, 4)))
+    if level in ("acute", "emergency") and sooner == "red flags":
+        return rng.choice(("recheck tomorrow, sooner or to the emergency department if worse",
+                           "phone check tonight and recheck within 48 hours; emergency precautions reviewed"))
     if level in ("acute", "emergency"):
         return rng.choice(("return in {} days if not improving", "recheck in {} days or sooner if worse",
                            "follow up in {} days if symptoms persist")).format(rng.randint(3, 10))
     if place == "procedure":
         return rng.choice(("results to the ordering clinician; follow up in {} weeks",
                            "review results at a follow-up visit in {} weeks")).format(rng.randint(2, 6))
-    if sooner:
-        weeks = ("one week", "two weeks") if sooner == "high" else ("two weeks", "three weeks", "four weeks")
+    if sooner == "worse":
+        weeks = ("two weeks", "three weeks", "four weeks")
         return rng.choice(("recheck in {}", "follow up in {}")).format(rng.choice(weeks))
     months = rng.choice((1, 2, 3, 3, 4, 6))
     return rng.choice(("follow up in {}", "return visit in {}", "next visit in {}", "recheck in {}")).format(
         "one month" if months == 1 else f"{months} months")
-
-
-MDM = {
-    "straightforward": ("straightforward: one self-limited problem, minimal data",
-                        "straightforward, with a single minor problem and little risk"),
-    "low": ("low complexity: an acute uncomplicated problem with limited data review",
-            "low complexity; acute uncomplicated illness, limited testing"),
-    "moderate": ("moderate complexity: acute illness with systemic symptoms, {n} ordered and reviewed, "
-                 "prescription drug management", "moderate complexity given {n} reviewed and the risk of "
-                 "prescription treatment"),
-    "high": ("high complexity: an acute problem that could threaten life or organ function, {n} "
-             "reviewed, admission considered", "high complexity, with {n} reviewed and a serious "
-             "differential weighed, including admission"),
-}
-
-
-def mdm(claim: Mapping, n_studies: int, rng) -> str:
-    level = next((ED_LEVELS[p] for p in (claim.get(f"px_{i}") for i in range(1, 7)) if p in ED_LEVELS), "low")
-    studies = "one study" if n_studies <= 1 else f"{n_studies} studies"
-    return cap(rng.choice(MDM[level]).format(n=studies)) + ". " + rng.choice(
-        ("Discharged home in stable condition with return precautions.", "Stable for discharge home.",
-         "Discharged with written return precautions."))

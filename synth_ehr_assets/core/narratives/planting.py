@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from synth_ehr_assets.core.narratives.planting_mdm import ed_mdm, em_forced, em_level, status_plan
 from synth_ehr_assets.core.narratives.vitals import norms, parse_vitals
 
 R_TITLES = ("hemorrhage from respiratory passages", "abnormal findings on microbiological examination of urine",
@@ -158,7 +159,10 @@ def dx_missing(note, claim, rng):
     dx = _dx(claim)
     if len(dx) >= 10:
         return None
-    options = [c for c in EXTRA_DX if not any(d[:3] == c[:3] for d in dx)]
+    from synth_ehr_assets.core.narratives.lexicon import SYNONYMS
+
+    options = [c for c in EXTRA_DX if not any(d[:3] == c[:3] for d in dx)  # truly missing: not named already
+               and not re.search(SYNONYMS.get(c[:3], r"(?!)"), note, re.I)]
     return (None if not options else (note, {**claim, f"dx_{len(dx) + 1}": rng.choice(options)}))
 
 
@@ -179,18 +183,6 @@ def px_missing(note, claim, rng):
     else:
         options = [c for c in EXTRA_PX if c not in px and PX_NAMES[c].lower() not in note.lower()]
     return None if not options else (note, {**claim, f"px_{len(px) + 1}": rng.choice(options)})
-
-
-def ed_mdm(note, claim, rng):
-    if not any(str(p).startswith("9928") for p in _px(claim)) or "Medical decision making:" not in note:
-        return None
-    if rng.random() < 0.3:
-        return "\n".join(l for l in note.splitlines() if not l.startswith("Medical decision making:")), claim
-    line = next(l for l in note.splitlines() if l.startswith("Medical decision making:"))
-    level = next((w for w in ("straightforward", "low", "moderate", "high") if w in line.lower()), None)
-    other = rng.choice([w for w in ("straightforward", "low", "moderate", "high") if w != level])
-    new = re.sub(r"(?i)\b(straightforward|low|moderate|high)\b", other, line, count=1)
-    return note.replace(line, new), claim
 
 
 def inpatient_course(note, claim, rng):
@@ -272,18 +264,10 @@ def course_complication(note, claim, rng):
     return _section(note, "Hospital course", f"The course was complicated by {stable}."), claim
 
 
-def em_level(note, claim, rng):
-    px = _px(claim)
-    office = [i for i, p in enumerate(px, 1) if str(p).startswith(("9920", "9921"))]
-    assessment = next((l for l in note.splitlines() if l.startswith("Assessment: ")), "")
-    if claim.get("claim_type") != "professional" or not office or re.search(r"\b2\. ", assessment) or re.search(
-            r"goal|worse|progress|severe|systemic|emergency|admi|adjusted|intensi|elevated", assessment, re.I):
-        return None
-    return note, {**claim, f"px_{office[0]}": rng.choice(("99214", "99215"))}
-
-
 PLANTERS = {fn.__name__: fn for fn in (
     code_title, plan_age, plan_acuity, plan_diagnosis, plan_specialty, symptom_diagnosis, symptom_vitals,
     distress_vitals, followup_acuity, dx_missing, result_without_test, px_missing, ed_mdm, inpatient_course,
-    wrong_sex, wrong_age, phi, exam_age, vaccine_age, bp_control, dx_label, course_complication, em_level)}
-EXPECTED = {**{k: k for k in PLANTERS}, "wrong_sex": "demographics", "wrong_age": "demographics"}
+    wrong_sex, wrong_age, phi, exam_age, vaccine_age, bp_control, dx_label, course_complication, em_level,
+    em_forced, status_plan)}
+EXPECTED = {**{k: k for k in PLANTERS}, "wrong_sex": "demographics", "wrong_age": "demographics",
+            "em_forced": "em_level"}

@@ -21,6 +21,7 @@ from synth_ehr_assets.core.narratives.detectors import (
     pediatrics,
     plans,
     signs,
+    status,
     symptoms,
     titles,
 )
@@ -46,6 +47,7 @@ REGISTRY: tuple[tuple[tuple[str, ...], Detector], ...] = (
     (("result_without_test", "px_missing"), coverage.results_and_procedures),
     (("ed_mdm",), encounter.ed_mdm),
     (("em_level",), encounter.em_level),
+    (("status_plan",), status.status_plan),
     (("inpatient_course",), encounter.inpatient_course),
     (("course_complication",), encounter.course_complication),
     (("demographics",), identity.demographics),

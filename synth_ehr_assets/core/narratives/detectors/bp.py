@@ -8,7 +8,8 @@ import re
 from synth_ehr_assets.core.narratives.detectors.reading import Case, Finding, asserted
 from synth_ehr_assets.core.narratives.vitals import raised_bp
 
-BP_WORDS = re.compile(r"hypertensi|blood pressure|\bBP\b", re.I)
+BP_WORDS = re.compile(r"(?<!pulmonary )(?<!portal )(?<!intracranial )(?<!ocular )hypertensi|blood pressure|\bBP\b",
+                      re.I)  # pulmonary, portal, intracranial and ocular hypertension are not the cuff's pressure
 CONTROLLED = re.compile(r"at goal|\bcontrolled|\bstable\b|\bnormal\b|at target", re.I)
 
 

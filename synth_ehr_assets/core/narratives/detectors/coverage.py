@@ -18,9 +18,14 @@ from synth_ehr_assets.core.narratives.detectors.reading import (
 )
 
 
+SAID_AS = {"cancer": "neoplasm", "cancers": "neoplasm", "metastatic": "secondary"}  # a clinician's word → the title's
+
+
 def _concept_tokens(description: str) -> set[str]:
     text = re.sub(r"\([^)]*\)|\[[^]]*\]", " ", description.lower())
     text = re.sub(r"^(?:encounter for|personal history of)\s+", "", text)
+    text = re.sub(r"\s+as the (?:place of occurrence|cause) of .*$|,? (?:unspecified )?(?:as to|whether) .*$", "",
+                  text)  # coding qualifiers: external-cause places, organisms, "unspecified as to/whether ..."
     text = re.sub(r"\b(?:without|with|due to|in diseases|not|initial|subsequent|site not)\b.*$", " ", text) or text
     text = re.sub(r"\b(?:unspecified|other|specified|type|of|the|and|or|in|for|a|an|to|by|at|on|part|site|"
                   r"primary|essential|disease|disorder|single|episode|stage|native|organism|limb|malignant|"
@@ -31,8 +36,8 @@ def _concept_tokens(description: str) -> set[str]:
 def dx_missing(case: Case) -> list[Finding]:
     """Claim diagnoses the note never names (in words: a bare code in parentheses does not count)."""
     sentences = [CODE_IN_TEXT.sub("", s) for s in case.note.of()]
-    bags = [{w[:-1] if len(w) > 4 and w.endswith("s") else w for w in re.findall(r"[a-z0-9]+", s.lower())}
-            for s in sentences]
+    bags = [{SAID_AS.get(w, w[:-1] if len(w) > 4 and w.endswith("s") else w)
+             for w in re.findall(r"[a-z0-9]+", s.lower())} for s in sentences]
     plain = " ".join(sentences)
     found = []
     for code in case.dx:
@@ -85,6 +90,10 @@ def results_and_procedures(case: Case) -> list[Finding]:
                 continue
             found.append(Finding("result_without_test", sentence, f"{match.group(0)} result without a billed "
                                                                   f"test ({', '.join(sorted(codes))})"))
+    tested = billed & ({c for _, codes in _tests() for c in codes} | {"36415"})
+    for sentence in note.of("plan") if not tested and not inpatient else ():
+        if re.search(r"\bresults? (?:will be sent|to follow|are pending)", sentence, re.I):
+            found.append(Finding("result_without_test", sentence, "results promised but no test was billed"))
     text = CODE_IN_TEXT.sub("", note.text)
     for code in sorted(billed):
         service = lx.SERVICES.get(code)

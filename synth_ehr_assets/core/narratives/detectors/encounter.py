@@ -11,7 +11,6 @@ from synth_ehr_assets.core.narratives import lexicon as lx
 from synth_ehr_assets.core.narratives.detectors.reading import Case, Finding
 
 ITEM = re.compile(r"^\d+\.\s")
-ITEM_CODE = re.compile(r"\(\s*([A-Z])\d")
 COMPLICATED_BY = re.compile(r"complicated by ([^,.;]+)", re.I)
 STAY = re.compile(r"(\d+)-day stay|hospital day (\d+)|stay of (\d+) days?|on day (\d+)|length of stay (?:of )?(\d+)",
                   re.I)
@@ -58,27 +57,53 @@ def inpatient_course(case: Case) -> list[Finding]:
     return found[:2]
 
 
+ESTABLISHED = re.compile(r"returns for|follow(?:s|ing)? up on|follow-up of|ongoing care|scheduled \w+ visit", re.I)
+OFFICE_MINUTES = {"99204": 45, "99205": 60, "99214": 30, "99215": 40}  # 2021 office E/M time thresholds
+SEVERE_STATUS = re.compile(r"\bsevere|intensive|close monitoring|admission|hospital|emergency|threat|"
+                           r"potentially serious", re.I)
+
+
 def em_level(case: Case) -> list[Finding]:
-    """Office E/M levels follow medical decision making: a moderate level (99204/99214) needs two or more
-    problems or one that is worse or severe; a high level (99205/99215) a severe problem, or several with one
-    worse. A single stable problem documented at a moderate or high level is flagged."""
+    """Office E/M levels follow medical decision making (2021 AMA office guidelines), read from the note's own
+    evidence: a problem called worse needs an abnormal vital or result or worsening in the history, one called
+    severe a severe vital or result or a decision to send the patient to hospital. A moderate level (99204/99214)
+    needs two problems or one supported as worse; a high level (99205/99215) one supported as severe, or the
+    qualifying total time on three or more problems. Wording the evidence does not carry is flagged, and so is
+    the level it was meant to justify."""
+    from synth_ehr_assets.core.narratives.detectors.support import statuses, support
+
     levels = [lx.OFFICE_LEVELS[p] for p in case.px if p in lx.OFFICE_LEVELS]
-    if not levels or case.claim.get("claim_type") != "professional" or levels[0] not in ("moderate", "high"):
+    if not levels or case.claim.get("claim_type") != "professional":
         return []
-    assessment = case.note.of("assessment")
-    problems = [s for s in assessment if ITEM.match(s) and not (ITEM_CODE.search(s) and ITEM_CODE.search(s).group(1)
-                                                                 in "VWXYZ")]
-    told = " ".join(case.note.of("subjective") + assessment)
-    worse, severe = lx.PROGRESSION.search(told) is not None, lx.SEVERE.search(told) is not None
-    level, code = levels[0], next(p for p in case.px if p in lx.OFFICE_LEVELS)
-    supported = severe or (worse and len(problems) >= 2) if level == "high" else \
-        severe or worse or len(problems) >= 2
-    if supported:
-        return []
-    stable = next((s for s in case.note.of("subjective") if lx.STABLE_VISIT.search(s)), None)
-    where = stable or (problems[0] if problems else case.note.text[:80])
-    return [Finding("em_level", where, f"{code} ({level} MDM) billed for {len(problems)} problem(s), none worse "
-                                       f"or severe")]
+    level, code, found = levels[0], next(p for p in case.px if p in lx.OFFICE_LEVELS), []
+    opening = next(iter(case.note.of("subjective")), "")
+    if code.startswith("9920") and ESTABLISHED.search(opening):
+        found.append(Finding("em_level", opening, f"{code} is a new-patient visit; the note describes an "
+                                                  f"established patient"))
+    if level not in ("moderate", "high"):
+        return found
+    items = [(s, c, status) for s, c, status in statuses(case) if c[0] not in "VWXYZ"]
+    if not items:  # an unnumbered assessment: count its problem sentences
+        items = [(s, "", s) for s in case.note.of("assessment") if ITEM.match(s)]
+    evidence = support(case)
+    for sentence, _, status in items:
+        if SEVERE_STATUS.search(status) and not evidence.severe:
+            found.append(Finding("em_level", sentence, "called severe with no severe vital, result or hospital "
+                                                       "decision in the note"))
+        elif lx.PROGRESSION.search(status) and not evidence.worse:
+            found.append(Finding("em_level", sentence, "called worse with no abnormal vital or result and no "
+                                                       "worsening in the history"))
+    said_worse = any(lx.PROGRESSION.search(s) or SEVERE_STATUS.search(s) for _, _, s in items) and evidence.worse
+    said_severe = any(SEVERE_STATUS.search(s) for _, _, s in items) and evidence.severe
+    timed = evidence.minutes is not None and evidence.minutes >= OFFICE_MINUTES[code]
+    supported = (said_severe or evidence.hospital_action or (timed and len(items) >= 3)) if level == "high" else \
+        (said_worse or said_severe or evidence.hospital_action or len(items) >= 2)
+    if not supported:
+        stable = next((s for s in case.note.of("subjective") if lx.STABLE_VISIT.search(s)), None)
+        where = stable or (items[0][0] if items else case.note.text[:80])
+        found.append(Finding("em_level", where, f"{code} ({level} MDM) billed for {len(items)} problem(s) the note "
+                                                f"does not show as {'severe' if level == 'high' else 'worse'}"))
+    return found[:2]
 
 
 def course_complication(case: Case) -> list[Finding]:

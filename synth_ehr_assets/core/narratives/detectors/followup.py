@@ -22,10 +22,14 @@ def _days(number: str, unit: str) -> float:
     return value * UNIT_DAYS["h" if unit in ("h", "hour") else unit]
 
 
+# A recheck of one measurement (a nurse blood pressure check, an INR) follows that problem, not the visit's.
+PROBLEM_RECHECK = re.compile(r"^(?:blood pressure|BP|INR|wound|glucose) (?:re)?check\b", re.I)
+
+
 def followup_acuity(case: Case) -> list[Finding]:
     intervals = [(s, _days(m.group(1), m.group(2))) for s in case.note.of("plan", "discharge",
                                                                            "medical decision making")
-                 for m in INTERVAL.finditer(s)]
+                 for m in INTERVAL.finditer(s) if not PROBLEM_RECHECK.match(s)]
     if not intervals:
         return []
     principal, kind, found = case.dx[0], case.claim.get("claim_type"), []
