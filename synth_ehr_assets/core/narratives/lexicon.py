@@ -120,7 +120,8 @@ SERVICES: dict[str, str] = {
     "36415": r"venipuncture|blood draw|drawn|labs?\b|panel|blood count|a1c", "90460": r"vaccine|immuniz",
     "90471": r"vaccine|immuniz", "90686": r"influenza vaccine|flu (?:shot|vaccine)",
     "90656": r"influenza vaccine|flu (?:shot|vaccine)", "90700": r"DTaP",
-    "90707": r"MMR", "90744": r"hepatitis B vaccine", "99406": r"tobacco|smoking cessation",
+    "90707": r"MMR", "90744": r"hepatitis B vaccine", "90715": r"Tdap", "90734": r"MenACWY|meningococcal",
+    "90651": r"HPV", "99406": r"tobacco|smoking cessation",
     "90833": r"psychotherapy", "96127": r"screening|questionnaire|PHQ|scale", "96116": r"neurobehavioral|cognitive",
     "97153": r"adaptive behavior|behavior analysis|\bABA\b", "96413": r"chemotherapy|infusion",
     "96402": r"hormonal|injection", "20610": r"joint inject|injected|aspirat", "12002": r"repair|sutur",
@@ -218,6 +219,7 @@ VACCINE_AGES = (
     (re.compile(r"\bvaricella vaccine|chickenpox vaccine", re.I), 1, 200, None),
     (re.compile(r"\bhepatitis A vaccine", re.I), 1, 200, re.compile(r"travel", re.I)),
     (re.compile(r"\bDTaP\b", re.I), 0, 6, None),
+    (re.compile(r"\bTdap\b", re.I), 7, 200, None),
     (re.compile(r"\bHPV vaccine", re.I), 9, 45, None),
     (re.compile(r"\bzoster vaccine|shingles vaccine|\bShingrix\b", re.I), 50, 200, re.compile(r"immunocomprom", re.I)),
 )

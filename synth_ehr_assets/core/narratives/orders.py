@@ -168,6 +168,9 @@ ORDERS: dict[str, Order] = {
     "90700": _o("vaccine", "DTaP vaccine", "DTaP vaccine given"),
     "90707": _o("vaccine", "MMR vaccine", "MMR vaccine given"),
     "90744": _o("vaccine", "hepatitis B vaccine", "hepatitis B vaccine given"),
+    "90715": _o("vaccine", "Tdap vaccine", "Tdap vaccine given"),
+    "90734": _o("vaccine", "meningococcal conjugate vaccine", "MenACWY vaccine given"),
+    "90651": _o("vaccine", "HPV vaccine", "9-valent HPV vaccine given"),
 }
 # Vaccines routinely given from 12 months: under a year only as an early dose before international travel (from
 # 6 months, not counted toward the routine series), which is how a note documents one.
