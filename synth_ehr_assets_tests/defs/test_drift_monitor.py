@@ -48,6 +48,11 @@ def test_a_refresh_with_small_moves_passes_against_its_previous_materialization(
     assert evaluation.metadata["baseline"].value.startswith("weekly (run ")
 
 
+def test_how_long_the_step_took_is_not_a_figure_that_drifts(tmp_path):
+    slow = _run_monitor(tmp_path, [("weekly", {**STEADY, "seconds": 3.7}), ("weekly", {**STEADY, "seconds": 4.6})])
+    assert slow["fidelity_drift"].passed and slow["fidelity_drift"].metadata["figures_compared"].value == 2
+
+
 def test_a_refresh_beyond_threshold_fails_and_names_the_figure(tmp_path):
     evaluation = _run_monitor(tmp_path, [("weekly", STEADY), ("weekly", DEGRADED)])["fidelity_drift"]
     assert not evaluation.passed
