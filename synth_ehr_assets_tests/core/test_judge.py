@@ -179,6 +179,10 @@ def test_judge_frame_and_gate(claims, knowledge):
     weak = judge_gate(judged[1:], None, None, calibration={"recall": {"phi": 0.5}, "min_recall": 0.5,
                                                            "clean_flag_rate": 0.2})
     assert any("recall" in f for f in weak["failures"]) and any("clean notes" in f for f in weak["failures"])
+    few = {"recall": {"phi": 1.0}, "min_recall": 1.0, "clean_flag_rate": 0.1, "clean_notes": 10}  # 1 of 10
+    assert judge_gate(judged[1:], None, None, calibration=few)["passed"]
+    many = {**few, "clean_flag_rate": 0.1, "clean_notes": 1000}  # 100 of 1,000: lower limit 0.083
+    assert not judge_gate(judged[1:], None, None, calibration=many)["passed"]
 
 
 def test_calibration_catches_every_planted_kind_at_a_low_false_flag_rate(claims, knowledge):
