@@ -180,7 +180,7 @@ def judge_scores(
     judged = judged.with_columns(release_id=pl.lit(context.partition_key))
     seconds = time.perf_counter() - started
     gate = judge_gate(judged, spec.gates.min_judge_relevance, spec.gates.max_low_note_share,
-                      calibration=calibration, min_recall=config.min_detector_recall,
+                      config.min_pass_share, calibration=calibration, min_recall=config.min_detector_recall,
                       max_clean_flag_rate=config.max_clean_flag_rate)
     yield dg.Output(judged, metadata=table_metadata(
         judged,

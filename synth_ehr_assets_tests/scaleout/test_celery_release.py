@@ -21,8 +21,12 @@ from synth_ehr_assets_tests.test_end_to_end import BLOCKING_GATES, TINY_SPEC
 pytestmark = [pytest.mark.slow, pytest.mark.celery, pytest.mark.timeout(1500)]
 RELEASE = "tiny_celery"
 WORKERS = {"w-default": "dagster", "w-train": "train", "w-llm": "llm"}  # worker name -> the one queue it serves
+# Three notes on a six-epoch model's claims: one claim upcoded by that model is a third of the notes, so the judge
+# bars are relaxed as TINY_SPEC relaxes the fidelity ones; the gate still runs and is recorded (its firing is tested
+# in core/test_judge.py and on planted notes through calibration).
 SPEC = {**TINY_SPEC, "narratives": {"engine": "llm", "sample_size": 3, "calibration_per_kind": 2,
-                                    "max_note_regenerations": 0, "max_symptom_retries": 1}}
+                                    "max_note_regenerations": 0, "max_symptom_retries": 1,
+                                    "min_pass_share": 0.6, "max_clean_flag_rate": 0.5}}
 
 
 def release_env(stores: Path, home: Path) -> dict:

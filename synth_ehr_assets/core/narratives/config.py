@@ -37,6 +37,7 @@ class NarrativeConfig(BaseModel):
     calibration_per_kind: int = Field(12, ge=2, le=200, description="planted notes per defect kind in calibration")
     min_llm_auroc: float = Field(0.7, ge=0, le=1, description="LLM judge AUROC below which it carries no weight")
     min_detector_recall: float = Field(0.9, ge=0, le=1, description="judge gate: recall of every planted kind")
+    min_pass_share: float = Field(0.9, ge=0, le=1, description="judge gate: share of notes no detector objects to")
     max_clean_flag_rate: float = Field(0.05, ge=0, le=1, description="judge gate: flags on clean calibration notes "
                                        "(held by the rate's Wilson 95% lower limit)")
     judge_weights: JudgeWeights = Field(default_factory=JudgeWeights, description="combined judge score weights")
