@@ -25,7 +25,6 @@ import math
 from functools import lru_cache
 from importlib import resources
 
-import numpy as np
 import polars as pl
 
 from synth_ehr_assets.core.evaluation.code_structure import r_squared
@@ -34,8 +33,6 @@ from synth_ehr_assets.core.schema import DX_COLUMNS
 MIN_TRANSITION_COUNT = 5
 FOLLOW_UP_DAYS = 30
 HCC_MODEL = "CMS-HCC Model V28"
-FIGURES = ("claims_per_patient_p50", "claims_per_patient_p90", "gap_days_p50", "gap_days_p90",
-           "chronic_persistence", "transition_r2", "admission_followup_30d", "patients", "transitions")
 
 
 @lru_cache(maxsize=1)
@@ -117,15 +114,6 @@ def journey_figures(train: pl.DataFrame, candidate: pl.DataFrame) -> dict[str, f
 def journey_report(train: pl.DataFrame, holdout: pl.DataFrame, synthetic: pl.DataFrame) -> dict[str, dict[str, float]]:
     """{"synthetic": figures, "holdout": the real holdout patients' figures (the null level)}."""
     return {"synthetic": journey_figures(train, synthetic), "holdout": journey_figures(train, holdout)}
-
-
-def relative_gaps(report: dict[str, dict[str, float]]) -> dict[str, float]:
-    """|synthetic − holdout| / holdout per figure (NaN where either is NaN or the holdout's is 0)."""
-    out = {}
-    for name in FIGURES[:7]:
-        real, synthetic = report["holdout"][name], report["synthetic"][name]
-        out[name] = abs(synthetic - real) / abs(real) if real and not np.isnan(real) and not np.isnan(synthetic) else math.nan
-    return out
 
 
 # the journey gate's bars, as shares of the real holdout's own value; they move to `gates.*` with the journey
