@@ -134,3 +134,18 @@ def test_secondary_codes_are_drawn_only_at_ages_training_saw_them():
     assert set(teen.drop_nulls().to_list()) <= seen_young | set(
         code for code in used if frame.select(pl.any_horizontal(pl.col(c) == code for c in schema.DX_COLUMNS)).sum().item() < 8
     )
+
+
+def test_a_sex_specific_principal_decodes_only_the_sex_its_cms_edit_allows():
+    """The mask reads only the principal and the CMS edits, so it is tested on the two methods alone."""
+    sex_of = CalibratedCodeMapper._principal_sex
+    holder = type("Holder", (), {"_sex_of_principal": {}})()
+    assert sex_of(holder, "C61") == {"M"}  # prostate cancer
+    assert sex_of(holder, "O480") == {"F"}  # post-term pregnancy
+    assert sex_of(holder, "I10") is None and sex_of(holder, "Z3800") is None  # any sex; an age-only edit
+    holder._principal_sex = lambda code: sex_of(holder, code)
+    holder._principal_settings = None
+    context = pl.DataFrame({"dx_1": ["C61", "O480", "I10"]})
+    mask = CalibratedCodeMapper.category_mask(holder, "sex", ["F", "M"], context)
+    assert mask.tolist() == [[False, True], [True, False], [True, True]]
+    assert CalibratedCodeMapper.category_mask(holder, "region", ["south"], context) is None

@@ -20,8 +20,9 @@ import numpy as np
 import polars as pl
 
 from synth_ehr_assets.core import schema
-from synth_ehr_assets.core.synth.code_mapper import CodeMapper
+from synth_ehr_assets.core.synth.code_mapper import CodeMapper, _slot_kind
 from synth_ehr_assets.core.synth.code_prior import CONTEXT_COLUMNS, CodePrior, ContextLift, PairLift, secondary_columns
+from synth_ehr_assets.core.synth.decoder_masks import ProcedureRules, SecondaryAgeSupport
 
 CHUNK_CELLS = 1 << 22  # rows × codes scored at once
 DEFAULT_SIGMA = 1.0
@@ -59,161 +60,116 @@ class CalibratedCodeMapper(CodeMapper):
 
             support = support or TrainingSupport.from_claims(train_claims, widen=widen)
             pairs = None if support.widen else support.px_dx
-            self._procedure_rules = _ProcedureRules(self.indexes["procedure"].codes.tolist(), pairs)
+            self._procedure_rules = ProcedureRules(self.indexes["procedure"].codes.tolist(), pairs)
         settings = support.principal_settings if support is not None else None
         self._principal_settings = None
         if settings is not None and settings.height:
             self._principal_settings = {dx: set(types) for dx, types in settings.group_by("dx_1").agg("claim_type").iter_rows()}
         if "secondary" in self.indexes:
-            self._secondary_ages = _AgeSupport(self.indexes["secondary"].codes.tolist(), train_claims)
+            self._secondary_ages = SecondaryAgeSupport(self.indexes["secondary"].codes.tolist(), train_claims)
         self.calibration: dict[str, dict[float, float]] = {}  # σ → mean log probability of real codes
+        self._group_tables: dict[str, np.ndarray] = {}
+        self._sex_of_principal: dict[str, set[str] | None] = {}
 
     def category_mask(self, column: str, categories: list, context: pl.DataFrame) -> np.ndarray | None:
-        """A principal code's claim type only among those training billed it in (`principal_setting_unsupported`):
-        decoding the GAN's most likely allowed claim type instead of rejecting the row afterwards, which at 50,000
-        claims dropped 42% of all sampled rows. Principals training never saw may take any claim type."""
-        if column != "claim_type" or not self._principal_settings or "dx_1" not in context.columns:
+        """What a row's principal code allows of a categorical column, so that the GAN's most likely allowed
+        value is decoded instead of the row being rejected afterwards:
+        - claim type: only those training billed the principal in (`principal_setting_unsupported`; rejecting
+          afterwards dropped 42% of all sampled rows at 50,000 claims); principals training never saw take any;
+        - sex: the one sex a sex-specific principal allows by the CMS edits (`age_sex_edit`: prostate cancer
+          on a woman's claim was 99% of C61's generated rows at 200,000 claims)."""
+        if "dx_1" not in context.columns:
+            return None
+        if column == "claim_type" and self._principal_settings:
+            allowed = self._principal_settings.get
+        elif column == "sex":
+            allowed = self._principal_sex
+        else:
             return None
         names = [str(c) for c in categories]
         principals = context["dx_1"].cast(pl.String).fill_null("")
         distinct = principals.unique().to_list()
         table = np.ones((len(distinct), len(names)), dtype=bool)
         for i, code in enumerate(distinct):
-            seen = self._principal_settings.get(code)
+            seen = allowed(code)
             if seen:
                 table[i] = [name in seen for name in names]
         which = principals.replace_strict({c: i for i, c in enumerate(distinct)}, return_dtype=pl.Int64).to_numpy()
         return table[which]
 
-    def _positions(self, kind: str, group_id) -> np.ndarray:
-        """Pool positions of the codes admissible for the group (all when all or none are allowed)."""
-        size = len(self.indexes[kind])
-        allowed = None if group_id is None else self._allowed[kind][group_id]
-        if allowed is None or allowed.all() or not allowed.any():
-            return np.arange(size)
-        return np.flatnonzero(allowed)
+    def _principal_sex(self, code: str) -> set[str] | None:
+        """{"F"} or {"M"} for a principal the CMS sex edits restrict to one sex at every age, else None."""
+        if code not in self._sex_of_principal:
+            from synth_ehr_assets.core import age_sex_edits
 
-    def _earlier(self, kind: str, context: pl.DataFrame | None) -> list[pl.Series]:
-        if context is None:
-            return []
-        columns = secondary_columns() if kind == "secondary" else schema.PX_COLUMNS
-        return [context[c] for c in columns if c in context.columns]
+            table = age_sex_edits.conflicts([code])[0] if code else None  # (age bands, sex keys F/M/other)
+            only = None
+            if table is not None:
+                never_f, never_m = table[:, 0].all(), table[:, 1].all()
+                only = {"M"} if never_f and not never_m else {"F"} if never_m and not never_f else None
+            self._sex_of_principal[code] = only
+        return self._sex_of_principal[code]
 
-    def _nearest_ids(self, kind: str, group_id, queries: np.ndarray, rows: np.ndarray, context) -> np.ndarray:
+    def _group_masks(self, kind: str) -> np.ndarray:
+        """(groups, pool) admissible codes per row group; a group allowing none keeps all (the edits reject)."""
+        if kind not in self._group_tables:
+            table = self._allowed[kind].copy()
+            table[~table.any(1)] = True
+            self._group_tables[kind] = table
+        return self._group_tables[kind]
+
+    def __call__(self, slot: str, vectors: np.ndarray, present: np.ndarray, context: pl.DataFrame | None = None):
+        kind = _slot_kind(slot)
         if kind not in self.priors or context is None or "dx_1" not in context.columns:
-            return super()._nearest_ids(kind, group_id, queries, rows, context)
-        positions = self._positions(kind, group_id)
+            return super().__call__(slot, vectors, present, context)
+        ids = np.full(len(vectors), -1, dtype=np.int64)
+        rows = np.flatnonzero(present)
+        if rows.size:
+            groups = self._row_groups(kind, context)
+            ids[rows] = self._pool_ids[kind][self._draw(kind, None if groups is None else groups[rows],
+                                                        vectors[rows], context[rows])]
+        return self.vocabulary.gather(pl.Series(ids).set(pl.Series(ids < 0), None)).alias(slot)
+
+    def _draw(self, kind: str, groups: np.ndarray | None, queries: np.ndarray, rows: pl.DataFrame) -> np.ndarray:
+        """Pool positions drawn from each row's posterior (Gumbel-max). The rows' context is read once here;
+        the chunks below use numpy arrays only."""
         index = self.indexes[kind]
-        vectors = index.vectors[positions]
+        vectors, size = index.vectors, len(index)
         half_sq = (vectors * vectors).sum(1) / 2
-        setting = context["claim_type"] if "claim_type" in context.columns else pl.Series([None] * context.height)
-        earlier = self._earlier(kind, context)
-        pool_ids = self._pool_ids[kind]
-        position_of = np.full(len(index), -1)
-        position_of[positions] = np.arange(len(positions))
-        chosen = np.empty(len(rows), dtype=np.int64)
-        step = max(1, CHUNK_CELLS // len(positions))
-        inv_var = 1.0 / self.sigma[kind] ** 2
-        for start in range(0, len(rows), step):
-            part = rows[start:start + step]
-            picked = pl.Series(part)
-            logits = self.priors[kind].log_prior_rows(context["dx_1"].gather(picked), setting.gather(picked))[:, positions]
-            lift = self.lifts[kind].rows([s.gather(picked) for s in earlier])
-            if lift is not None:
-                logits += self.pair_weight * lift[:, positions]
-            around = self.context_lifts[kind].rows(context[part]) if self.context_weight else None
-            if around is not None:
-                logits += self.context_weight * around[:, positions]
-            q = queries[start:start + step]
+        setting = rows["claim_type"] if "claim_type" in rows.columns else pl.Series([None] * rows.height)
+        prior_table, prior_of_row = self.priors[kind].log_prior_index(rows["dx_1"], setting)
+        columns = secondary_columns() if kind == "secondary" else schema.PX_COLUMNS
+        earlier = [self.lifts[kind].ids(rows[c]) for c in columns if c in rows.columns]
+        around = self.context_lifts[kind].row_ids(rows) if self.context_weight else []
+        mask = self._procedure_rules if kind == "procedure" else self._secondary_ages if kind == "secondary" else None
+        mask_state = mask.row_state(rows) if mask is not None else None
+        group_masks = self._group_masks(kind) if groups is not None else None
+        log_lift, inv_var = self.lifts[kind].log_lift, 1.0 / self.sigma[kind] ** 2
+        chosen = np.empty(rows.height, dtype=np.int64)
+        step = max(1, CHUNK_CELLS // size)
+        for start in range(0, rows.height, step):
+            part = slice(start, min(start + step, rows.height))
+            logits = prior_table[prior_of_row[part]]
+            for ids in earlier:
+                has = np.flatnonzero(ids[part] >= 0)
+                logits[has] += self.pair_weight * log_lift[ids[part][has]]
+            for ids, table in around:
+                has = np.flatnonzero(ids[part] >= 0)
+                logits[has] += self.context_weight * table[ids[part][has]]
             # -|q - c|²/2σ² up to a per-row constant: (q·c - |c|²/2)/σ²
-            logits += (q @ vectors.T - half_sq) * inv_var
-            if kind == "procedure":
-                self._procedure_rules.mask(logits, positions, context, picked)
-            elif kind == "secondary":
-                self._secondary_ages.mask(logits, positions, context, picked)
-            for series in earlier:  # a code already on the claim is never drawn again
-                taken = series.gather(picked).cast(pl.String)
-                ids = taken.replace_strict(self.lifts[kind].index, default=-1, return_dtype=pl.Int64).to_numpy()
-                local = np.where(ids >= 0, position_of[np.maximum(ids, 0)], -1)
-                hit = np.flatnonzero(local >= 0)
-                logits[hit, local[hit]] = -np.inf
+            logits += (queries[part] @ vectors.T - half_sq) * inv_var
+            allowed = group_masks[groups[part]] if group_masks is not None else np.ones(logits.shape, dtype=bool)
+            extra = mask.allowed(mask_state, part) if mask is not None else None
+            if extra is not None:  # rows whose group leaves none of these codes keep the group's
+                usable = (extra & allowed).any(1)
+                allowed &= extra | ~usable[:, None]
+            logits[~allowed] = -np.inf
+            for ids in earlier:  # a code already on the claim is never drawn again
+                hit = np.flatnonzero(ids[part] >= 0)
+                logits[hit, ids[part][hit]] = -np.inf
             gumbel = -np.log(-np.log(self.rng.random(logits.shape, dtype=np.float32) + 1e-20) + 1e-20)
-            chosen[start:start + step] = positions[np.argmax(logits + gumbel, axis=1)]
-        return pool_ids[chosen]
-
-
-AGE_EVIDENCE = 8  # training claims a diagnosis needs before the decades it was never seen at are ruled out
-
-
-class _AgeSupport:
-    """Secondary diagnoses only at age decades training saw them at (any slot), for codes with `AGE_EVIDENCE`
-    claims: alcohol dependence on a newborn's claim, or dementia at 20, has no support however the prior smooths."""
-
-    def __init__(self, pool: list[str], train_claims: pl.DataFrame):
-        position = {code: i for i, code in enumerate(pool)}
-        long = pl.concat([
-            train_claims.select(pl.col(c).cast(pl.String).alias("code"), (pl.col("age") // 10).cast(pl.Int64).alias("decade"))
-            for c in schema.DX_COLUMNS if c in train_claims.columns
-        ]).drop_nulls().filter(pl.col("code").is_in(pool))
-        self.decades = 13
-        self.seen = np.zeros((self.decades, len(pool)), dtype=bool)
-        pairs = long.unique()
-        self.seen[pairs["decade"].clip(0, self.decades - 1).to_numpy(),
-                  pairs["code"].replace_strict(position, return_dtype=pl.Int64).to_numpy()] = True
-        counts = long.group_by("code").agg(n=pl.len())
-        thin = np.ones(len(pool), dtype=bool)
-        thin[counts.filter(pl.col("n") >= AGE_EVIDENCE)["code"].replace_strict(position, return_dtype=pl.Int64).to_numpy()] = False
-        self.seen[:, thin] = True  # too few claims to rule any age out
-
-    def mask(self, logits: np.ndarray, positions: np.ndarray, context: pl.DataFrame, picked: pl.Series) -> None:
-        if "age" not in context.columns:
-            return
-        decade = (context["age"].gather(picked).cast(pl.Float64).fill_null(-10) // 10).to_numpy()
-        known = decade >= 0
-        rows = np.clip(decade, 0, self.decades - 1).astype(np.int64)
-        allowed = self.seen[rows][:, positions] | ~known[:, None]
-        usable = allowed.any(1)
-        logits[~allowed & usable[:, None]] = -np.inf
-
-
-class _ProcedureRules:
-    """Procedures a row may carry beyond its setting: the age/sex band of the code (`edits_procedures`) and, unless
-    codes are widened, a procedure billed in training with the row's principal category (`px_dx_unsupported`)."""
-
-    def __init__(self, pool: list[str], pairs: pl.DataFrame | None):
-        """`pairs`: the (px, category) pairs training supports (`TrainingSupport.px_dx`); None when widened."""
-        from synth_ehr_assets.core.synth.edits_procedures import ADULT_MAX, _band_table
-
-        table = pl.DataFrame({"code": pool}).join(_band_table(tuple(pool)), on="code", how="left", maintain_order="left")
-        self.min_age = table["min_age"].fill_null(0).to_numpy()
-        self.max_age = table["max_age"].fill_null(ADULT_MAX).to_numpy()
-        self.sex = table["band_sex"].fill_null("").to_numpy()
-        self.categories: dict[str, int] = {}  # principal category → row of `supported`; other rows: the last
-        self.supported = np.ones((1, len(pool)), dtype=bool)
-        if pairs is not None:
-            position = {code: i for i, code in enumerate(pool)}
-            grouped = pairs.group_by("category").agg("px").sort("category")
-            self.supported = np.zeros((grouped.height + 1, len(pool)), dtype=bool)
-            self.supported[-1] = True
-            for row, (category, codes) in enumerate(grouped.iter_rows()):
-                self.categories[category] = row
-                self.supported[row, [position[c] for c in codes if c in position]] = True
-
-    def mask(self, logits: np.ndarray, positions: np.ndarray, context: pl.DataFrame, picked: pl.Series) -> None:
-        """Set the logits of inadmissible procedures to -inf in place (rows left with none keep theirs: the edits
-        reject and resample them)."""
-        allowed = np.ones(logits.shape, dtype=bool)
-        if "age" in context.columns and "sex" in context.columns:
-            age = context["age"].gather(picked).cast(pl.Float64).fill_null(-1).to_numpy()[:, None]
-            sex = context["sex"].gather(picked).cast(pl.String).fill_null("").to_numpy()[:, None]
-            band_sex = self.sex[positions][None, :]
-            allowed &= (age >= self.min_age[positions]) & (age <= self.max_age[positions])
-            allowed &= (band_sex == "") | (band_sex == sex)
-        categories = context["dx_1"].gather(picked).cast(pl.String).str.slice(0, 3)
-        rows = categories.replace_strict(self.categories, default=len(self.supported) - 1, return_dtype=pl.Int64)
-        allowed &= self.supported[rows.to_numpy()][:, positions]
-        usable = allowed.any(1)
-        logits[~allowed & usable[:, None]] = -np.inf
+            chosen[part] = np.argmax(logits + gumbel, axis=1)
+        return chosen
 
 
 SIGMA_GRID = (0.35, 0.5, 0.7, 1.0, 1.4, 2.0, 2.8, 4.0, 5.6, 8.0, 16.0, 64.0)

@@ -99,11 +99,18 @@ class CodePrior:
 
     def log_prior_rows(self, principal: pl.Series, setting: pl.Series) -> np.ndarray:
         """(rows, pool) log priors, one row per decoded claim."""
+        table, which = self.log_prior_index(principal, setting)
+        return table[which]
+
+    def log_prior_index(self, principal: pl.Series, setting: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+        """(distinct (principal, setting) pairs, pool) log priors and each row's pair: `table[which]` row by row."""
         keys = pl.DataFrame({"p": principal.cast(pl.String).fill_null(""), "s": setting.cast(pl.String).fill_null("")})
         distinct = keys.unique(maintain_order=True).with_row_index("_k")
-        table = np.stack([self.log_prior(p, s) for _, p, s in distinct.iter_rows()]) if distinct.height else None
+        if not distinct.height:
+            return np.zeros((0, len(self.pool)), dtype=np.float32), np.zeros(0, dtype=np.int64)
+        table = np.stack([self.log_prior(p, s) for _, p, s in distinct.iter_rows()])
         which = keys.join(distinct, on=["p", "s"], how="left", maintain_order="left")["_k"].to_numpy()
-        return table[which] if table is not None else np.zeros((0, len(self.pool)), dtype=np.float32)
+        return table, which
 
 
 class PairLift:
@@ -125,11 +132,15 @@ class PairLift:
         self.log_lift = np.log(conditional / share[None, :]).astype(np.float32)
         self.index = index
 
+    def ids(self, series: pl.Series) -> np.ndarray:
+        """Pool position of each row's code (-1: empty slot or a code outside the pool)."""
+        return series.cast(pl.String).replace_strict(self.index, default=-1, return_dtype=pl.Int64).to_numpy()
+
     def rows(self, earlier: list[pl.Series]) -> np.ndarray | None:
         """(rows, pool) summed log lifts from the codes already on each row (None when nothing is decoded yet)."""
         total = None
         for series in earlier:
-            ids = series.cast(pl.String).replace_strict(self.index, default=-1, return_dtype=pl.Int64).to_numpy()
+            ids = self.ids(series)
             has = ids >= 0
             if not has.any():
                 continue
@@ -203,17 +214,24 @@ class ContextLift:
             conditional = (joint + smoothing * base) / (key_n[:, None] + smoothing)
             self.tables[column] = (position, np.log(conditional / base).astype(np.float32))
 
-    def rows(self, context: pl.DataFrame) -> np.ndarray | None:
-        """(rows, pool) summed log lifts of each row's levels (pairs unseen in training add nothing)."""
+    def row_ids(self, context: pl.DataFrame) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per context column the context holds: (each row's key in the table, -1 for a pair unseen in training;
+        the (keys, pool) log-lift table)."""
         if "dx_1" not in context.columns:
-            return None
+            return []
         category = context["dx_1"].cast(pl.String).fill_null("").str.slice(0, 3)
-        total = None
+        found = []
         for column, (position, table) in self.tables.items():
             levels = context_levels(context, column)
-            if levels is None:
-                continue
-            ids = (category + "|" + levels).replace_strict(position, default=-1, return_dtype=pl.Int64).to_numpy()
+            if levels is not None:
+                ids = (category + "|" + levels).replace_strict(position, default=-1, return_dtype=pl.Int64).to_numpy()
+                found.append((ids, table))
+        return found
+
+    def rows(self, context: pl.DataFrame) -> np.ndarray | None:
+        """(rows, pool) summed log lifts of each row's levels (pairs unseen in training add nothing)."""
+        total = None
+        for ids, table in self.row_ids(context):
             part = np.where((ids >= 0)[:, None], table[np.maximum(ids, 0)], 0.0).astype(np.float32)
             total = part if total is None else total + part
         return total
