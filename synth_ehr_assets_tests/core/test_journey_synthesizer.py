@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from synth_ehr_assets.core import schema
-from synth_ehr_assets.core.evaluation.journeys import journey_figures, journey_gate, journey_report
+from synth_ehr_assets.core.evaluation.journeys import (journey_figures, journey_gate, journey_gate_from_report,
+                                                       journey_report)
 from synth_ehr_assets.core.reference import generate_reference_claims
 from synth_ehr_assets.core.spec import parse_spec
 from synth_ehr_assets.core.synth.claims import (CONDITION_COLUMN, MODEL_COLUMN_KINDS, claims_frame, model_frame,
@@ -94,3 +95,21 @@ def test_release_path_mints_one_patient_id_per_journey(synthesizer, split, code_
     assert claims["patient_id"].n_unique() < 250 and not claims["patient_id"].is_in(train["patient_id"].implode()).any()
     assert claims.select(pl.col("sex").n_unique().over("patient_id") == 1).to_series().all()
     assert np.isfinite(journey_figures(train, claims)["gap_days_p50"])
+
+
+def test_the_fidelity_journeys_gate_reads_the_report_figures_and_the_spec_thresholds(split):
+    """`fidelity_report`'s flat `journey.*` / `journey_null.*` figures: assembled journeys pass, the same journeys
+    shuffled across patients are blocked, and the spec's ratios move the bars."""
+    train, holdout = split
+    flat = lambda report: {f"journey{'' if side == 'synthetic' else '_null'}.{k}": v  # noqa: E731
+                           for side in report for k, v in report[side].items()}
+    assembled = JourneyModel.fit(train).assemble(holdout.drop("patient_id"), seed=1)
+    gates = parse_spec({"rows": 100}, "jg").gates
+    assert journey_gate_from_report(flat(journey_report(train, holdout, assembled)), gates).passed
+    shuffled = flat(journey_report(train, holdout, assembled.with_columns(pl.col("patient_id").shuffle(seed=2))))
+    blocked = journey_gate_from_report(shuffled, gates)
+    assert not blocked.passed and "chronic_persistence" in blocked.failing
+    strict = gates.model_copy(update={"min_journey_transition_r2_ratio": 1.0, "min_journey_persistence_ratio": 1.0})
+    assert not journey_gate_from_report(flat(journey_report(train, holdout, assembled)), strict).passed
+    one_claim_each = flat(journey_report(train, holdout, holdout.with_columns(pl.col("claim_id").alias("patient_id"))))
+    assert not journey_gate_from_report(one_claim_each, gates).passed  # the latent_gan shape: NaN figures fail
