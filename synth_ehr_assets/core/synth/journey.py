@@ -20,6 +20,11 @@ Design: claim content and patient journeys are modelled apart and joined at samp
   pipeline's resampling round samples replacement rows, which this class assembles into new patients of that
   round, so resampled rows never borrow another patient's demographics.
 
+- With `synthesizer.matched_marginals` (the default) a sampling round generates 2.5× the rows it needs and keeps
+  a weighted draw among each principal's survivors, so about a quarter of each assembled patient's claims are not
+  kept: on the demo that shortened journeys (claims per patient median 3 / p90 10 against the holdout's 4 / 16,
+  gap median 47 days against 35) and held persistence just over its bar (0.756 ≥ 0.751).
+
 Sampling every round's rows as one batch (one conditional GAN call), then assembling, keeps the GAN's exact
 per-principal counts; what the assembly cannot do is change a row's content to fit the patient (a chronic
 secondary diagnosis is kept only by choosing rows that carry it).
