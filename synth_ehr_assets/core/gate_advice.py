@@ -35,8 +35,8 @@ GATE_ADVICE: dict[str, GateAdvice] = {
     ),
     "fidelity_journeys": GateAdvice(
         ("min_journey_transition_r2_ratio", "min_journey_persistence_ratio"),
-        "train on more source patients (source.claims) or keep matched_marginals empty for journey releases, "
-        "which otherwise drop a share of each patient's claims",
+        "train on more source patients (source.claims); fewer rejected rows (synthesizer.gan_epochs) leave each "
+        "assembled patient more of its claims",
     ),
     "privacy_dcr_overfitting": GateAdvice(
         ("min_dcr_overfitting_protection", "distance_null_factor"),
