@@ -33,6 +33,7 @@ BLOCKING_GATES = {
     ("judge_scores", "judge_thresholds"),
     ("fidelity_report", "fidelity_quality_score"),
     ("fidelity_report", "fidelity_code_structure"),
+    ("fidelity_report", "fidelity_journeys"),
     ("privacy_report", "privacy_dcr_overfitting"),
     ("privacy_report", "privacy_membership_inference"),
     ("privacy_report", "privacy_attack_risk"),

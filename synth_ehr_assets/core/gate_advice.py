@@ -33,6 +33,11 @@ GATE_ADVICE: dict[str, GateAdvice] = {
         ("min_quality_score",),
         "train longer (synthesizer.gan_epochs, synthesizer.autoencoder_epochs) or on more source claims",
     ),
+    "fidelity_journeys": GateAdvice(
+        ("min_journey_transition_r2_ratio", "min_journey_persistence_ratio"),
+        "train on more source patients (source.claims); fewer rejected rows (synthesizer.gan_epochs) leave each "
+        "assembled patient more of its claims",
+    ),
     "privacy_dcr_overfitting": GateAdvice(
         ("min_dcr_overfitting_protection", "distance_null_factor"),
         "stop the GAN earlier (synthesizer.memorisation_margin, gan_patience), set privacy.near_duplicate_distance, "

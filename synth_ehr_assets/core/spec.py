@@ -212,6 +212,13 @@ class GateThresholds(_Strict):
     claim_type_joint_noise_factor: float = Field(
         2.0, ge=1, description="multiple of the 95th-percentile sampling noise that setting gap may reach"
     )
+    min_journey_transition_r2_ratio: float = Field(
+        0.9, ge=0, le=1, description="journey releases (synthesizer.kind journey): visit-to-visit transition R² ≥ "
+        "ratio × the real holdout patients' own (core/evaluation/journeys.py, gate fidelity_journeys)"
+    )
+    min_journey_persistence_ratio: float = Field(
+        0.9, ge=0, le=1, description="journey releases: chronic-condition persistence ≥ ratio × the real holdout's"
+    )
     min_judge_relevance: float | None = Field(None, ge=1, le=5, description="mean relevance (1-5); None = report only")
     max_low_note_share: float | None = Field(None, ge=0, le=1, description="share of notes scoring below 3")
     max_phi_hits: int = Field(0, ge=0)

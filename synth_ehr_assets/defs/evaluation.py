@@ -13,6 +13,7 @@ from synth_ehr_assets.io.duckdb_io import DUCKDB_POOL, RELEASE_PARTITION_METADAT
 
 QUALITY_CHECK = "fidelity_quality_score"
 CODE_STRUCTURE_CHECK = "fidelity_code_structure"
+JOURNEY_CHECK = "fidelity_journeys"
 DCR_CHECK = "privacy_dcr_overfitting"
 MIA_CHECK = "privacy_membership_inference"
 ATTACK_CHECK = "privacy_attack_risk"
@@ -64,6 +65,9 @@ def _report_metadata(figures: pl.DataFrame, seconds: float, folder) -> dict:
           "all-dx prevalence R² ≥ 0.90, co-occurrence R² ≥ 0.80, over-representation ≤ 3× (each widened to 2× the "
           "null's deviation when larger), unsupported-combination shares ≤ max(2 × null, 1%), setting figures "
           "within 15% or 2× their sampling noise (gates.min_all_dx_prevalence_r2 ... claim_type_joint_noise_factor)."),
+    _gate(JOURNEY_CHECK, "fidelity_report", "Journey releases (synthesizer.kind journey): visit-to-visit transition "
+          "R² and chronic persistence ≥ 0.9 × the real holdout patients' (gates.min_journey_transition_r2_ratio, "
+          "min_journey_persistence_ratio); other kinds do not model journeys and pass it as not applicable."),
 ])
 def fidelity_report(
     context: dg.AssetExecutionContext, config: EvaluationConfig, release_specs: ReleaseSpecs,
@@ -103,6 +107,13 @@ def fidelity_report(
     note = _small_source_note(spec, source_claims, train)
     yield gate_check_result(QUALITY_CHECK, quality_gate(figures, spec.gates), note)
     yield gate_check_result(CODE_STRUCTURE_CHECK, code_structure_gate(figures, spec.gates), note)
+    if spec.synthesizer.kind == "journey":
+        from synth_ehr_assets.core.evaluation.journeys import journey_gate_from_report
+
+        yield gate_check_result(JOURNEY_CHECK, journey_gate_from_report(report, spec.gates), note)
+    else:
+        yield dg.AssetCheckResult(check_name=JOURNEY_CHECK, passed=True, metadata={
+            "detail": f"not applicable: synthesizer.kind {spec.synthesizer.kind} mints one patient per claim"})
 
 
 @dg.asset(**REPORT, check_specs=[

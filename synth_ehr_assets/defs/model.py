@@ -55,6 +55,11 @@ def encoded_features(
     else:
         split, features = encode_claim_features(rows, spec.synthesizer, spec.seed, index.vector_of, folder,
                                                 train_only=planted)
+        if spec.synthesizer.kind == "journey":  # the patient model of the train patients, beside the features
+            from synth_ehr_assets.core.synth.journey_model import JourneyModel
+
+            train = rows.join(split.filter(pl.col("split") == "train").select("claim_id"), on="claim_id")
+            JourneyModel.fit(train).save(folder)
     seconds = time.perf_counter() - started
     context.log.info(
         f"encoded {split.height:,} claims into {features.transformer.output_dim} features in {seconds:.1f}s"
@@ -164,6 +169,8 @@ def gan_checkpoint(
             features, autoencoder, config, spec.seed, CONDITION_COLUMN, step_progress(context, "GAN epochs")
         )
         assemble = assemble_synthesizer
+        if config.kind == "journey":
+            from synth_ehr_assets.core.synth.journey import assemble_journey_synthesizer as assemble
     synthesizer = assemble(features_folder, features.transformer, autoencoder, generator, config, spec.seed)
     folder = synthesizer.save(artifacts.folder(release, "gan_checkpoint"))
     params = {

@@ -116,8 +116,7 @@ def journey_report(train: pl.DataFrame, holdout: pl.DataFrame, synthetic: pl.Dat
     return {"synthetic": journey_figures(train, synthetic), "holdout": journey_figures(train, holdout)}
 
 
-# the journey gate's bars, as shares of the real holdout's own value; they move to `gates.*` with the journey
-# synthesizer kind, the first release that can hold them (issue 15)
+# the journey gate's default bars, as shares of the real holdout's own value (`gates.min_journey_*_ratio`)
 MIN_TRANSITION_R2_RATIO = 0.9
 MIN_PERSISTENCE_RATIO = 0.9
 
@@ -137,3 +136,17 @@ def journey_gate(report: dict[str, dict[str, float]], transition_ratio: float = 
             failing[name] = value
         parts.append(f"{name} {value:.3f} (≥ {bar:.3f} = {ratio:g} × holdout {null:.3f})")
     return GateResult("journeys", not failing, float(len(failing)), 0.0, "; ".join(parts), failing)
+
+
+def journey_gate_from_report(report: dict, gates=None):
+    """`journey_gate` on `fidelity_report`'s flat figures (`journey.*`, `journey_null.*`) with the spec's
+    `gates.min_journey_transition_r2_ratio` / `min_journey_persistence_ratio` (None: the defaults above)."""
+    sides = {"synthetic": "journey.", "holdout": "journey_null."}
+    figures = {side: {k[len(prefix):]: float(v) for k, v in report.items() if k.startswith(prefix)}
+               for side, prefix in sides.items()}
+    for side in figures.values():
+        for name in ("transition_r2", "chronic_persistence"):
+            side.setdefault(name, math.nan)
+    if gates is None:
+        return journey_gate(figures)
+    return journey_gate(figures, gates.min_journey_transition_r2_ratio, gates.min_journey_persistence_ratio)

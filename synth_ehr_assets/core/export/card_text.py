@@ -59,6 +59,8 @@ GATE_REASONS: dict[str, str] = {
                                   "that person",
     "fidelity_quality_score": "sdmetrics quality 0.80 is where column shapes and pair trends are close enough for "
                               "analytics prototypes; below it, conclusions drawn on the release stop carrying over",
+    "fidelity_journeys": "a journey release promises patients: consecutive claims whose codes follow each other "
+                         "and chronic conditions that recur as often as in real patients (0.9 × the holdout's)",
     "privacy_dcr_overfitting": "protection 0.9 means synthetic rows sit no closer to training rows than to unseen "
                                "holdout rows for at least 90% of them: no memorisation signal",
     "privacy_membership_inference": "AUC 0.5 is a coin flip; 0.60 caps what a distance attacker learns about whether "

@@ -400,11 +400,18 @@ class _Screen:
 
 
 def _with_ids(claims: pl.DataFrame, release_id: str, seed: int, protected: pl.DataFrame) -> pl.DataFrame:
-    """New claim and patient ids (one patient per claim), release id, canonical schema, deterministic order."""
+    """New claim and patient ids, release id, canonical schema, deterministic order. One patient per claim, unless
+    the sampled rows carry a patient key in `patient_id` (the `journey` kind): then one minted id per key."""
     rng = np.random.default_rng([seed, 2])
     taken = pl.concat([protected["claim_id"].cast(pl.String), protected["patient_id"].cast(pl.String)])
     claim_ids = privacy_filters.mint_ids(claims.height, CLAIM_ID_PREFIX, rng, taken)
-    patient_ids = privacy_filters.mint_ids(claims.height, PATIENT_ID_PREFIX, rng, taken)
+    keys = claims["patient_id"].cast(pl.String) if "patient_id" in claims.columns else None
+    if keys is None or keys.null_count():
+        patient_ids = privacy_filters.mint_ids(claims.height, PATIENT_ID_PREFIX, rng, taken)
+    else:
+        unique = keys.unique(maintain_order=True)
+        minted = privacy_filters.mint_ids(unique.len(), PATIENT_ID_PREFIX, rng, taken)
+        patient_ids = keys.replace_strict(unique, minted)
     claims = claims.with_columns(
         pl.lit(release_id).alias("release_id"), claim_ids.alias("claim_id"), patient_ids.alias("patient_id")
     )

@@ -1,0 +1,277 @@
+"""The patient-level half of the `journey` synthesizer (issue 15): who a patient is and how their claims follow.
+
+Fitted on the training patients (`patient_id`), aggregated only (no patient's sequence is stored):
+
+- `lengths`: claims per patient by age decade × sex at the first claim (cells of fewer than `min_support`
+  patients fall back to all patients), capped at the training 99th percentile;
+- `gaps`: quantiles (101 points) of the days from a claim to the patient's next claim, by the earlier claim's
+  `claim_type` (after an inpatient stay the next claim comes sooner: follow-up);
+- `transitions`: principal category (dx_1's 3-character category) → next claim's principal category, counted in
+  distinct patients; a pair seen in fewer than `min_support` patients is dropped (never used verbatim) and each row
+  is smoothed toward the category marginal with weight `smoothing`;
+- `recurrence`: per principal category, the share of patients with a later claim whose category comes back
+  later (chronic categories come back, acute ones resolve), and `revisit`, the share of next claims whose category
+  is one of the patient's earlier ones other than the previous claim's. A category seen in fewer than
+  `min_support` patients gets the overall rate.
+
+`assemble` turns a frame of decoded claims into patients without generating any claim content: it repeatedly
+takes an unused row as a patient's first claim (weighted by 1 / the expected length of its age × sex cell, so
+that the claim-level demographics stay those of the rows), draws the patient's number of claims, then picks each
+next claim's principal category from (1 − revisit) × smoothed transition row + revisit × the patient's history
+weighted by recurrence, restricted to categories still available, and within it the unused row of the same sex
+(if any) and closest age. The patient keeps the first row's sex, region and payer; the birth date is the first
+claim's date minus its age (and a uniform part year), every later claim's age follows from its date; dates are
+the first date plus the drawn gaps, the whole journey placed uniformly inside the training date window.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+MODEL_FILE = "journey_model.json"
+GAP_QUANTILES = np.linspace(0, 1, 101)
+NEWBORN = ("P", "Z38")  # perinatal chapter and liveborn infants: only in a patient's first 28 days
+NEWBORN_DAYS = 28
+
+
+def _category(column: str = "dx_1") -> pl.Expr:
+    return pl.col(column).cast(pl.String).str.slice(0, 3)
+
+
+def _band(age: int) -> str:
+    return str(min(int(age) // 10, 9))
+
+
+@dataclass
+class JourneyModel:
+    min_support: int = 5
+    smoothing: float = 1.0
+    lengths: dict[str, list[list[int]]] = field(default_factory=dict)  # "band|sex" → [[length, patients], ...]
+    gaps: dict[str, list[float]] = field(default_factory=dict)  # claim type → 101 gap quantiles (days)
+    transitions: dict[str, dict[str, int]] = field(default_factory=dict)
+    marginal: dict[str, float] = field(default_factory=dict)
+    recurrence: dict[str, float] = field(default_factory=dict)
+    recurrence_all: float = 0.0
+    carry: float = 0.0  # share of next claims carrying one of the patient's earlier chronic conditions (if any)
+    revisit: float = 0.0
+    window: list[int] = field(default_factory=list)  # first / last training service date, days since the epoch
+
+    @classmethod
+    def fit(cls, train: pl.DataFrame, min_support: int = 5, smoothing: float = 1.0) -> JourneyModel:
+        claims = (train.select("patient_id", "service_date", "claim_type", "age", "sex", cat=_category())
+                  .with_columns(pl.int_range(pl.len()).alias("_tie")).sort("patient_id", "service_date", "_tie")
+                  .with_columns(visit=pl.int_range(pl.len()).over("patient_id"), visits=pl.len().over("patient_id")))
+        model = cls(min_support=min_support, smoothing=smoothing)
+        first = claims.filter(pl.col("visit") == 0)
+        cap = int(first["visits"].quantile(0.99))
+        first = first.with_columns(pl.col("visits").clip(1, cap), cell=pl.format(
+            "{}|{}", (pl.col("age") // 10).clip(0, 9), pl.col("sex")))
+        for cell, part in [("*", first), *((c, first.filter(pl.col("cell") == c)) for c in first["cell"].unique())]:
+            if part.height >= min_support:
+                counts = part.group_by("visits").len().sort("visits")
+                model.lengths[cell] = [[int(a), int(b)] for a, b in counts.iter_rows()]
+        nxt = claims.with_columns(next_date=pl.col("service_date").shift(-1).over("patient_id"),
+                                  next_cat=pl.col("cat").shift(-1).over("patient_id")).drop_nulls("next_date")
+        nxt = nxt.with_columns(gap=(pl.col("next_date") - pl.col("service_date")).dt.total_days())
+        for kind, part in [("*", nxt), *nxt.partition_by("claim_type", as_dict=True).items()]:
+            name = kind if isinstance(kind, str) else kind[0]
+            if part.height >= min_support:
+                model.gaps[name] = [float(v) for v in np.quantile(part["gap"].to_numpy(), GAP_QUANTILES)]
+        pairs = nxt.group_by("cat", "next_cat").agg(patients=pl.col("patient_id").n_unique())
+        for a, b, n in pairs.filter(pl.col("patients") >= min_support).iter_rows():
+            model.transitions.setdefault(a, {})[b] = int(n)
+        share = claims["cat"].value_counts(normalize=True)
+        model.marginal = {c: float(s) for c, s in share.iter_rows()}
+        seen = claims.group_by("patient_id", "cat").agg(first=pl.col("visit").min(), last=pl.col("visit").max(),
+                                                        visits=pl.col("visits").first())
+        at_risk = seen.filter(pl.col("first") < pl.col("visits") - 1).with_columns(back=pl.col("last") > pl.col("first"))
+        model.recurrence_all = float(at_risk["back"].mean()) if at_risk.height else 0.0
+        rates = at_risk.group_by("cat").agg(n=pl.len(), rate=pl.col("back").mean()).filter(pl.col("n") >= min_support)
+        model.recurrence = {c: float(r) for c, _, r in rates.iter_rows()}
+        history = claims.select("patient_id", "visit", "cat")
+        earlier = nxt.select("patient_id", "visit", "cat", "next_cat").join(
+            history.rename({"visit": "h_visit", "cat": "h_cat"}), on="patient_id")
+        earlier = earlier.filter((pl.col("h_visit") < pl.col("visit")) & (pl.col("h_cat") == pl.col("next_cat"))
+                                 & (pl.col("next_cat") != pl.col("cat")))
+        model.revisit = earlier.select("patient_id", "visit").unique().height / max(nxt.height, 1)
+        model.carry = _carry_share(train)
+        days = train["service_date"].cast(pl.Int32)
+        model.window = [int(days.min()), int(days.max())]
+        return model
+
+    def save(self, directory: str | Path) -> Path:
+        path = Path(directory) / MODEL_FILE
+        path.write_text(json.dumps(asdict(self), indent=0))
+        return path
+
+    @classmethod
+    def load(cls, directory: str | Path) -> JourneyModel:
+        return cls(**json.loads((Path(directory) / MODEL_FILE).read_text()))
+
+    def _length(self, age: int, sex: str, rng: np.random.Generator) -> int:
+        table = np.asarray(self.lengths.get(f"{_band(age)}|{sex}", self.lengths["*"]), dtype=np.float64)
+        return int(rng.choice(table[:, 0], p=table[:, 1] / table[:, 1].sum()))
+
+    def _mean_length(self, age: int, sex: str) -> float:
+        table = np.asarray(self.lengths.get(f"{_band(age)}|{sex}", self.lengths["*"]), dtype=np.float64)
+        return float((table[:, 0] * table[:, 1]).sum() / table[:, 1].sum())
+
+    def _gap(self, claim_type: str, rng: np.random.Generator) -> int:
+        points = self.gaps.get(claim_type, self.gaps["*"])
+        return max(1, int(round(np.interp(rng.random(), GAP_QUANTILES, points))))
+
+    def _tables(self, categories: list[str]):
+        """Arrays over `categories`: marginal, recurrence, and each supported transition row as (indices, counts)."""
+        index = {c: i for i, c in enumerate(categories)}
+        marginal = np.array([self.marginal.get(c, 0.0) for c in categories]) + 1e-12
+        recurrence = np.array([self.recurrence.get(c, self.recurrence_all) for c in categories])
+        rows = {}
+        for a, row in self.transitions.items():
+            if a in index:
+                pairs = [(index[b], n) for b, n in row.items() if b in index]
+                rows[index[a]] = (np.array([p for p, _ in pairs], dtype=np.int64),
+                                  np.array([n for _, n in pairs], dtype=np.float64), float(sum(row.values())))
+        return marginal / marginal.sum(), recurrence, rows
+
+    def _next_weights(self, tables, previous: int, history: np.ndarray, available: np.ndarray) -> np.ndarray:
+        marginal, recurrence, rows = tables
+        idx, counts, total = rows.get(previous, (np.zeros(0, dtype=np.int64), np.zeros(0), 0.0))
+        transition = self.smoothing * marginal
+        transition[idx] += counts
+        weights = (1 - self.revisit) * transition / (total + self.smoothing)
+        back = history * recurrence
+        back[previous] = 0.0
+        if back.sum() > 0:
+            weights = weights + self.revisit * back / back.sum()
+        return weights * available
+
+    def assemble(self, rows: pl.DataFrame, seed: int, key_prefix: str = "J") -> pl.DataFrame:
+        """`rows` (decoded claims) grouped into patients: `patient_id` = a patient key, demographics constant per
+        patient, dates and ages along each journey; rows with a newborn code after a patient's 28th day dropped."""
+        rng = np.random.default_rng([seed, 15])
+        n = rows.height
+        if n == 0:
+            return rows.with_columns(pl.lit(None, dtype=pl.String).alias("patient_id"))
+        names = rows.select(_category())["dx_1"].fill_null("").to_list()
+        categories = sorted(set(names))
+        index = {c: i for i, c in enumerate(categories)}
+        cats = np.array([index[c] for c in names], dtype=np.int64)
+        tables = self._tables(categories)
+        ages, sexes = rows["age"].fill_null(0).to_numpy(), rows["sex"].cast(pl.String).fill_null("").to_list()
+        types = rows["claim_type"].cast(pl.String).to_list()
+        newborn_rows = self._newborn(rows).to_numpy()
+        codes, chronic = self._codes(rows)
+        condition_index = {x: i for i, x in enumerate(sorted(set().union(*chronic)))}
+        carriers = np.zeros((len(categories), max(len(condition_index), 1)), dtype=np.int64)  # unused rows
+        for c, found in zip(cats, chronic):
+            carriers[c, [condition_index[x] for x in found]] += 1
+        pools: list[list[int]] = [[] for _ in categories]
+        for i, c in enumerate(cats):
+            pools[c].append(i)
+        available = np.array([len(p) for p in pools], dtype=np.float64)
+        anchor_weight = np.array([1.0 / self._mean_length(a, s) for a, s in zip(ages, sexes)])
+        used = np.zeros(n, dtype=bool)
+        patient, offset, first_row = (np.zeros(n, dtype=np.int64) for _ in range(3))
+        start_day, birth_day = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+        order = rng.permutation(n)
+        span_start, span_end = self.window
+        k, left = 0, n
+        while left:
+            free = np.flatnonzero(~used)
+            w = anchor_weight[free]
+            i = int(free[rng.choice(len(free), p=w / w.sum())])
+            length = min(self._length(int(ages[i]), sexes[i], rng), left)
+            journey, days, history = [i], [0], np.zeros(len(categories))
+            history[cats[i]] += 1
+            conditions, seen = set(chronic[i]), dict.fromkeys(chronic[i], 1)
+
+            def take(j):
+                used[j] = True
+                pools[cats[j]].remove(j)
+                available[cats[j]] -= 1
+                carriers[cats[j], [condition_index[x] for x in chronic[j]]] -= 1
+
+            take(i)
+            while len(journey) < length:
+                weights = self._next_weights(tables, int(cats[journey[-1]]), history, available > 0)
+                if conditions and rng.random() < self.carry:  # a claim carrying the patient's chronic conditions
+                    once = [x for x in conditions if seen[x] == 1] or conditions  # not yet coded again first
+                    carrying = carriers[:, [condition_index[x] for x in once]].sum(axis=1) > 0
+                    if (weights * carrying).sum() > 0:
+                        weights = weights * carrying
+                c = int(rng.choice(len(categories), p=weights / weights.sum()))
+                pool = pools[c]
+                same = [j for j in pool if sexes[j] == sexes[i]] or pool
+                last = codes[journey[-1]]
+                # keep the patient's chronic set: rows carrying it first, rows adding new chronic conditions last
+                j = min(same, key=lambda r: (len(chronic[r] - conditions) - len(conditions & chronic[r])
+                                             - 0.5 * len(last & codes[r]), abs(int(ages[r]) - int(ages[i])), order[r]))
+                take(j)
+                conditions |= chronic[j]
+                for x in chronic[j]:
+                    seen[x] = seen.get(x, 0) + 1
+                days.append(days[-1] + self._gap(types[journey[-1]], rng))
+                journey.append(j)
+                history[c] += 1
+            left -= len(journey)
+            room = span_end - span_start - days[-1]
+            start = span_start + (int(rng.integers(0, room + 1)) if room > 0 else 0)
+            into_year = int(rng.integers(0, NEWBORN_DAYS if newborn_rows[i] else 365))
+            birth = start - int(ages[i]) * 365 - into_year
+            for j, d in zip(journey, days):
+                patient[j], offset[j], first_row[j] = k, d, i
+                start_day[j], birth_day[j] = start, birth
+            k += 1
+        service = start_day + offset
+        age = np.floor((service - birth_day) / 365.25).astype(np.int64)
+        out = rows.with_columns(
+            patient_id=pl.Series([f"{key_prefix}{p}" for p in patient], dtype=pl.String),
+            service_date=pl.Series(service.astype(np.int32)).cast(pl.Date),
+            age=pl.Series(np.maximum(age, 0)).cast(rows.schema["age"]),
+            sex=rows["sex"].gather(first_row), region=rows["region"].gather(first_row),
+            payer=rows["payer"].gather(first_row),
+        )
+        late = service - birth_day > NEWBORN_DAYS
+        return out.filter(~pl.Series(newborn_rows & late))
+
+    @staticmethod
+    def _codes(rows: pl.DataFrame) -> tuple[list[frozenset], list[frozenset]]:
+        """Per row: its diagnosis codes, and its chronic CMS-HCC conditions (`evaluation.journeys`' mapping)."""
+        from synth_ehr_assets.core.evaluation.journeys import chronic_condition_map
+
+        condition = dict(chronic_condition_map().iter_rows())
+        columns = [c for c in rows.columns if c.startswith("dx_")]
+        codes = [frozenset(c for c in row if c) for row in rows.select(pl.col(columns).cast(pl.String)).iter_rows()]
+        return codes, [frozenset(condition[c] for c in row if c in condition) for row in codes]
+
+    @staticmethod
+    def _newborn(rows: pl.DataFrame) -> pl.Series:
+        columns = [c for c in rows.columns if c.startswith("dx_")]
+        return rows.select(pl.any_horizontal([pl.col(c).cast(pl.String).str.starts_with(p).fill_null(False)
+                                              for c in columns for p in NEWBORN]))[:, 0]
+
+
+def _carry_share(train: pl.DataFrame) -> float:
+    """Of the training claims after a patient's first chronic condition, the share carrying one coded before."""
+    from synth_ehr_assets.core.evaluation.journeys import chronic_condition_map
+
+    columns = [c for c in train.columns if c.startswith("dx_")]
+    dx = (train.select("patient_id", "service_date", *columns).with_columns(pl.int_range(pl.len()).alias("_tie"))
+          .sort("patient_id", "service_date", "_tie").with_columns(visit=pl.int_range(pl.len()).over("patient_id"))
+          .unpivot(index=["patient_id", "visit"], on=columns, value_name="code").drop_nulls("code")
+          .join(chronic_condition_map(), on="code").select("patient_id", "visit", "condition").unique())
+    onset = dx.group_by("patient_id").agg(onset=pl.col("visit").min())
+    visits = train.group_by("patient_id").agg(visits=pl.len()).join(onset, on="patient_id")
+    later = visits.select("patient_id", visit=pl.int_ranges(pl.col("onset") + 1, pl.col("visits"))).explode("visit") \
+        .drop_nulls("visit")
+    if not later.height:
+        return 0.0
+    first = dx.join(dx.rename({"visit": "v2"}), on=["patient_id", "condition"]).filter(pl.col("v2") < pl.col("visit"))
+    carried = first.select("patient_id", "visit").unique().with_columns(carried=pl.lit(True))
+    share = later.join(carried, on=["patient_id", "visit"], how="left")["carried"].fill_null(False).mean()
+    return float(share)
