@@ -16,6 +16,7 @@ DEFAULT_KIND = "latent_gan"
 KINDS: dict[str, str] = {
     "latent_gan": "synth_ehr_assets.core.synth.synthesizer:TableSynthesizer",
     "dp_latent_gan": "synth_ehr_assets.core.synth.dp.synthesizer:DPTableSynthesizer",
+    "dp_mst": "synth_ehr_assets.core.synth.dp.mst:DPMSTSynthesizer",
 }
 
 
