@@ -70,6 +70,19 @@ def test_the_budget_converts_to_at_most_the_requested_epsilon(fitted):
     assert summary["guarantee"].startswith("none")  # dp_noise_seed replays the noise
 
 
+def test_the_data_card_names_the_mechanism_the_accountant_and_the_public_inputs(fitted, tmp_path):
+    from synth_ehr_assets.core.export.card_privacy import privacy_section
+    from synth_ehr_assets.core.export.data_card import _table
+    from synth_ehr_assets.core.synth.dp.synthesizer import load_budget
+
+    fitted.save(tmp_path)
+    summary = load_budget(tmp_path)
+    assert summary == fitted.params()["dp"] and summary["kind"] == "dp_mst"
+    card = privacy_section({"differential_privacy": summary, "spec": {"synthesizer": {"kind": "dp_mst"}}}, _table)
+    assert "MST" in card and "zCDP accounting" in card and "spanning tree" in card and "ICD-10-CM" in card
+    assert "No guarantee holds" in card  # dp_noise_seed
+
+
 def _distance(source: pl.DataFrame, synthetic: pl.DataFrame) -> float:
     """Largest total variation over the 1-way marginals of claim type, sex, payer and the 10-year age band."""
     def shares(frame, column):

@@ -129,21 +129,7 @@ def measure(data: dict[str, np.ndarray], keys: dict[str, list], epsilon: float, 
     scores = {(a, b): np.abs(joint(a, b) - rows * np.outer(probs[a], probs[b])).sum()
               for i, a in enumerate(attrs) for b in attrs[i + 1:]}
     epsilon_em = math.sqrt(8 * (rho / 3) / (len(attrs) - 1))
-    component = {a: a for a in attrs}
-
-    def root(a):
-        while component[a] != a:
-            a = component[a]
-        return a
-
-    tree = []
-    for _ in range(len(attrs) - 1):  # Kruskal with the exponential mechanism (score sensitivity 2)
-        candidates = [pair for pair in scores if root(pair[0]) != root(pair[1])]
-        logits = np.array([scores[p] for p in candidates]) * epsilon_em / (2 * 2.0)
-        p = np.exp(logits - logits.max())
-        pick = candidates[rng.choice(len(candidates), p=p / p.sum())]
-        tree.append(pick)
-        component[root(pick[0])] = root(pick[1])
+    tree = spanning_tree(scores, attrs, epsilon_em, 2.0, rng)  # sensitivity 2 (module docstring)
     sigma2 = math.sqrt((len(attrs) - 1) / (2 * rho / 3))
     arrays = {f"{a}|{b}": joint(a, b) + rng.normal(0, sigma2, (shape[a], shape[b])) for a, b in tree}
     budget = {
@@ -155,3 +141,25 @@ def measure(data: dict[str, np.ndarray], keys: dict[str, list], epsilon: float, 
     return {"keys": {a: [keys[a][i] for i in kept[a][0]] for a in attrs},
             "weights": {a: one_way[a].tolist() for a in attrs}, "tree": [list(e) for e in tree], "arrays": arrays,
             "budget": budget}
+
+
+def spanning_tree(scores: dict[tuple[str, str], float], attrs: list[str], epsilon_em: float, sensitivity: float,
+                  rng: np.random.Generator) -> list[tuple[str, str]]:
+    """Kruskal with the exponential mechanism: each edge joining two components is picked with probability
+    ∝ exp(ε·score / (2·sensitivity)) among the pairs still joining two components."""
+    component = {a: a for a in attrs}
+
+    def root(a):
+        while component[a] != a:
+            a = component[a]
+        return a
+
+    tree = []
+    for _ in range(len(attrs) - 1):
+        candidates = [pair for pair in scores if root(pair[0]) != root(pair[1])]
+        logits = np.array([scores[p] for p in candidates]) * epsilon_em / (2 * sensitivity)
+        p = np.exp(logits - logits.max())
+        pick = candidates[rng.choice(len(candidates), p=p / p.sum())]
+        tree.append(pick)
+        component[root(pick[0])] = root(pick[1])
+    return tree
