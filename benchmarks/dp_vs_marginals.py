@@ -85,6 +85,8 @@ def mst(data: dict[str, np.ndarray], shape: dict[str, int], epsilon: float, delt
     from mbi import Domain, LinearMeasurement
     from mbi.estimation import MirrorDescent
 
+    from synth_ehr_assets.core.synth.dp.mst_fit import spanning_tree
+
     attrs, rho = list(data), cdp_rho(epsilon, delta)
     sigma1 = math.sqrt(len(attrs) / (2 * rho / 3))
     kept, compressed = {}, {}
@@ -108,20 +110,7 @@ def mst(data: dict[str, np.ndarray], shape: dict[str, int], epsilon: float, delt
             np.add.at(joint, (compressed[a], compressed[b]), 1.0)
             scores[(a, b)] = np.abs(joint - n * np.outer(probs[a], probs[b])).sum()
     epsilon_em = math.sqrt(8 * (rho / 3) / (len(attrs) - 1))
-    component = {a: a for a in attrs}
-
-    def root(a):
-        while component[a] != a:
-            a = component[a]
-        return a
-
-    tree = []
-    for _ in range(len(attrs) - 1):  # Kruskal with the exponential mechanism (score sensitivity 1)
-        candidates = [pair for pair in scores if root(pair[0]) != root(pair[1])]
-        weights = np.array([scores[p] for p in candidates]) * epsilon_em / 2
-        pick = candidates[rng.choice(len(candidates), p=np.exp(weights - weights.max()) / np.exp(weights - weights.max()).sum())]
-        tree.append(pick)
-        component[root(pick[0])] = root(pick[1])
+    tree = spanning_tree(scores, attrs, epsilon_em, 1.0, rng)
     sigma2 = math.sqrt((len(attrs) - 1) / (2 * rho / 3))
     for a, b in tree:
         joint = np.zeros((domain[a], domain[b]))

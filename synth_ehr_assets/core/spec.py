@@ -144,7 +144,8 @@ class PrivacyConfig(_Strict):
     )
     dp_epsilon: float | None = Field(
         None, gt=0, le=50, description="train with differential privacy at this ε: needs synthesizer.kind "
-        "dp_latent_gan (noisy marginals + DP-SGD, one RDP accountant; README 'Differential privacy')"
+        "dp_latent_gan (noisy marginals + DP-SGD, one RDP accountant) or dp_mst (MST marginals, zCDP); README "
+        "'Differential privacy'"
     )
     dp_delta: float | None = Field(
         None, gt=0, lt=1e-3, description="δ of the guarantee; None = 1/rows^1.1 of the bounded training rows (must be "

@@ -60,6 +60,15 @@ def encoded_features(
 
             train = rows.join(split.filter(pl.col("split") == "train").select("claim_id"), on="claim_id")
             JourneyModel.fit(train).save(folder)
+    if spec.synthesizer.kind == "dp_mst":  # fitted here, where the training rows are; gan_checkpoint saves it
+        from synth_ehr_assets.core.synth.dp.mst import DPMSTSynthesizer
+        from synth_ehr_assets.core.synth.dp.stages import dx_domain
+
+        mst = DPMSTSynthesizer(spec, index.vector_of, dx_domain(index.codes, spec.codes.embed))
+        mst.fit(rows.join(split.filter(pl.col("split") == "train").select("claim_id"), on="claim_id"))
+        mst.save(folder / "dp_mst")
+        dp = {"dp_epsilon_spent": mst.budget["epsilon_spent"], "dp_delta": mst.budget["delta"],
+              "dp_bounded_rows": mst.budget["rows"], "dp_mst_tree": str(mst.model["tree"])}
     seconds = time.perf_counter() - started
     context.log.info(
         f"encoded {split.height:,} claims into {features.transformer.output_dim} features in {seconds:.1f}s"
@@ -99,6 +108,8 @@ def feature_autoencoder(
     spec, release = release_specs.load(context.partition_key), context.partition_key
     features = EncodedFeatures.load(artifacts.folder(release, "encoded_features"))
     progress = step_progress(context, "autoencoder epochs")
+    if spec.synthesizer.kind == "dp_mst":
+        return dg.MaterializeResult(metadata={"skipped": "synthesizer.kind dp_mst has no autoencoder"})
     if spec.synthesizer.kind == "dp_latent_gan":
         from synth_ehr_assets.core.synth.dp.stages import dp_fit_autoencoder
 
@@ -156,6 +167,17 @@ def gan_checkpoint(
 
     spec, release = release_specs.load(context.partition_key), context.partition_key
     features_folder = artifacts.folder(release, "encoded_features")
+    if spec.synthesizer.kind == "dp_mst":  # fitted by encoded_features; registered like the GAN
+        import shutil
+
+        folder = artifacts.folder(release, "gan_checkpoint")
+        shutil.copytree(features_folder / "dp_mst", folder, dirs_exist_ok=True)
+        run_id = mlflow.log_stage(context, "gan_checkpoint", {"kind": "dp_mst"}, {}, {}, folder,
+                                  tags={"gan_stopped_reason": "not_trained"})
+        return dg.MaterializeResult(metadata={"stopped_reason": "not_trained", "kind": "dp_mst",
+                                              "mlflow_run_id": run_id, "mlflow_model": mlflow.register(
+                                                  release, run_id, "gan_checkpoint"),
+                                              "dagster/uri": dg.MetadataValue.path(str(folder))})
     features = EncodedFeatures.load(features_folder)
     autoencoder = FeatureAutoencoder.load(artifacts.folder(release, "feature_autoencoder"))
     config = spec.synthesizer

@@ -17,6 +17,7 @@ KINDS: dict[str, str] = {
     "latent_gan": "synth_ehr_assets.core.synth.synthesizer:TableSynthesizer",
     "dp_latent_gan": "synth_ehr_assets.core.synth.dp.synthesizer:DPTableSynthesizer",
     "journey": "synth_ehr_assets.core.synth.journey:JourneySynthesizer",
+    "dp_mst": "synth_ehr_assets.core.synth.dp.mst:DPMSTSynthesizer",
 }
 
 

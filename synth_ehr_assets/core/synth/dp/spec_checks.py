@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-DP_KINDS = ("dp_latent_gan",)
+DP_KINDS = ("dp_latent_gan", "dp_mst")
 
 
 def check_dp_spec(spec) -> None:

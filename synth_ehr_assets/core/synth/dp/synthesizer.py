@@ -12,6 +12,7 @@ What differs from `latent_gan`, and why the whole release stays within (ε, δ):
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import polars as pl
@@ -124,7 +125,11 @@ def dp_summary(budget: DPBudget | None) -> dict | None:
 
 
 def load_budget(directory: str | Path) -> dict | None:
-    """`dp_summary` of a saved synthesizer folder, or None when the kind is not DP."""
+    """`dp_summary` (or `mst.mst_summary`) of a saved synthesizer folder, or None when the kind is not DP."""
+    from synth_ehr_assets.core.synth.dp import mst
+
+    if (Path(directory) / mst.BUDGET_FILE).is_file():
+        return mst.mst_summary(json.loads((Path(directory) / mst.BUDGET_FILE).read_text()))
     path = Path(directory) / BUDGET_FILE
     return dp_summary(DPBudget.load(directory)) if path.is_file() else None
 
