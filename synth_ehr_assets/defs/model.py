@@ -36,7 +36,7 @@ def encoded_features(
     """Invertible transformer fitted on the train split (quantile numerics, one-hot categoricals, PCA code-slot
     vectors + presence flags) and the seeded train/holdout split; the table lists each source claim's split."""
     from synth_ehr_assets.core.evaluation.canaries import make_canaries
-    from synth_ehr_assets.core.synth.claims import encode_claim_features
+    from synth_ehr_assets.core.synth.feature_stage import encode_for_kind
     from synth_ehr_assets.core.vector_store import NearestCodeIndex
 
     spec, release = release_specs.load(context.partition_key), context.partition_key
@@ -45,30 +45,7 @@ def encoded_features(
     folder = artifacts.folder(release, "encoded_features")
     canaries = make_canaries(source_claims, spec.privacy.canaries, spec.seed, release)
     rows, planted = pl.concat([source_claims, canaries]), tuple(canaries["claim_id"])
-    dp = {}
-    if spec.synthesizer.kind == "dp_latent_gan":
-        from synth_ehr_assets.core.synth.dp.stages import dp_encode_claim_features, dx_domain
-
-        split, features, budget = dp_encode_claim_features(rows, spec, index.vector_of, dx_domain(index.codes, spec.codes.embed),
-                                                           folder, train_only=planted)
-        dp = {"dp_epsilon_spent": budget.epsilon_spent, "dp_delta": budget.delta, "dp_bounded_rows": budget.rows}
-    else:
-        split, features = encode_claim_features(rows, spec.synthesizer, spec.seed, index.vector_of, folder,
-                                                train_only=planted)
-        if spec.synthesizer.kind == "journey":  # the patient model of the train patients, beside the features
-            from synth_ehr_assets.core.synth.journey_model import JourneyModel
-
-            train = rows.join(split.filter(pl.col("split") == "train").select("claim_id"), on="claim_id")
-            JourneyModel.fit(train).save(folder)
-    if spec.synthesizer.kind == "dp_mst":  # fitted here, where the training rows are; gan_checkpoint saves it
-        from synth_ehr_assets.core.synth.dp.mst import DPMSTSynthesizer
-        from synth_ehr_assets.core.synth.dp.stages import dx_domain
-
-        mst = DPMSTSynthesizer(spec, index.vector_of, dx_domain(index.codes, spec.codes.embed))
-        mst.fit(rows.join(split.filter(pl.col("split") == "train").select("claim_id"), on="claim_id"))
-        mst.save(folder / "dp_mst")
-        dp = {"dp_epsilon_spent": mst.budget["epsilon_spent"], "dp_delta": mst.budget["delta"],
-              "dp_bounded_rows": mst.budget["rows"], "dp_mst_tree": str(mst.model["tree"])}
+    split, features, dp = encode_for_kind(rows, spec, index, folder, planted)
     seconds = time.perf_counter() - started
     context.log.info(
         f"encoded {split.height:,} claims into {features.transformer.output_dim} features in {seconds:.1f}s"
