@@ -49,7 +49,8 @@ def test_a_release_reproducing_canaries_is_blocked_naming_them(population):
     copies = canaries.head(2).with_columns(claim_id=pl.Series(["SC1", "SC2"]))
     figures, gate = _gate(population, pl.concat([population["fresh"], copies]))
     assert not gate.passed and gate.value == 2 and figures["canaries_in_release_exact"] == 2
-    assert set(gate.failing) == set(canaries["claim_id"].head(2)) and set(gate.failing.values()) == {0.0}
+    assert set(gate.failing) == set(canaries["claim_id"].head(2))
+    assert max(gate.failing.values()) < 1e-6  # exact copies: zero distance up to float32 rounding
     assert figures["canary_mia_rank_max"] == 1.0
 
 
