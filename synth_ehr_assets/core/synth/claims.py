@@ -22,6 +22,7 @@ from synth_ehr_assets.core.synth import privacy_filters, rules
 from synth_ehr_assets.core.synth.code_mapper import CONDITION_COLUMN, CodeMapper
 from synth_ehr_assets.core.synth.condition_profile import ConditionProfile
 from synth_ehr_assets.core.synth.marginal_matching import DEFAULT_MATCHED, MarginalMatcher, PreselectingDecoder
+from synth_ehr_assets.core.synth.setting_cells import SettingCells, SettingQuotaDecoder
 from synth_ehr_assets.core.synth.setting_draws import ChargesBySetting, InpatientDetails
 from synth_ehr_assets.core.synth.principal_plan import coverage_conditions, principal_plan, reallocate
 from synth_ehr_assets.core.synth.transformer import TableTransformer
@@ -61,7 +62,7 @@ _INPATIENT = pl.col("claim_type") == "inpatient"
 PROFILE_COLUMNS = ("sex", "claim_type", "payer")  # with the age band: the principal's profile (ConditionProfile)
 MAX_ROUNDS = 12
 REALLOCATE_ROUND = 4  # from this round on, free rows of a principal code that keeps failing go to other codes
-CELL_ROUNDS = 10  # rounds holding each principal's inpatient share (`setting_cells`); later rounds fill any setting
+CELL_ROUNDS = 10  # rounds holding each principal's inpatient share (`SettingCells`); later rounds fill any setting
 MIN_ACCEPTANCE = 0.02  # oversampling never assumes that fewer than 2% of sampled rows survive
 OVERSAMPLE = 1.1
 # With marginal matching a round generates MATCHING_OVERSAMPLE × the rows it needs, keeps PRESELECT_MARGIN × of
@@ -212,7 +213,7 @@ def synthesize_claims(
     support = rules.TrainingSupport.from_claims(train_claims, widen=codes.widen_to_catalog)  # edits and decoder
     screen = _Screen(synthesizer.transformer, privacy, protected, train_claims, support)
     mapper = code_decoder(decoding, synthesizer, train_claims, code_index, codes.widen_to_catalog, seed, sigma, support)
-    cells = setting_cells(plan, train_claims, rng)
+    cells = SettingCells(plan, train_claims, rng)
     inpatient, charges = InpatientDetails(train_claims), ChargesBySetting(train_claims)
     matcher = MarginalMatcher(train_claims, matched)
     # before codes are decoded the amounts are still shares or on the GAN's scale: they are matched afterwards only
@@ -223,7 +224,6 @@ def synthesize_claims(
     # rounds of 220,000 rows each to gain 4,000 rows).
     cell_matchers = (matcher.without({"claim_type"}), prematcher.without({"claim_type"})) if cells else (matcher, prematcher)
     oversample = MATCHING_OVERSAMPLE if matcher.columns else OVERSAMPLE
-    cell_have, cell_survived = dict.fromkeys(cells, 0), dict.fromkeys(cells, 0)
     kept: list[pl.DataFrame] = []
     have = dict.fromkeys(plan, 0)
     sampled, survived = dict.fromkeys(plan, 0), dict.fromkeys(plan, 0)
@@ -247,26 +247,25 @@ def synthesize_claims(
         overall = sum(survived.values()) / max(sum(sampled.values()), 1) if rounds > 1 else FIRST_ROUND_ACCEPTANCE
         if rounds == REALLOCATE_ROUND or rounds >= MAX_ROUNDS - 2:  # the last tries move every free row still missing
             reallocated += reallocate(plan, have, coverage_rows, survived, sampled, rng, rounds >= MAX_ROUNDS - 2)
+            cells.resize(plan, rng)
+            cells.release_failing(overall)
         holding_cells = rounds < CELL_ROUNDS and bool(cells)
-        request, decode = {}, {}
+        request, decode, inpatient_share = {}, {}, {}
         for code in plan:
             if have[code] < plan[code]:
                 rate = (survived[code] + 10 * overall) / (sampled[code] + 10)  # smoothed toward the overall rate
                 need = (plan[code] - have[code]) / max(rate, MIN_ACCEPTANCE)
-                if holding_cells and f"{code}|inpatient" in cells:
-                    for key in (f"{code}|inpatient", f"{code}|other"):
-                        share = cells[key] / max(plan[code], 1)
-                        cell_rate = (cell_survived[key] + 10 * rate * share) / (sampled[code] + 10)
-                        if cell_have[key] < cells[key]:
-                            need = max(need, (cells[key] - cell_have[key]) / max(cell_rate, MIN_ACCEPTANCE))
+                by_cell = cells.need(code, rate, MIN_ACCEPTANCE) if holding_cells else None
+                if by_cell is not None:
+                    need, inpatient_share[code] = by_cell
                 request[code] = math.ceil(need * oversample)
                 decode[code] = math.ceil(need * PRESELECT_MARGIN)
         round_seed = int(np.random.SeedSequence([seed, rounds]).generate_state(1)[0])
-        decoder = mapper
+        decoder = SettingQuotaDecoder(mapper, inpatient_share, np.random.default_rng([seed, rounds, 7]))
         round_matcher, round_prematcher = cell_matchers if holding_cells else (matcher, prematcher)
         if round_prematcher.columns and rounds < MAX_ROUNDS - 2:  # the last tries decode every row they generate
             fractions = {code: min(1.0, decode[code] / request[code]) for code in request}
-            decoder = PreselectingDecoder(mapper, round_prematcher, fractions, np.random.default_rng([seed, rounds, 6]))
+            decoder = PreselectingDecoder(decoder, round_prematcher, fractions, np.random.default_rng([seed, rounds, 6]))
         frame = synthesizer.sample(sum(request.values()), conditions=request, code_decoder=decoder, seed=round_seed)
         frame = frame.with_columns(pl.col(CONDITION_COLUMN).cast(pl.String))
         frame = charges.apply(frame, np.random.default_rng([seed, rounds, 4]))  # before the shares become amounts
@@ -274,26 +273,14 @@ def synthesize_claims(
         for code, count in frame[CONDITION_COLUMN].value_counts().iter_rows():  # rows decoded and screened
             if code in sampled:
                 sampled[code] += count
+        cells.count_sampled(frame)
         accepted = screen(schema.conform(frame))
         for code, count in accepted[CONDITION_COLUMN].value_counts().iter_rows():
             survived[code] += count
         accepted = round_matcher.ordered(accepted, np.random.default_rng([seed, rounds, 5]), CONDITION_COLUMN,
                                    {code: plan[code] - have[code] for code in plan})
         if holding_cells:  # hold each principal's inpatient share; the last rounds let go
-            missing = {key: cells[key] - cell_have[key] for key in cells}
-            missing |= {f"{code}|*": plan[code] - have[code] for code in plan if f"{code}|other" not in cells}
-            accepted = accepted.with_columns(_cell=_cell_key(set(cells)))
-            for key, count in accepted["_cell"].value_counts().iter_rows():
-                if key in cell_survived:
-                    cell_survived[key] += count
-            accepted = accepted.filter(
-                pl.int_range(pl.len()).over("_cell")
-                < pl.col("_cell").replace_strict(missing, default=0, return_dtype=pl.Int64)
-            )
-            for key, count in accepted["_cell"].value_counts().iter_rows():
-                if key in cell_have:
-                    cell_have[key] += count
-            accepted = accepted.drop("_cell")
+            accepted = cells.keep(accepted)
         missing_rows = pl.col(CONDITION_COLUMN).replace_strict(
             list(plan), [plan[c] - have[c] for c in plan], default=0, return_dtype=pl.Int64
         )
@@ -323,36 +310,13 @@ def synthesize_claims(
         "dropped_by_privacy": dict(screen.privacy_dropped),
         "coverage": coverage,
         "code_pools": mapper.pool_sizes,
-        "inpatient_rows_planned": sum(n for key, n in cells.items() if key.endswith("|inpatient")),
-        "inpatient_rows_filled_in_cells": sum(n for key, n in cell_have.items() if key.endswith("|inpatient")),
+        **cells.report(),
         "code_decoding": decoding,
         "code_likelihood_sigma": getattr(mapper, "sigma", None),
         "seconds": time.perf_counter() - started,
     }
     report["rows_per_second"] = claims.height / max(report["seconds"], 1e-9)
     return claims, report
-
-
-def setting_cells(plan: dict[str, int], train_claims: pl.DataFrame, rng: np.random.Generator) -> dict[str, int]:
-    """Planned rows per (principal code, inpatient or other), drawn from each code's training inpatient share:
-    inpatient rows fail more edits than office visits, so filling a principal's rows with whatever survives
-    would halve the inpatient share. Codes training never saw are left out (any setting fills them)."""
-    shares = train_claims.group_by(pl.col(CONDITION_COLUMN).cast(pl.String)).agg(
-        share=(pl.col("claim_type") == "inpatient").mean()
-    )
-    share = dict(shares.iter_rows())
-    cells = {}
-    for code, rows in plan.items():
-        if code in share and share[code] is not None:
-            inpatient = int(rng.binomial(rows, share[code]))
-            cells[f"{code}|inpatient"], cells[f"{code}|other"] = inpatient, rows - inpatient
-    return cells
-
-
-def _cell_key(keys: set[str]) -> pl.Expr:
-    setting = pl.when(pl.col("claim_type") == "inpatient").then(pl.lit("inpatient")).otherwise(pl.lit("other"))
-    key = pl.concat_str([pl.col(CONDITION_COLUMN), pl.lit("|"), setting])
-    return pl.when(key.is_in(list(keys))).then(key).otherwise(pl.concat_str([pl.col(CONDITION_COLUMN), pl.lit("|*")]))
 
 
 def _target_expr(item: dict) -> pl.Expr:

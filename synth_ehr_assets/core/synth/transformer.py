@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -266,6 +267,8 @@ class TableTransformer:
         condition each row was sampled for. `seed` drives rare-category draws. A decoder with a
         `category_mask(column, categories, context)` method may return (n, categories) booleans that restrict a
         categorical column to the categories a row may take (rows allowing none decode unrestricted), and one
+        with `category_quota(column, categories, scores, context)` may return a category index per row (-1: decode as
+        usual) chosen from the (n, categories) scores, e.g. to give a planned share of rows one value, and one
         with `keep_rows(context)` may return the positions of the rows whose codes are decoded at all (the table
         then holds only those rows).
         """
@@ -284,10 +287,14 @@ class TableTransformer:
             if spec["kind"] == "numerical":
                 decoded[spec["name"]] = self._inverse_numerical(spec, block)
             else:
-                mask = None
-                if hasattr(code_decoder, "category_mask") and decoded:
-                    mask = code_decoder.category_mask(spec["name"], spec["categories"], pl.DataFrame(list(decoded.values())))
-                decoded[spec["name"]] = self._inverse_categorical(spec, block, rng, mask)
+                mask = quota = None
+                if decoded and (hasattr(code_decoder, "category_mask") or hasattr(code_decoder, "category_quota")):
+                    so_far = pl.DataFrame(list(decoded.values()))
+                    if hasattr(code_decoder, "category_mask"):
+                        mask = code_decoder.category_mask(spec["name"], spec["categories"], so_far)
+                    if hasattr(code_decoder, "category_quota"):
+                        quota = partial(code_decoder.category_quota, spec["name"], spec["categories"], context=so_far)
+                decoded[spec["name"]] = self._inverse_categorical(spec, block, rng, mask, quota)
         context = pl.DataFrame(list(decoded.values())) if decoded else pl.DataFrame(height=matrix.shape[0])
         keep = code_decoder.keep_rows(context) if hasattr(code_decoder, "keep_rows") else None
         if keep is not None:  # the decoder decodes codes only for these rows; the others are dropped
@@ -319,13 +326,20 @@ class TableTransformer:
         return series.cast(dtype)
 
     def _inverse_categorical(self, spec: dict, block: np.ndarray, rng: np.random.Generator,
-                             mask: np.ndarray | None = None) -> pl.Series:
+                             mask: np.ndarray | None = None, quota=None) -> pl.Series:
         name, n = spec["name"], block.shape[0]
         if mask is not None and block.shape[1]:
             usable = mask.any(1)
             allowed = np.ones(block.shape, dtype=bool)  # the rare and null slots stay open
             allowed[:, : mask.shape[1]] = mask | ~usable[:, None]
             block = np.where(allowed, block, -np.inf)
+        if quota is not None and block.shape[1]:
+            chosen = quota(block[:, : len(spec["categories"])])  # a category index per row, -1: decoded as usual
+            if chosen is not None:
+                rows = np.flatnonzero(chosen >= 0)
+                block = block.copy()
+                block[rows] = -np.inf
+                block[rows, chosen[rows]] = 0.0
         dtype = pl.String() if spec["dtype"] == "Date" else _dtype_from_name(spec["dtype"])
         table = pl.Series(name, spec["categories"] + [None] * (bool(spec["rare"]) + spec["has_nulls"]), dtype=dtype)
         if block.shape[1] == 0:

@@ -1,0 +1,165 @@
+"""Each principal diagnosis's inpatient share, planned and decoded.
+
+Inpatient rows fail more edits than office visits, so filling a principal's rows with whatever survives would
+halve the inpatient share: `SettingCells` plans rows per (principal, inpatient or other) from the principal's
+training share and keeps a round's survivors only while their cell is short.
+
+The latent GAN also under-generates inpatient rows of principals that are mostly billed elsewhere: pneumonia J18.9
+came out 4% inpatient against 35% in training, so holding the cells used to mean generating tens of thousands of
+rows per round to find the few inpatient ones. `SettingQuotaDecoder` instead decodes claim type so that a round's
+planned share of each principal's rows is inpatient: the rows whose generated claim-type scores lean most toward
+inpatient (largest margin over their best other allowed type) become inpatient, the others take their best
+non-inpatient type. The GAN still orders the rows, so the inpatient ones are those it made most inpatient-like;
+stay, DRG and charges are then drawn per setting (`setting_draws`) and every edit screens them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+INPATIENT = "inpatient"
+CONDITION_COLUMN = "dx_1"
+SMOOTHING = 10  # pseudo-rows pulling a cell's acceptance rate toward its principal's
+
+
+class SettingCells:
+    """Planned rows per principal and setting (inpatient / other) and the rows filled so far. Principals training
+    never saw have no cells (any setting fills them)."""
+
+    def __init__(self, plan: dict[str, int], train_claims: pl.DataFrame, rng: np.random.Generator):
+        shares = train_claims.group_by(pl.col(CONDITION_COLUMN).cast(pl.String)).agg(
+            share=(pl.col("claim_type") == INPATIENT).mean()
+        )
+        self.share = {code: share for code, share in shares.iter_rows() if share is not None}
+        self.planned: dict[str, list[int]] = {}  # code -> [inpatient, other]
+        for code, rows in plan.items():
+            if code in self.share:
+                inpatient = int(rng.binomial(rows, self.share[code]))
+                self.planned[code] = [inpatient, rows - inpatient]
+        self.filled = {code: [0, 0] for code in self.planned}
+        self.sampled = {code: [0, 0] for code in self.planned}
+        self.survived = {code: [0, 0] for code in self.planned}
+        self.inpatient_planned = sum(c[0] for c in self.planned.values())
+        self.moved_from_inpatient = 0  # net rows moved from inpatient cells to other cells (`release_failing`)
+
+    def __bool__(self) -> bool:
+        return bool(self.planned)
+
+    def resize(self, plan: dict[str, int], rng: np.random.Generator) -> None:
+        """After `principal_plan.reallocate`: each principal's cells sum to its plan again. Rows a principal
+        gained are split by its training share; rows it gave away come off its cells' shortfalls."""
+        for code, cells in self.planned.items():
+            delta = plan[code] - sum(cells)
+            if delta > 0:
+                extra = int(rng.binomial(delta, self.share[code]))
+                cells[0], cells[1] = cells[0] + extra, cells[1] + delta - extra
+            elif delta < 0:
+                short = [max(cells[i] - self.filled[code][i], 0) for i in (0, 1)]
+                cut_in = min(short[0], round(-delta * short[0] / max(sum(short), 1)))
+                cut_out = min(short[1], -delta - cut_in)
+                cells[0], cells[1] = cells[0] - cut_in, cells[1] - cut_out
+
+    def release_failing(self, overall: float, min_sampled: int = 20) -> int:
+        """Move the shortfall of a cell whose rows keep failing (acceptance under a quarter of `overall` after
+        `min_sampled` rows; e.g. inpatient rows of a principal whose inpatient edits nothing generated passes) to
+        its principal's other cell, so rounds stop generating rows for it. Returns rows moved."""
+        moved = 0
+        for code, cells in self.planned.items():
+            for i in (0, 1):
+                short = cells[i] - self.filled[code][i]
+                failing = self.sampled[code][i] >= min_sampled and self.survived[code][i] < self.sampled[code][i] * overall / 4
+                if short > 0 and failing:
+                    self.moved_from_inpatient += short if i == 0 else -short
+                    cells[i], cells[1 - i] = cells[i] - short, cells[1 - i] + short
+                    moved += short
+        return moved
+
+    def need(self, code: str, rate: float, min_rate: float) -> tuple[float, float] | None:
+        """(rows to generate, inpatient share of them) for a principal with cells, from each cell's shortfall and
+        its smoothed acceptance rate; None without cells or nothing short."""
+        if code not in self.planned:
+            return None
+        wanted = []
+        for i in (0, 1):
+            short = max(self.planned[code][i] - self.filled[code][i], 0)
+            cell_rate = (self.survived[code][i] + SMOOTHING * rate) / (self.sampled[code][i] + SMOOTHING)
+            wanted.append(short / max(cell_rate, min_rate))
+        total = wanted[0] + wanted[1]
+        return (total, wanted[0] / total) if total > 0 else None
+
+    def count_sampled(self, frame: pl.DataFrame) -> None:
+        self._count(frame, self.sampled)
+
+    def keep(self, accepted: pl.DataFrame) -> pl.DataFrame:
+        """The rows of `accepted` (in order) that fit a short cell; principals without cells pass unchanged."""
+        self._count(accepted, self.survived)
+        keyed = accepted.with_columns(_code=pl.col(CONDITION_COLUMN).cast(pl.String), _in=_inpatient_index())
+        codes = list(self.planned)
+        room = lambda i: pl.col("_code").replace_strict(  # noqa: E731
+            codes, [max(self.planned[c][i] - self.filled[c][i], 0) for c in codes], default=None, return_dtype=pl.Int64
+        )
+        rank = pl.int_range(pl.len()).over("_code", "_in")
+        limit = pl.when(pl.col("_in") == 0).then(room(0)).otherwise(room(1))
+        kept = keyed.filter(limit.is_null() | (rank < limit))
+        self._count(kept, self.filled)
+        return kept.drop("_code", "_in")
+
+    def report(self) -> dict:
+        return {"inpatient_rows_planned": self.inpatient_planned,
+                "inpatient_rows_filled_in_cells": sum(c[0] for c in self.filled.values()),
+                "inpatient_rows_given_up": self.moved_from_inpatient}
+
+    def _count(self, frame: pl.DataFrame, into: dict[str, list[int]]) -> None:
+        counts = frame.group_by(pl.col(CONDITION_COLUMN).cast(pl.String), _inpatient_index()).len()
+        for code, index, count in counts.iter_rows():
+            if code in into:
+                into[code][index] += count
+
+
+def _inpatient_index() -> pl.Expr:
+    """0 for an inpatient row, 1 for any other setting."""
+    return pl.when(pl.col("claim_type").cast(pl.String) == INPATIENT).then(0).otherwise(1).alias("_in")
+
+
+class SettingQuotaDecoder:
+    """A code decoder that also decodes claim type to `share[principal]` inpatient rows (a round's plan); every
+    other call is the wrapped decoder's. Principals without a share, and rows whose allowed types leave no choice,
+    decode as usual."""
+
+    def __init__(self, decoder, share: dict[str, float], rng: np.random.Generator, column: str = "claim_type",
+                 group: str = "dx_1"):
+        self.decoder, self.share, self.rng, self.column, self.group = decoder, share, rng, column, group
+
+    def __call__(self, *args, **kwargs):
+        return self.decoder(*args, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self.decoder, name)
+
+    def category_quota(self, column: str, categories: list, scores: np.ndarray, context: pl.DataFrame):
+        names = [str(c) for c in categories]
+        if column != self.column or INPATIENT not in names or self.group not in context.columns or not self.share:
+            return None
+        inpatient = names.index(INPATIENT)
+        others = scores.copy()
+        others[:, inpatient] = -np.inf
+        best_other = others.argmax(1)
+        margin = scores[:, inpatient] - others.max(1)
+        can_be_inpatient = np.isfinite(scores[:, inpatient])
+        can_be_other = np.isfinite(others.max(1))
+        chosen = np.full(len(scores), -1, dtype=np.int64)
+        principals = context[self.group].cast(pl.String).fill_null("").to_numpy()
+        order = np.argsort(principals, kind="stable")
+        values, starts = np.unique(principals[order], return_index=True)
+        for value, rows in zip(values, np.split(order, starts[1:])):
+            share = self.share.get(value)
+            if share is None:
+                continue
+            free = rows[can_be_inpatient[rows] & can_be_other[rows]]  # rows with a choice to make
+            wanted = share * free.size
+            count = int(np.floor(wanted) + (self.rng.random() < wanted - np.floor(wanted)))
+            ranked = free[np.argsort(-margin[free], kind="stable")]
+            chosen[ranked[:count]] = inpatient
+            chosen[ranked[count:]] = best_other[ranked[count:]]
+        return chosen
