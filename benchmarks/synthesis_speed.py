@@ -70,6 +70,10 @@ def main() -> int:
     print(f"{released.height:,} claims released in {seconds:.1f}s ({released.height / seconds:,.0f}/s; goal 1,000,000 "
           f"in ≤ 120 s); {report['rounds']} rounds, {report['sampled_rows']:,} rows decoded, rejection rate "
           f"{report['rejection_rate']:.3f}; peak RSS {peak:,.0f} MiB")
+    inpatient = (released["claim_type"] == "inpatient").mean()
+    print(f"inpatient share {inpatient:.2%} (train {(train['claim_type'] == 'inpatient').mean():.2%}); "
+          f"{report['inpatient_rows_filled_in_cells']:,} of {report['inpatient_rows_planned']:,} planned inpatient rows "
+          f"filled while the cells held, {report['inpatient_rows_moved_between_principals']:,} moved between principals")
     return 0
 
 

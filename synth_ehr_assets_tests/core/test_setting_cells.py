@@ -88,11 +88,44 @@ def test_reallocated_rows_resize_the_cells_so_receivers_can_fill():
     assert cells.planned["J189"][0] >= cells.filled["J189"][0] and cells.planned["J189"][1] >= cells.filled["J189"][1]
 
 
-def test_a_cell_whose_rows_keep_failing_gives_its_shortfall_to_the_other_setting():
-    cells = SettingCells({"J189": 1000}, _train(), np.random.default_rng(3))
+def test_inpatient_rows_a_shrinking_principal_gives_away_stay_inpatient_elsewhere():
+    train = pl.concat([_train(), pl.DataFrame({"dx_1": ["A419"] * 10, "claim_type": ["inpatient"] * 5 + ["professional"] * 5})])
+    plan = {"J189": 1000, "A419": 1000}
+    cells = SettingCells(plan, train, np.random.default_rng(3))
+    total = cells.inpatient_planned
+    cells.filled["J189"] = [0, cells.planned["J189"][1]]  # J189's other rows are all filled: only inpatient is short
+    plan["J189"], plan["A419"] = 1000 - 100, 1000 + 100
+    cells.resize(plan, np.random.default_rng(4))
+    assert sum(cells.planned["J189"]) == 900 and sum(cells.planned["A419"]) == 1100
+    assert sum(c[0] for c in cells.planned.values()) == total  # the 100 inpatient rows J189 lost, A419 gained
+
+
+def test_a_cell_whose_rows_keep_failing_gives_its_inpatient_rows_to_principals_that_can_take_them():
+    plan = {"J189": 1000, "A419": 100, "I10": 50}
+    train = pl.concat([_train(), pl.DataFrame({"dx_1": ["A419"] * 10, "claim_type": ["inpatient"] * 5 + ["professional"] * 5})])
+    cells = SettingCells(plan, train, np.random.default_rng(3))
     inpatient, other = cells.planned["J189"]
+    total, a419_other = cells.inpatient_planned, cells.planned["A419"][1]
     cells.sampled["J189"], cells.survived["J189"], cells.filled["J189"] = [200, 800], [2, 600], [2, 600]
-    assert cells.release_failing(overall=0.6) == inpatient - 2
+    assert cells.release_failing(overall=0.6, rng=np.random.default_rng(1)) == inpatient - 2
     assert cells.planned["J189"] == [2, other + inpatient - 2] and cells.need("J189", 0.6, 0.02)[1] == 0.0
-    assert cells.report()["inpatient_rows_given_up"] == inpatient - 2
-    assert cells.release_failing(overall=0.6) == 0  # nothing short any more
+    # A419 (half inpatient in training) takes them, up to its unfilled rows; I10, never inpatient, takes none
+    assert cells.planned["A419"] == [100, 0] and cells.planned["I10"] == [0, 50]
+    assert cells.report()["inpatient_rows_moved_between_principals"] == a419_other
+    assert sum(c[0] for c in cells.planned.values()) == total - (inpatient - 2) + a419_other
+    assert sum(cells.planned["A419"]) == 100 and sum(cells.planned["J189"]) == 1000
+    assert cells.release_failing(overall=0.6, rng=np.random.default_rng(1)) == 0  # nothing short any more
+
+
+def test_when_receivers_are_never_inpatient_an_inpatient_principal_takes_the_lost_inpatient_rows():
+    train = pl.concat([_train(), pl.DataFrame({"dx_1": ["A419"] * 10, "claim_type": ["inpatient"] * 5 + ["professional"] * 5})])
+    plan = {"J189": 1000, "I10": 1000, "A419": 200}
+    cells = SettingCells(plan, train, np.random.default_rng(3))
+    total, lost, a419 = cells.inpatient_planned, 100, list(cells.planned["A419"])
+    cells.filled["J189"] = [cells.planned["J189"][0] - lost, cells.planned["J189"][1]]  # only 100 inpatient short
+    plan["J189"], plan["I10"] = 1000 - lost, 1000 + lost  # reallocate gave them to I10, never inpatient
+    cells.resize(plan, np.random.default_rng(4))
+    assert sum(plan.values()) == 2200 and plan["A419"] == 200 + lost and plan["I10"] == 1000
+    assert cells.planned["A419"] == [a419[0] + lost, a419[1]]  # the lost inpatient rows, as inpatient rows
+    assert sum(c[0] for c in cells.planned.values()) == total
+    assert all(sum(cells.planned[c]) == plan[c] for c in plan)

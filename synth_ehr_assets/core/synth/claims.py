@@ -248,7 +248,7 @@ def synthesize_claims(
         if rounds == REALLOCATE_ROUND or rounds >= MAX_ROUNDS - 2:  # the last tries move every free row still missing
             reallocated += reallocate(plan, have, coverage_rows, survived, sampled, rng, rounds >= MAX_ROUNDS - 2)
             cells.resize(plan, rng)
-            cells.release_failing(overall)
+            cells.release_failing(overall, rng)
         holding_cells = rounds < CELL_ROUNDS and bool(cells)
         request, decode, inpatient_share = {}, {}, {}
         for code in plan:

@@ -34,46 +34,112 @@ class SettingCells:
         self.share = {code: share for code, share in shares.iter_rows() if share is not None}
         self.planned: dict[str, list[int]] = {}  # code -> [inpatient, other]
         for code, rows in plan.items():
-            if code in self.share:
-                inpatient = int(rng.binomial(rows, self.share[code]))
+            if code in self.share:  # stochastic rounding: the total keeps training's share with little noise
+                inpatient = int(np.floor(rows * self.share[code] + rng.random()))
                 self.planned[code] = [inpatient, rows - inpatient]
         self.filled = {code: [0, 0] for code in self.planned}
         self.sampled = {code: [0, 0] for code in self.planned}
         self.survived = {code: [0, 0] for code in self.planned}
-        self.inpatient_planned = sum(c[0] for c in self.planned.values())
-        self.moved_from_inpatient = 0  # net rows moved from inpatient cells to other cells (`release_failing`)
+        self.inpatient_planned = self._inpatient_total()
+        self.inpatient_moved = 0  # inpatient rows moved to another principal's cell (`resize`, `release_failing`)
 
     def __bool__(self) -> bool:
         return bool(self.planned)
 
     def resize(self, plan: dict[str, int], rng: np.random.Generator) -> None:
-        """After `principal_plan.reallocate`: each principal's cells sum to its plan again. Rows a principal
-        gained are split by its training share; rows it gave away come off its cells' shortfalls."""
+        """After `principal_plan.reallocate`: each principal's cells sum to its plan again. Rows a principal gave
+        away come off its cells' shortfalls; the inpatient rows among them stay inpatient with the principals
+        that gained rows (weighted by their training inpatient share), so the inpatient total holds. The rest
+        of a gain is split by the principal's training share; then any inpatient rows still lost become inpatient
+        rows of principals that can take them (`_place_inpatient`)."""
+        before = self._inpatient_total()
+        cut_inpatient, shrunk = 0, set()
         for code, cells in self.planned.items():
-            delta = plan[code] - sum(cells)
-            if delta > 0:
-                extra = int(rng.binomial(delta, self.share[code]))
-                cells[0], cells[1] = cells[0] + extra, cells[1] + delta - extra
-            elif delta < 0:
+            delta = plan.get(code, 0) - sum(cells)
+            if delta < 0:
+                shrunk.add(code)
                 short = [max(cells[i] - self.filled[code][i], 0) for i in (0, 1)]
                 cut_in = min(short[0], round(-delta * short[0] / max(sum(short), 1)))
                 cut_out = min(short[1], -delta - cut_in)
                 cells[0], cells[1] = cells[0] - cut_in, cells[1] - cut_out
+                cut_inpatient += cut_in
+        gains = {code: plan.get(code, 0) - sum(cells) for code, cells in self.planned.items()}
+        gains = {code: delta for code, delta in gains.items() if delta > 0}
+        inherited = self._spread(cut_inpatient, {c: d for c, d in gains.items() if self.share[c] > 0}, rng)
+        leftover = cut_inpatient - sum(inherited.values())
+        if leftover > 0:  # too few receivers are ever inpatient: they hand rows to principals that are
+            free = {c: d - inherited.get(c, 0) for c, d in gains.items() if d > inherited.get(c, 0)}
+            takers = {c: sum(cells) for c, cells in self.planned.items()
+                      if c not in gains and c not in shrunk and self.share[c] > 0}
+            leftover = min(leftover, sum(free.values())) if takers else 0
+            moved = self._spread(leftover, {c: leftover for c in takers}, rng,
+                                 weights={c: self.share[c] * n for c, n in takers.items()})
+            taken = self._spread(leftover, free, rng, by_share=False)
+            for code, n in taken.items():
+                plan[code] -= n
+                gains[code] -= n
+            for code, n in moved.items():
+                plan[code] += n
+                self.planned[code][0] += n
+                self.inpatient_moved += n
+        for code, delta in gains.items():
+            keep = inherited.get(code, 0)
+            extra = keep + int(rng.binomial(delta - keep, self.share[code]))
+            self.planned[code][0] += extra
+            self.planned[code][1] += delta - extra
+        self._place_inpatient(before - self._inpatient_total(), set(), rng)
 
-    def release_failing(self, overall: float, min_sampled: int = 20) -> int:
-        """Move the shortfall of a cell whose rows keep failing (acceptance under a quarter of `overall` after
-        `min_sampled` rows; e.g. inpatient rows of a principal whose inpatient edits nothing generated passes) to
-        its principal's other cell, so rounds stop generating rows for it. Returns rows moved."""
-        moved = 0
+    def _spread(self, rows: int, room: dict[str, int], rng: np.random.Generator, by_share: bool = True,
+                weights: dict[str, float] | None = None) -> dict[str, int]:
+        """`rows` spread over `room`'s codes, at most `room[code]` each, weighted by `weights` (default: inpatient
+        share × room, or room alone without `by_share`)."""
+        codes = [c for c in room if room[c] > 0]
+        cap = np.array([room[c] for c in codes], dtype=np.int64)
+        if weights is None:
+            weights = {c: (self.share[c] if by_share else 1.0) * room[c] for c in codes}
+        weight = np.array([weights[c] for c in codes], dtype=np.float64)
+        if not codes or weight.sum() <= 0:
+            return {}
+        placed = np.zeros(len(codes), dtype=np.int64)
+        while rows > 0 and ((cap > placed) * weight).sum() > 0:
+            open_ = (cap > placed) * weight
+            draw = np.minimum(rng.multinomial(rows, open_ / open_.sum()), cap - placed)
+            placed += draw
+            rows -= int(draw.sum())
+        return {code: int(n) for code, n in zip(codes, placed) if n}
+
+    def release_failing(self, overall: float, rng: np.random.Generator, min_sampled: int = 20) -> int:
+        """A cell whose rows keep failing (acceptance under a quarter of `overall` after `min_sampled` rows; e.g.
+        inpatient rows of a principal whose inpatient edits nothing generated passes) gives its shortfall to its
+        principal's other cell, so rounds stop generating rows for it; inpatient rows given up that way become
+        inpatient rows of other principals (`_place_inpatient`). Returns rows moved."""
+        moved, lost, failing_codes = 0, 0, set()
         for code, cells in self.planned.items():
             for i in (0, 1):
                 short = cells[i] - self.filled[code][i]
-                failing = self.sampled[code][i] >= min_sampled and self.survived[code][i] < self.sampled[code][i] * overall / 4
-                if short > 0 and failing:
-                    self.moved_from_inpatient += short if i == 0 else -short
+                sampled, survived = self.sampled[code][i], self.survived[code][i]
+                if short > 0 and sampled >= min_sampled and survived < sampled * overall / 4:
                     cells[i], cells[1 - i] = cells[i] - short, cells[1 - i] + short
                     moved += short
+                    lost += short if i == 0 else -short
+                    failing_codes.add(code)
+        self._place_inpatient(lost, failing_codes, rng)
         return moved
+
+    def _place_inpatient(self, rows: int, exclude: set[str], rng: np.random.Generator) -> None:
+        """Turn `rows` unfilled other-setting rows of principals billed inpatient in training into inpatient rows
+        (each principal keeps its planned rows), weighted by inpatient share × unfilled rows."""
+        if rows <= 0:
+            return
+        room = {c: self.planned[c][1] - self.filled[c][1] for c in self.planned
+                if c not in exclude and self.share[c] > 0 and self.planned[c][1] > self.filled[c][1]}
+        for code, count in self._spread(rows, room, rng).items():
+            self.planned[code][0] += count
+            self.planned[code][1] -= count
+            self.inpatient_moved += count
+
+    def _inpatient_total(self) -> int:
+        return sum(c[0] for c in self.planned.values())
 
     def need(self, code: str, rate: float, min_rate: float) -> tuple[float, float] | None:
         """(rows to generate, inpatient share of them) for a principal with cells, from each cell's shortfall and
@@ -108,7 +174,7 @@ class SettingCells:
     def report(self) -> dict:
         return {"inpatient_rows_planned": self.inpatient_planned,
                 "inpatient_rows_filled_in_cells": sum(c[0] for c in self.filled.values()),
-                "inpatient_rows_given_up": self.moved_from_inpatient}
+                "inpatient_rows_moved_between_principals": self.inpatient_moved}
 
     def _count(self, frame: pl.DataFrame, into: dict[str, list[int]]) -> None:
         counts = frame.group_by(pl.col(CONDITION_COLUMN).cast(pl.String), _inpatient_index()).len()
