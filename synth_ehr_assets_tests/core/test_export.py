@@ -41,7 +41,7 @@ def test_fhir_bundles_validate_and_round_trip(tables, tmp_path):
     counts = write_fhir_ndjson(tmp_path / "b.ndjson", claims, notes)
     bundles = read_fhir_ndjson(tmp_path / "b.ndjson")
     assert counts["Bundle"] == len(bundles) == claims["patient_id"].n_unique()
-    assert counts["Claim"] == claims.height and counts["DocumentReference"] == notes.height
+    assert counts["Claim"] == counts["Encounter"] == claims.height and counts["DocumentReference"] == notes.height
     resources = [entry.resource for b in bundles for entry in b.entry]
     claim = next(r for r in resources if r.__resource_type__ == "Claim" and r.id == claims["claim_id"][0])
     principal = claims["dx_1"][0]
@@ -54,8 +54,9 @@ def test_release_folder_is_complete_and_its_hashes_verify(tables, tmp_path):
     folder = bundle.write_release(tmp_path, "card", tables, manifest(), {"a plot": b"\x89PNG fake"})
     assert folder == tmp_path / "card"
     written = json.loads((folder / "manifest.json").read_text())
-    assert written["row_counts"] == {"claims": 60, "notes": 5, "judge_scores": 5}
-    expected = {f"tables/{name}.{ext}" for name in tables for ext in ("parquet", "csv")}
+    patients = tables["claims"]["patient_id"].n_unique()
+    assert written["row_counts"] == {"claims": 60, "patients": patients, "notes": 5, "judge_scores": 5}
+    expected = {f"tables/{name}.{ext}" for name in [*tables, "patients"] for ext in ("parquet", "csv")}
     payer_files = {"x12/837P.x12", "x12/837I.x12", "hl7/adt.hl7", "hl7/dft.hl7"}
     assert expected | {"fhir/bundles.ndjson", "data_card.html"} | payer_files == set(written["files"])
     assert bundle.verify_release(folder) == []

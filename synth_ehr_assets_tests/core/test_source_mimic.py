@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 import shutil
@@ -92,6 +93,21 @@ def test_admission_fields_follow_the_documented_choices(tiny):
     assert tiny.stats["charges"] == "estimated"
 
 
+def test_a_subjects_admissions_stay_one_patient_with_gaps_and_age_kept(tiny):
+    from synth_ehr_assets.core.export.patients import patients_table
+
+    subject = tiny.claims.filter(pl.col("patient_id") == "100001").sort("service_date")
+    assert subject["claim_id"].to_list() == ["200001", "200002"]
+    assert [str(d) for d in subject["service_date"]] == ["2012-03-01", "2013-07-10"]  # both moved back 138 years
+    mimic_gap = (dt.date(2151, 7, 10) - dt.date(2150, 3, 1)).days
+    assert (subject["service_date"][1] - subject["service_date"][0]).days == mimic_gap == 496
+    assert subject["age"].to_list() == [60, 61] and subject["sex"].to_list() == ["F", "F"]
+    patients = patients_table(tiny.claims)
+    assert patients["patient_id"].to_list() == ["100001", "100003"]  # 100002's admissions were both rejected
+    first = patients.row(0, named=True)
+    assert (first["claim_count"], first["inpatient_admissions"], first["birth_year"]) == (2, 2, 1952)
+
+
 def test_the_hosp_folder_itself_works_and_gives_the_same_result(tiny):
     direct = load_source(mimic_spec(TINY / "hosp"))
     assert direct.claims.equals(tiny.claims) and direct.fingerprint == tiny.fingerprint
@@ -154,3 +170,6 @@ def test_real_mimic_demo_gives_plausible_claims(demo):
     assert (claims["paid_amount"] <= claims["allowed_amount"]).all()
     assert (claims["allowed_amount"] <= claims["charge_amount"]).all()
     assert claims["drg"].null_count() < claims.height
+    subjects = pl.read_csv(DEMO / "hosp" / "patients.csv.gz", infer_schema=False)["subject_id"]
+    assert set(claims["patient_id"]) <= set(subjects)  # patient_id is the subject, kept across admissions
+    assert claims["patient_id"].n_unique() < claims.height  # several admissions per subject

@@ -155,9 +155,11 @@ def test_a_clean_release_is_written_and_a_later_failed_gate_keeps_it_from_being_
                 ("privacy_report", "privacy_attack_risk")]:
         assert gates[key]["passed"] and gates[key]["blocking"], key
     assert manifest["metrics"]["fidelity"]["quality_score"] >= 0.8
-    assert manifest["row_counts"] == {"claims": 600, "symptoms": 12, "notes": 12, "judge_scores": 12}
+    patients = planted_tables()["synthetic_claims"]["patient_id"].n_unique()
+    assert manifest["row_counts"] == {"claims": 600, "patients": patients, "symptoms": 12, "notes": 12,
+                                      "judge_scores": 12}
     card = release_card(folder / "manifest.json").splitlines()
-    assert card[1] == "release gated: claims 600, judge_scores 12, notes 12, symptoms 12"
+    assert card[1] == f"release gated: claims 600, judge_scores 12, notes 12, patients {patients}, symptoms 12"
     assert any(line.strip().startswith("pass  fidelity_report.fidelity_quality_score (0.") for line in card)
     assert card[-1] == f"  data card: {folder / 'data_card.html'}"
     assert "<h2>Code structure</h2>" in (folder / "data_card.html").read_text()

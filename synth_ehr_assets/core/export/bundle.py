@@ -23,6 +23,7 @@ import polars as pl
 
 from synth_ehr_assets.core.export.data_card import render_data_card
 from synth_ehr_assets.core.export.fhir import write_fhir_ndjson
+from synth_ehr_assets.core.export.patients import patients_problems, patients_table
 from synth_ehr_assets.core.export.payer_files import write_payer_files
 from synth_ehr_assets.core.spec import check_release_id
 
@@ -34,6 +35,7 @@ REQUIRED_MANIFEST_KEYS = (
 MANIFEST_NAME = "manifest.json"
 DATA_CARD_NAME = "data_card.html"
 FHIR_PATH = "fhir/bundles.ndjson"
+CLAIMS_PARQUET, PATIENTS_FILES = "tables/claims.parquet", ("tables/patients.parquet", "tables/patients.csv")
 _NESTED = (pl.List, pl.Array, pl.Struct)
 
 
@@ -103,11 +105,12 @@ def _write_contents(
 ) -> dict:
     _write_tables(folder, tables)
     (folder / "fhir").mkdir()
-    fhir_counts = write_fhir_ndjson(folder / FHIR_PATH, tables["claims"], tables.get("notes"))
+    fhir_counts = write_fhir_ndjson(folder / FHIR_PATH, tables["claims"], tables.get("notes"), tables["patients"])
     complete = {
         **manifest,
         "release_id": release_id,
         "row_counts": {name: frame.height for name, frame in tables.items()},
+        "columns": {**manifest.get("columns", {}), "patients": tables["patients"].columns},
         "fhir_resources": fhir_counts,
         "payer_exports": write_payer_files(folder, canonical_order(tables["claims"]), release_id),  # x12/, hl7/
     }
@@ -146,15 +149,19 @@ def write_release(
 ) -> Path:
     """Write the release folder `<out_root>/<release_id>/` and return its path.
 
-    `tables` needs `claims` (canonical schema); `notes` (claim_id, note) become FHIR DocumentReferences;
-    every table is written as Parquet and CSV under `tables/`. `manifest` must carry REQUIRED_MANIFEST_KEYS;
+    `tables` needs `claims` (canonical schema); the `patients` table (one row per patient, core/export/patients.py)
+    is derived from it here; `notes` (claim_id, note) become FHIR DocumentReferences; every table is written as
+    Parquet and CSV under `tables/`. `manifest` must carry REQUIRED_MANIFEST_KEYS;
     row counts, FHIR resource counts and the sha256 of every written file are added. `data_card.html` shows
     the manifest and the `images` (caption -> PNG bytes).
     """
     check_release_id(release_id)
     tables = {name: canonical_order(frame) for name, frame in tables.items()}
-    if "claims" not in tables:
-        raise ValueError(f"release {release_id}: tables must include 'claims'; got {sorted(tables)}")
+    if "claims" not in tables or "patients" in tables:
+        raise ValueError(f"release {release_id}: tables must include 'claims' and not 'patients' (derived from the "
+                         f"claims); got {sorted(tables)}")
+    tables = {"claims": tables["claims"], "patients": patients_table(tables["claims"]),
+              **{name: frame for name, frame in tables.items() if name != "claims"}}
     missing = [key for key in REQUIRED_MANIFEST_KEYS if key not in manifest]
     if missing:
         raise ValueError(f"release {release_id}: manifest lacks {missing}; expected {list(REQUIRED_MANIFEST_KEYS)}")
@@ -178,8 +185,30 @@ def write_release(
     return target
 
 
+def _patients_problems(folder: Path, listed: dict) -> list[str]:
+    """The patients table (Parquet and CSV) against the claims table: the same patients, claim counts summing to the
+    claims' rows, every column as the claims imply. Skipped for a release written before the table existed."""
+    present = [name for name in (CLAIMS_PARQUET, *PATIENTS_FILES) if name in listed and (folder / name).is_file()]
+    if CLAIMS_PARQUET not in present:
+        return []
+    problems, readable = [], {}
+    for name in present:
+        path = folder / name
+        try:
+            parquet = name.endswith(".parquet")
+            readable[name] = pl.read_parquet(path) if parquet else pl.read_csv(path, infer_schema=False)
+        except (pl.exceptions.PolarsError, OSError) as error:
+            problems.append(f"{name}: unreadable ({type(error).__name__}), patients not checked against it")
+    if CLAIMS_PARQUET not in readable:
+        return problems
+    claims = readable.pop(CLAIMS_PARQUET)
+    return problems + [problem for name, patients in readable.items()
+                       for problem in patients_problems(claims, patients, name)]
+
+
 def verify_release(folder: Path) -> list[str]:
-    """Files whose sha256 or size differs from the manifest, or that are missing or unlisted (empty = intact)."""
+    """Files whose sha256 or size differs from the manifest, or that are missing or unlisted, and any disagreement
+    of the patients table with the claims table (empty = intact)."""
     folder = Path(folder)
     manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
     listed = manifest["files"]
@@ -192,4 +221,4 @@ def verify_release(folder: Path) -> list[str]:
         for name in sorted(set(listed) & set(present))
         if present[name] != listed[name]
     ]
-    return problems
+    return problems + _patients_problems(folder, listed)

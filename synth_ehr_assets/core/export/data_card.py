@@ -115,8 +115,10 @@ def _columns(names: list[str]) -> str:
 
 def _tables(manifest: dict, _images: dict) -> str:
     counts, columns = manifest.get("row_counts", {}), manifest.get("columns", {})
-    parts = ["<h2>Tables</h2><p>Parquet and CSV under <code>tables/</code>, FHIR R4B bundles under "
-             "<code>fhir/</code>; every file's sha256 is in <code>manifest.json</code>.</p><div class=\"grid\">"]
+    parts = ["<h2>Tables</h2><p>Parquet and CSV under <code>tables/</code> (<code>patients</code>: one row per "
+             "synthetic patient, derived from the claims), FHIR R4B bundles under <code>fhir/</code> (one per patient: "
+             "the Patient, then per claim in date order its Encounter, new Conditions, Claim and note); every file's "
+             "sha256 is in <code>manifest.json</code>.</p><div class=\"grid\">"]
     for name, count in counts.items():
         parts.append(f"<div><h3>{html.escape(name)} ({count:,} rows)</h3>{_columns(columns.get(name, []))}</div>")
     return "".join(parts) + "</div>"

@@ -1,7 +1,9 @@
 """`mimic_iv` source: one inpatient claim per MIMIC-IV admission, built from the `hosp` tables.
 
 Choices (MIMIC has no claims, so some fields are derived; each is deterministic):
-- claim_id = hadm_id, patient_id = subject_id, claim_type = inpatient, sex = patients.gender.
+- claim_id = hadm_id, patient_id = subject_id, claim_type = inpatient, sex = patients.gender. A subject's admissions
+  stay one patient: they share patient_id and one date shift, so their order, the days between them and the age
+  advancing with them are kept (the journey synthesizer and the by-patient holdout read them).
 - Dates: MIMIC shifts each patient into 2100-2200; `anchor_year_group` says which real 3-year window
   `anchor_year` stands for, so dates move back by (anchor_year - middle year of the group) whole years.
   Without a readable group the shifted dates are kept. service_date = admittime date; los_days = discharge
