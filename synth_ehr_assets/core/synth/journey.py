@@ -51,6 +51,7 @@ class JourneySynthesizer(TableSynthesizer):
     def __init__(self, *args, journey: JourneyModel | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.journey = journey
+        self.release_assembly: dict = {}
 
     def fit(self, train_df: pl.DataFrame, holdout_df: pl.DataFrame | None = None, progress=None):
         """The latent GAN on the model columns, the journey model on `train_df`'s patients (`patient_id`)."""
@@ -71,6 +72,21 @@ class JourneySynthesizer(TableSynthesizer):
         seed = self.seed if seed is None else seed
         rows = super().sample(n, conditions, code_decoder, seed, progress)
         return self.journey.assemble(rows, seed, key_prefix=f"J{seed}-")
+
+    def assemble_release(self, claims: pl.DataFrame, seed: int, screen, protected: pl.DataFrame) -> pl.DataFrame:
+        """Every row the release kept, grouped into patients once (`journey_release.assemble_release`); called by
+        `claims.synthesize_claims` after its last round. The screen's `dropped_by_privacy` gains
+        `patient_sequence_copy` (synthetic patients found copying a source patient's run of claims, moved or split);
+        `release_assembly` keeps what the assembly changed."""
+        from synth_ehr_assets.core.synth.journey_release import assemble_release
+
+        if self.journey is None:
+            raise ValueError("the journey model is not fitted")
+        rows, self.release_assembly = assemble_release(self.journey, claims, seed, screen, protected)
+        dropped = screen.privacy_dropped
+        dropped["patient_sequence_copy"] = dropped.get("patient_sequence_copy", 0) + self.release_assembly[
+            "sequence_copy_patients"]
+        return rows
 
     def params(self) -> dict:
         journey = self.journey

@@ -37,6 +37,9 @@ MODEL_FILE = "journey_model.json"
 GAP_QUANTILES = np.linspace(0, 1, 101)
 NEWBORN = ("P", "Z38")  # perinatal chapter and liveborn infants: only in a patient's first 28 days
 NEWBORN_DAYS = 28
+AGE_SLACK = 5  # years: a next claim comes from a row of the patient's sex this close to their age at its date
+MAX_AGE = 124
+SEXES = {"F": 0, "M": 1}  # any other value: a third group
 
 
 def _category(column: str = "dx_1") -> pl.Expr:
@@ -166,14 +169,21 @@ class JourneyModel:
         types = rows["claim_type"].cast(pl.String).to_list()
         newborn_rows = self._newborn(rows).to_numpy()
         codes, chronic = self._codes(rows)
-        condition_index = {x: i for i, x in enumerate(sorted(set().union(*chronic)))}
-        carriers = np.zeros((len(categories), max(len(condition_index), 1)), dtype=np.int64)  # unused rows
-        for c, found in zip(cats, chronic):
-            carriers[c, [condition_index[x] for x in found]] += 1
+        holders: dict[str, set[int]] = {}  # chronic condition → unused rows carrying it
+        for r, found in enumerate(chronic):
+            for x in found:
+                holders.setdefault(x, set()).add(r)
         pools: list[list[int]] = [[] for _ in categories]
         for i, c in enumerate(cats):
             pools[c].append(i)
-        available = np.array([len(p) for p in pools], dtype=np.float64)
+        ages = np.clip(ages.astype(np.int64), 0, MAX_AGE)
+        sex_index = np.array([SEXES.get(x, len(SEXES)) for x in sexes], dtype=np.int64)
+        payers = rows["payer"].cast(pl.String).to_list()
+        # unused rows without a newborn code per category × sex × age, and unused newborn rows per category × sex
+        grown = np.zeros((len(categories), len(SEXES) + 1, MAX_AGE + 1), dtype=np.int64)
+        np.add.at(grown, (cats[~newborn_rows], sex_index[~newborn_rows], ages[~newborn_rows]), 1)
+        newborn_left = np.zeros((len(categories), len(SEXES) + 1), dtype=np.int64)
+        np.add.at(newborn_left, (cats[newborn_rows], sex_index[newborn_rows]), 1)
         anchor_weight = np.array([1.0 / self._mean_length(a, s) for a, s in zip(ages, sexes)])
         used = np.zeros(n, dtype=bool)
         patient, offset, first_row = (np.zeros(n, dtype=np.int64) for _ in range(3))
@@ -186,6 +196,8 @@ class JourneyModel:
             w = anchor_weight[free]
             i = int(free[rng.choice(len(free), p=w / w.sum())])
             length = min(self._length(int(ages[i]), sexes[i], rng), left)
+            into_year = int(rng.integers(0, NEWBORN_DAYS if newborn_rows[i] else 365))
+            born = int(np.ceil(int(ages[i]) * 365.25)) + into_year  # days from birth to the first claim: age kept
             journey, days, history = [i], [0], np.zeros(len(categories))
             history[cats[i]] += 1
             conditions, seen = set(chronic[i]), dict.fromkeys(chronic[i], 1)
@@ -193,39 +205,56 @@ class JourneyModel:
             def take(j):
                 used[j] = True
                 pools[cats[j]].remove(j)
-                available[cats[j]] -= 1
-                carriers[cats[j], [condition_index[x] for x in chronic[j]]] -= 1
+                if newborn_rows[j]:
+                    newborn_left[cats[j], sex_index[j]] -= 1
+                else:
+                    grown[cats[j], sex_index[j], ages[j]] -= 1
+                for x in chronic[j]:
+                    holders[x].discard(j)
 
             take(i)
             while len(journey) < length:
-                weights = self._next_weights(tables, int(cats[journey[-1]]), history, available > 0)
+                day = days[-1] + self._gap(types[journey[-1]], rng)
+                infant = born + day <= NEWBORN_DAYS  # newborn codes only in the first 28 days
+                age_then, sex = int((born + day) // 365.25), sex_index[i]
+                low, high = max(age_then - AGE_SLACK, 0), age_then + AGE_SLACK
+
+                def fits_patient(r, sex=sex, low=low, high=high, infant=infant) -> bool:
+                    return sex_index[r] == sex and (infant if newborn_rows[r] else low <= ages[r] <= high)
+
+                # rows of the patient's sex and about their age at that date (their codes passed the edits there)
+                open_rows = grown[:, sex, low:high + 1].sum(axis=1) + (newborn_left[:, sex] if infant else 0)
+                if not (open_rows > 0).any():
+                    break  # no row fits the patient any more: the journey ends here
+                weights = self._next_weights(tables, int(cats[journey[-1]]), history, open_rows > 0)
                 if conditions and rng.random() < self.carry:  # a claim carrying the patient's chronic conditions
                     once = [x for x in conditions if seen[x] == 1] or conditions  # not yet coded again first
-                    carrying = carriers[:, [condition_index[x] for x in once]].sum(axis=1) > 0
+                    fits = [r for x in once for r in holders[x] if fits_patient(r)]
+                    carrying = np.zeros(len(categories), dtype=bool)
+                    carrying[cats[fits]] = True  # categories with a row that fits the patient and carries one
                     if (weights * carrying).sum() > 0:
                         weights = weights * carrying
                 c = int(rng.choice(len(categories), p=weights / weights.sum()))
-                pool = pools[c]
-                same = [j for j in pool if sexes[j] == sexes[i]] or pool
+                pool = [j for j in pools[c] if fits_patient(j)]
                 last = codes[journey[-1]]
-                # keep the patient's chronic set: rows carrying it first, rows adding new chronic conditions last
-                j = min(same, key=lambda r: (len(chronic[r] - conditions) - len(conditions & chronic[r])
-                                             - 0.5 * len(last & codes[r]), abs(int(ages[r]) - int(ages[i])), order[r]))
+                # the patient's chronic set: rows carrying it first, rows adding new chronic conditions last; then
+                # the patient's payer (procedures are billed to the payers training saw), then the closest age
+                j = min(pool, key=lambda r: (len(chronic[r] - conditions) - len(conditions & chronic[r])
+                                             - 0.5 * len(last & codes[r]), payers[r] != payers[i],
+                                             abs(ages[r] - age_then), order[r]))
                 take(j)
                 conditions |= chronic[j]
                 for x in chronic[j]:
                     seen[x] = seen.get(x, 0) + 1
-                days.append(days[-1] + self._gap(types[journey[-1]], rng))
+                days.append(day)
                 journey.append(j)
                 history[c] += 1
             left -= len(journey)
             room = span_end - span_start - days[-1]
             start = span_start + (int(rng.integers(0, room + 1)) if room > 0 else 0)
-            into_year = int(rng.integers(0, NEWBORN_DAYS if newborn_rows[i] else 365))
-            birth = start - int(ages[i]) * 365 - into_year
             for j, d in zip(journey, days):
                 patient[j], offset[j], first_row[j] = k, d, i
-                start_day[j], birth_day[j] = start, birth
+                start_day[j], birth_day[j] = start, start - born
             k += 1
         service = start_day + offset
         age = np.floor((service - birth_day) / 365.25).astype(np.int64)
