@@ -16,12 +16,14 @@ Fitted on the training patients (`patient_id`), aggregated only (no patient's se
 
 `assemble` turns a frame of decoded claims into patients without generating any claim content: it repeatedly
 takes an unused row as a patient's first claim (weighted by 1 / the expected length of its age × sex cell, so
-that the claim-level demographics stay those of the rows), draws the patient's number of claims, then picks each
-next claim's principal category from (1 − revisit) × smoothed transition row + revisit × the patient's history
-weighted by recurrence, restricted to categories still available, and within it the unused row of the same sex
-(if any) and closest age. The patient keeps the first row's sex, region and payer; the birth date is the first
-claim's date minus its age (and a uniform part year), every later claim's age follows from its date; dates are
-the first date plus the drawn gaps, the whole journey placed uniformly inside the training date window.
+that the claim-level demographics stay those of the rows), draws the patient's number of claims, then each next
+claim's gap and principal category from (1 − revisit) × smoothed transition row + revisit × the patient's history
+weighted by recurrence, restricted to categories with an unused row that fits the patient (same sex, screened age
+within `AGE_SLACK` of the patient's age at that date, newborn codes only in the first 28 days after birth; with
+probability `carry` to those whose fitting rows carry a chronic condition of the patient), and within it the
+fitting row that keeps the chronic set, has the patient's payer, then the closest age. No row fits: the journey
+ends. The patient keeps the first row's sex, region and payer; birth is placed so that the first claim keeps its
+age, later ages follow the dates, and the whole journey lies uniformly inside the training date window.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+
+from synth_ehr_assets.core.synth.journey_chronic import carry_share, row_conditions
 
 MODEL_FILE = "journey_model.json"
 GAP_QUANTILES = np.linspace(0, 1, 101)
@@ -102,7 +106,7 @@ class JourneyModel:
         earlier = earlier.filter((pl.col("h_visit") < pl.col("visit")) & (pl.col("h_cat") == pl.col("next_cat"))
                                  & (pl.col("next_cat") != pl.col("cat")))
         model.revisit = earlier.select("patient_id", "visit").unique().height / max(nxt.height, 1)
-        model.carry = _carry_share(train)
+        model.carry = carry_share(train)
         days = train["service_date"].cast(pl.Int32)
         model.window = [int(days.min()), int(days.max())]
         return model
@@ -168,7 +172,7 @@ class JourneyModel:
         ages, sexes = rows["age"].fill_null(0).to_numpy(), rows["sex"].cast(pl.String).fill_null("").to_list()
         types = rows["claim_type"].cast(pl.String).to_list()
         newborn_rows = self._newborn(rows).to_numpy()
-        codes, chronic = self._codes(rows)
+        codes, chronic = row_conditions(rows)
         holders: dict[str, set[int]] = {}  # chronic condition → unused rows carrying it
         for r, found in enumerate(chronic):
             for x in found:
@@ -269,38 +273,7 @@ class JourneyModel:
         return out.filter(~pl.Series(newborn_rows & late))
 
     @staticmethod
-    def _codes(rows: pl.DataFrame) -> tuple[list[frozenset], list[frozenset]]:
-        """Per row: its diagnosis codes, and its chronic CMS-HCC conditions (`evaluation.journeys`' mapping)."""
-        from synth_ehr_assets.core.evaluation.journeys import chronic_condition_map
-
-        condition = dict(chronic_condition_map().iter_rows())
-        columns = [c for c in rows.columns if c.startswith("dx_")]
-        codes = [frozenset(c for c in row if c) for row in rows.select(pl.col(columns).cast(pl.String)).iter_rows()]
-        return codes, [frozenset(condition[c] for c in row if c in condition) for row in codes]
-
-    @staticmethod
     def _newborn(rows: pl.DataFrame) -> pl.Series:
         columns = [c for c in rows.columns if c.startswith("dx_")]
         return rows.select(pl.any_horizontal([pl.col(c).cast(pl.String).str.starts_with(p).fill_null(False)
                                               for c in columns for p in NEWBORN]))[:, 0]
-
-
-def _carry_share(train: pl.DataFrame) -> float:
-    """Of the training claims after a patient's first chronic condition, the share carrying one coded before."""
-    from synth_ehr_assets.core.evaluation.journeys import chronic_condition_map
-
-    columns = [c for c in train.columns if c.startswith("dx_")]
-    dx = (train.select("patient_id", "service_date", *columns).with_columns(pl.int_range(pl.len()).alias("_tie"))
-          .sort("patient_id", "service_date", "_tie").with_columns(visit=pl.int_range(pl.len()).over("patient_id"))
-          .unpivot(index=["patient_id", "visit"], on=columns, value_name="code").drop_nulls("code")
-          .join(chronic_condition_map(), on="code").select("patient_id", "visit", "condition").unique())
-    onset = dx.group_by("patient_id").agg(onset=pl.col("visit").min())
-    visits = train.group_by("patient_id").agg(visits=pl.len()).join(onset, on="patient_id")
-    later = visits.select("patient_id", visit=pl.int_ranges(pl.col("onset") + 1, pl.col("visits"))).explode("visit") \
-        .drop_nulls("visit")
-    if not later.height:
-        return 0.0
-    first = dx.join(dx.rename({"visit": "v2"}), on=["patient_id", "condition"]).filter(pl.col("v2") < pl.col("visit"))
-    carried = first.select("patient_id", "visit").unique().with_columns(carried=pl.lit(True))
-    share = later.join(carried, on=["patient_id", "visit"], how="left")["carried"].fill_null(False).mean()
-    return float(share)
