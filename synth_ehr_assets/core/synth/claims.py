@@ -292,6 +292,8 @@ def synthesize_claims(
         kept.append(accepted)
         if progress:
             progress(sum(have.values()), n_rows)
+    if (finish := getattr(synthesizer, "assemble_release", None)) is not None:  # journey: patients of all kept rows
+        kept = [finish(pl.concat(kept), seed, screen, protected)]
     claims = _with_ids(pl.concat(kept), release_id, seed, protected)
     total_sampled = sum(sampled.values())
     for item in coverage:

@@ -16,12 +16,14 @@ Fitted on the training patients (`patient_id`), aggregated only (no patient's se
 
 `assemble` turns a frame of decoded claims into patients without generating any claim content: it repeatedly
 takes an unused row as a patient's first claim (weighted by 1 / the expected length of its age × sex cell, so
-that the claim-level demographics stay those of the rows), draws the patient's number of claims, then picks each
-next claim's principal category from (1 − revisit) × smoothed transition row + revisit × the patient's history
-weighted by recurrence, restricted to categories still available, and within it the unused row of the same sex
-(if any) and closest age. The patient keeps the first row's sex, region and payer; the birth date is the first
-claim's date minus its age (and a uniform part year), every later claim's age follows from its date; dates are
-the first date plus the drawn gaps, the whole journey placed uniformly inside the training date window.
+that the claim-level demographics stay those of the rows), draws the patient's number of claims, then each next
+claim's gap and principal category from (1 − revisit) × smoothed transition row + revisit × the patient's history
+weighted by recurrence, restricted to categories with an unused row that fits the patient (same sex, screened age
+within `AGE_SLACK` of the patient's age at that date, newborn codes only in the first 28 days after birth; with
+probability `carry` to those whose fitting rows carry a chronic condition of the patient), and within it the
+fitting row that keeps the chronic set, has the patient's payer, then the closest age. No row fits: the journey
+ends. The patient keeps the first row's sex, region and payer; birth is placed so that the first claim keeps its
+age, later ages follow the dates, and the whole journey lies uniformly inside the training date window.
 """
 
 from __future__ import annotations
@@ -33,10 +35,15 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from synth_ehr_assets.core.synth.journey_chronic import carry_share, row_conditions
+
 MODEL_FILE = "journey_model.json"
 GAP_QUANTILES = np.linspace(0, 1, 101)
 NEWBORN = ("P", "Z38")  # perinatal chapter and liveborn infants: only in a patient's first 28 days
 NEWBORN_DAYS = 28
+AGE_SLACK = 5  # years: a next claim comes from a row of the patient's sex this close to their age at its date
+MAX_AGE = 124
+SEXES = {"F": 0, "M": 1}  # any other value: a third group
 
 
 def _category(column: str = "dx_1") -> pl.Expr:
@@ -99,7 +106,7 @@ class JourneyModel:
         earlier = earlier.filter((pl.col("h_visit") < pl.col("visit")) & (pl.col("h_cat") == pl.col("next_cat"))
                                  & (pl.col("next_cat") != pl.col("cat")))
         model.revisit = earlier.select("patient_id", "visit").unique().height / max(nxt.height, 1)
-        model.carry = _carry_share(train)
+        model.carry = carry_share(train)
         days = train["service_date"].cast(pl.Int32)
         model.window = [int(days.min()), int(days.max())]
         return model
@@ -165,15 +172,22 @@ class JourneyModel:
         ages, sexes = rows["age"].fill_null(0).to_numpy(), rows["sex"].cast(pl.String).fill_null("").to_list()
         types = rows["claim_type"].cast(pl.String).to_list()
         newborn_rows = self._newborn(rows).to_numpy()
-        codes, chronic = self._codes(rows)
-        condition_index = {x: i for i, x in enumerate(sorted(set().union(*chronic)))}
-        carriers = np.zeros((len(categories), max(len(condition_index), 1)), dtype=np.int64)  # unused rows
-        for c, found in zip(cats, chronic):
-            carriers[c, [condition_index[x] for x in found]] += 1
+        codes, chronic = row_conditions(rows)
+        holders: dict[str, set[int]] = {}  # chronic condition → unused rows carrying it
+        for r, found in enumerate(chronic):
+            for x in found:
+                holders.setdefault(x, set()).add(r)
         pools: list[list[int]] = [[] for _ in categories]
         for i, c in enumerate(cats):
             pools[c].append(i)
-        available = np.array([len(p) for p in pools], dtype=np.float64)
+        ages = np.clip(ages.astype(np.int64), 0, MAX_AGE)
+        sex_index = np.array([SEXES.get(x, len(SEXES)) for x in sexes], dtype=np.int64)
+        payers = rows["payer"].cast(pl.String).to_list()
+        # unused rows without a newborn code per category × sex × age, and unused newborn rows per category × sex
+        grown = np.zeros((len(categories), len(SEXES) + 1, MAX_AGE + 1), dtype=np.int64)
+        np.add.at(grown, (cats[~newborn_rows], sex_index[~newborn_rows], ages[~newborn_rows]), 1)
+        newborn_left = np.zeros((len(categories), len(SEXES) + 1), dtype=np.int64)
+        np.add.at(newborn_left, (cats[newborn_rows], sex_index[newborn_rows]), 1)
         anchor_weight = np.array([1.0 / self._mean_length(a, s) for a, s in zip(ages, sexes)])
         used = np.zeros(n, dtype=bool)
         patient, offset, first_row = (np.zeros(n, dtype=np.int64) for _ in range(3))
@@ -186,6 +200,8 @@ class JourneyModel:
             w = anchor_weight[free]
             i = int(free[rng.choice(len(free), p=w / w.sum())])
             length = min(self._length(int(ages[i]), sexes[i], rng), left)
+            into_year = int(rng.integers(0, NEWBORN_DAYS if newborn_rows[i] else 365))
+            born = int(np.ceil(int(ages[i]) * 365.25)) + into_year  # days from birth to the first claim: age kept
             journey, days, history = [i], [0], np.zeros(len(categories))
             history[cats[i]] += 1
             conditions, seen = set(chronic[i]), dict.fromkeys(chronic[i], 1)
@@ -193,39 +209,56 @@ class JourneyModel:
             def take(j):
                 used[j] = True
                 pools[cats[j]].remove(j)
-                available[cats[j]] -= 1
-                carriers[cats[j], [condition_index[x] for x in chronic[j]]] -= 1
+                if newborn_rows[j]:
+                    newborn_left[cats[j], sex_index[j]] -= 1
+                else:
+                    grown[cats[j], sex_index[j], ages[j]] -= 1
+                for x in chronic[j]:
+                    holders[x].discard(j)
 
             take(i)
             while len(journey) < length:
-                weights = self._next_weights(tables, int(cats[journey[-1]]), history, available > 0)
+                day = days[-1] + self._gap(types[journey[-1]], rng)
+                infant = born + day <= NEWBORN_DAYS  # newborn codes only in the first 28 days
+                age_then, sex = int((born + day) // 365.25), sex_index[i]
+                low, high = max(age_then - AGE_SLACK, 0), age_then + AGE_SLACK
+
+                def fits_patient(r, sex=sex, low=low, high=high, infant=infant) -> bool:
+                    return sex_index[r] == sex and (infant if newborn_rows[r] else low <= ages[r] <= high)
+
+                # rows of the patient's sex and about their age at that date (their codes passed the edits there)
+                open_rows = grown[:, sex, low:high + 1].sum(axis=1) + (newborn_left[:, sex] if infant else 0)
+                if not (open_rows > 0).any():
+                    break  # no row fits the patient any more: the journey ends here
+                weights = self._next_weights(tables, int(cats[journey[-1]]), history, open_rows > 0)
                 if conditions and rng.random() < self.carry:  # a claim carrying the patient's chronic conditions
                     once = [x for x in conditions if seen[x] == 1] or conditions  # not yet coded again first
-                    carrying = carriers[:, [condition_index[x] for x in once]].sum(axis=1) > 0
+                    fits = [r for x in once for r in holders[x] if fits_patient(r)]
+                    carrying = np.zeros(len(categories), dtype=bool)
+                    carrying[cats[fits]] = True  # categories with a row that fits the patient and carries one
                     if (weights * carrying).sum() > 0:
                         weights = weights * carrying
                 c = int(rng.choice(len(categories), p=weights / weights.sum()))
-                pool = pools[c]
-                same = [j for j in pool if sexes[j] == sexes[i]] or pool
+                pool = [j for j in pools[c] if fits_patient(j)]
                 last = codes[journey[-1]]
-                # keep the patient's chronic set: rows carrying it first, rows adding new chronic conditions last
-                j = min(same, key=lambda r: (len(chronic[r] - conditions) - len(conditions & chronic[r])
-                                             - 0.5 * len(last & codes[r]), abs(int(ages[r]) - int(ages[i])), order[r]))
+                # the patient's chronic set: rows carrying it first, rows adding new chronic conditions last; then
+                # the patient's payer (procedures are billed to the payers training saw), then the closest age
+                j = min(pool, key=lambda r: (len(chronic[r] - conditions) - len(conditions & chronic[r])
+                                             - 0.5 * len(last & codes[r]), payers[r] != payers[i],
+                                             abs(ages[r] - age_then), order[r]))
                 take(j)
                 conditions |= chronic[j]
                 for x in chronic[j]:
                     seen[x] = seen.get(x, 0) + 1
-                days.append(days[-1] + self._gap(types[journey[-1]], rng))
+                days.append(day)
                 journey.append(j)
                 history[c] += 1
             left -= len(journey)
             room = span_end - span_start - days[-1]
             start = span_start + (int(rng.integers(0, room + 1)) if room > 0 else 0)
-            into_year = int(rng.integers(0, NEWBORN_DAYS if newborn_rows[i] else 365))
-            birth = start - int(ages[i]) * 365 - into_year
             for j, d in zip(journey, days):
                 patient[j], offset[j], first_row[j] = k, d, i
-                start_day[j], birth_day[j] = start, birth
+                start_day[j], birth_day[j] = start, start - born
             k += 1
         service = start_day + offset
         age = np.floor((service - birth_day) / 365.25).astype(np.int64)
@@ -240,38 +273,7 @@ class JourneyModel:
         return out.filter(~pl.Series(newborn_rows & late))
 
     @staticmethod
-    def _codes(rows: pl.DataFrame) -> tuple[list[frozenset], list[frozenset]]:
-        """Per row: its diagnosis codes, and its chronic CMS-HCC conditions (`evaluation.journeys`' mapping)."""
-        from synth_ehr_assets.core.evaluation.journeys import chronic_condition_map
-
-        condition = dict(chronic_condition_map().iter_rows())
-        columns = [c for c in rows.columns if c.startswith("dx_")]
-        codes = [frozenset(c for c in row if c) for row in rows.select(pl.col(columns).cast(pl.String)).iter_rows()]
-        return codes, [frozenset(condition[c] for c in row if c in condition) for row in codes]
-
-    @staticmethod
     def _newborn(rows: pl.DataFrame) -> pl.Series:
         columns = [c for c in rows.columns if c.startswith("dx_")]
         return rows.select(pl.any_horizontal([pl.col(c).cast(pl.String).str.starts_with(p).fill_null(False)
                                               for c in columns for p in NEWBORN]))[:, 0]
-
-
-def _carry_share(train: pl.DataFrame) -> float:
-    """Of the training claims after a patient's first chronic condition, the share carrying one coded before."""
-    from synth_ehr_assets.core.evaluation.journeys import chronic_condition_map
-
-    columns = [c for c in train.columns if c.startswith("dx_")]
-    dx = (train.select("patient_id", "service_date", *columns).with_columns(pl.int_range(pl.len()).alias("_tie"))
-          .sort("patient_id", "service_date", "_tie").with_columns(visit=pl.int_range(pl.len()).over("patient_id"))
-          .unpivot(index=["patient_id", "visit"], on=columns, value_name="code").drop_nulls("code")
-          .join(chronic_condition_map(), on="code").select("patient_id", "visit", "condition").unique())
-    onset = dx.group_by("patient_id").agg(onset=pl.col("visit").min())
-    visits = train.group_by("patient_id").agg(visits=pl.len()).join(onset, on="patient_id")
-    later = visits.select("patient_id", visit=pl.int_ranges(pl.col("onset") + 1, pl.col("visits"))).explode("visit") \
-        .drop_nulls("visit")
-    if not later.height:
-        return 0.0
-    first = dx.join(dx.rename({"visit": "v2"}), on=["patient_id", "condition"]).filter(pl.col("v2") < pl.col("visit"))
-    carried = first.select("patient_id", "visit").unique().with_columns(carried=pl.lit(True))
-    share = later.join(carried, on=["patient_id", "visit"], how="left")["carried"].fill_null(False).mean()
-    return float(share)
