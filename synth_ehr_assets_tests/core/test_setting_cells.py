@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from synth_ehr_assets.core.synth.setting_cells import SettingCells, SettingQuotaDecoder
+from synth_ehr_assets.core.synth.setting_cells import InpatientProfile, SettingCells, SettingQuotaDecoder
 from synth_ehr_assets.core.synth.transformer import TableTransformer
 
 TYPES = ["inpatient", "outpatient", "professional"]
@@ -129,3 +129,20 @@ def test_when_receivers_are_never_inpatient_an_inpatient_principal_takes_the_los
     assert cells.planned["A419"] == [a419[0] + lost, a419[1]]  # the lost inpatient rows, as inpatient rows
     assert sum(c[0] for c in cells.planned.values()) == total
     assert all(sum(cells.planned[c]) == plan[c] for c in plan)
+
+
+def test_with_a_profile_the_rows_that_look_like_training_inpatients_become_inpatient():
+    train = pl.DataFrame({
+        "dx_1": ["J189"] * 200,
+        "claim_type": ["inpatient"] * 50 + ["professional"] * 150,
+        "age": [80] * 50 + [30] * 150,
+        "payer": ["medicare"] * 50 + ["commercial"] * 150,
+    })
+    profile = InpatientProfile(train)
+    context = pl.DataFrame({"dx_1": ["J189"] * 4, "age": [31, 82, 35, 78], "payer": ["commercial", "medicare", "commercial", "medicare"]})
+    scores = np.array([[0.6, 0.0, 0.5], [0.1, 0.0, 0.5], [0.7, 0.0, 0.5], [0.2, 0.0, 0.5]])  # the GAN leans the other way
+    chosen = SettingQuotaDecoder(_Plain(), {"J189": 0.5}, np.random.default_rng(0), profile).category_quota(
+        "claim_type", TYPES, scores, context
+    )
+    assert chosen.tolist() == [2, 0, 2, 0]
+    assert profile.score(context)[1] > 1.0 > 0 > profile.score(context)[0]

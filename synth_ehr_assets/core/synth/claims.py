@@ -22,7 +22,7 @@ from synth_ehr_assets.core.synth import privacy_filters, rules
 from synth_ehr_assets.core.synth.code_mapper import CONDITION_COLUMN, CodeMapper
 from synth_ehr_assets.core.synth.condition_profile import ConditionProfile
 from synth_ehr_assets.core.synth.marginal_matching import DEFAULT_MATCHED, MarginalMatcher, PreselectingDecoder
-from synth_ehr_assets.core.synth.setting_cells import SettingCells, SettingQuotaDecoder
+from synth_ehr_assets.core.synth.setting_cells import InpatientProfile, SettingCells, SettingQuotaDecoder
 from synth_ehr_assets.core.synth.setting_draws import ChargesBySetting, InpatientDetails
 from synth_ehr_assets.core.synth.principal_plan import coverage_conditions, principal_plan, reallocate
 from synth_ehr_assets.core.synth.transformer import TableTransformer
@@ -213,7 +213,7 @@ def synthesize_claims(
     support = rules.TrainingSupport.from_claims(train_claims, widen=codes.widen_to_catalog)  # edits and decoder
     screen = _Screen(synthesizer.transformer, privacy, protected, train_claims, support)
     mapper = code_decoder(decoding, synthesizer, train_claims, code_index, codes.widen_to_catalog, seed, sigma, support)
-    cells = SettingCells(plan, train_claims, rng)
+    cells, inpatient_profile = SettingCells(plan, train_claims, rng), InpatientProfile(train_claims)
     inpatient, charges = InpatientDetails(train_claims), ChargesBySetting(train_claims)
     matcher = MarginalMatcher(train_claims, matched)
     # before codes are decoded the amounts are still shares or on the GAN's scale: they are matched afterwards only
@@ -261,7 +261,7 @@ def synthesize_claims(
                 request[code] = math.ceil(need * oversample)
                 decode[code] = math.ceil(need * PRESELECT_MARGIN)
         round_seed = int(np.random.SeedSequence([seed, rounds]).generate_state(1)[0])
-        decoder = SettingQuotaDecoder(mapper, inpatient_share, np.random.default_rng([seed, rounds, 7]))
+        decoder = SettingQuotaDecoder(mapper, inpatient_share, np.random.default_rng([seed, rounds, 7]), inpatient_profile)
         round_matcher, round_prematcher = cell_matchers if holding_cells else (matcher, prematcher)
         if round_prematcher.columns and rounds < MAX_ROUNDS - 2:  # the last tries decode every row they generate
             fractions = {code: min(1.0, decode[code] / request[code]) for code in request}

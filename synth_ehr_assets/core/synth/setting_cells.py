@@ -188,14 +188,55 @@ def _inpatient_index() -> pl.Expr:
     return pl.when(pl.col("claim_type").cast(pl.String) == INPATIENT).then(0).otherwise(1).alias("_in")
 
 
+PROFILE_COLUMNS = ("age", "sex", "payer", "provider_specialty")
+PRIOR_ROWS = 20  # pseudo-rows at the overall inpatient share in each profile cell
+
+
+class InpatientProfile:
+    """How much more often training bills a row inpatient given its age decade, sex, payer and specialty:
+    summed smoothed log-odds ratios against the overall share (naive Bayes across the columns). The quota uses
+    it to pick which generated rows become inpatient, so that inpatient claims keep training's demographics
+    (older, more often Medicare, hospitalists) rather than those of the office visits they were generated as."""
+
+    def __init__(self, train_claims: pl.DataFrame):
+        inpatient = (train_claims["claim_type"].cast(pl.String) == INPATIENT).cast(pl.Float64)
+        overall = float(inpatient.mean() or 0.0)
+        self.tables: dict[str, dict] = {}
+        if not 0 < overall < 1:
+            return
+        base = np.log(overall / (1 - overall))
+        for column in PROFILE_COLUMNS:
+            if column not in train_claims.columns:
+                continue
+            key = _profile_key(train_claims[column], column)
+            counts = pl.DataFrame({"key": key, "y": inpatient}).group_by("key").agg(n=pl.len(), k=pl.col("y").sum())
+            share = (counts["k"] + PRIOR_ROWS * overall) / (counts["n"] + PRIOR_ROWS)
+            self.tables[column] = dict(zip(counts["key"].to_list(), (np.log(share / (1 - share)) - base).to_list()))
+
+    def score(self, rows: pl.DataFrame) -> np.ndarray:
+        total = np.zeros(rows.height)
+        for column, table in self.tables.items():
+            if column in rows.columns:
+                key = _profile_key(rows[column], column)
+                total += key.replace_strict(table, default=0.0, return_dtype=pl.Float64).to_numpy()
+        return total
+
+
+def _profile_key(values: pl.Series, column: str) -> pl.Series:
+    if column == "age":
+        return (values.cast(pl.Float64) // 10).cast(pl.Int64).cast(pl.String).fill_null("")
+    return values.cast(pl.String).fill_null("")
+
+
 class SettingQuotaDecoder:
     """A code decoder that also decodes claim type to `share[principal]` inpatient rows (a round's plan); every
     other call is the wrapped decoder's. Principals without a share, and rows whose allowed types leave no choice,
     decode as usual."""
 
-    def __init__(self, decoder, share: dict[str, float], rng: np.random.Generator, column: str = "claim_type",
-                 group: str = "dx_1"):
+    def __init__(self, decoder, share: dict[str, float], rng: np.random.Generator,
+                 profile: InpatientProfile | None = None, column: str = "claim_type", group: str = "dx_1"):
         self.decoder, self.share, self.rng, self.column, self.group = decoder, share, rng, column, group
+        self.profile = profile
 
     def __call__(self, *args, **kwargs):
         return self.decoder(*args, **kwargs)
@@ -212,6 +253,10 @@ class SettingQuotaDecoder:
         others[:, inpatient] = -np.inf
         best_other = others.argmax(1)
         margin = scores[:, inpatient] - others.max(1)
+        if self.profile is not None:  # the row's demographics, plus the generated margin in standard deviations
+            finite = np.isfinite(margin)
+            spread = margin[finite].std() if finite.any() else 0.0
+            margin = self.profile.score(context) + np.where(finite, margin, 0.0) / max(spread, 1e-9)
         can_be_inpatient = np.isfinite(scores[:, inpatient])
         can_be_other = np.isfinite(others.max(1))
         chosen = np.full(len(scores), -1, dtype=np.int64)

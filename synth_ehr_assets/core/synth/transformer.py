@@ -268,7 +268,8 @@ class TableTransformer:
         `category_mask(column, categories, context)` method may return (n, categories) booleans that restrict a
         categorical column to the categories a row may take (rows allowing none decode unrestricted), and one
         with `category_quota(column, categories, scores, context)` may return a category index per row (-1: decode as
-        usual) chosen from the (n, categories) scores, e.g. to give a planned share of rows one value, and one
+        usual) chosen from the (n, categories) scores and the row's other non-code values (`context`, asked once
+        they are all decoded), e.g. to give a planned share of rows one value, and one
         with `keep_rows(context)` may return the positions of the rows whose codes are decoded at all (the table
         then holds only those rows).
         """
@@ -280,6 +281,7 @@ class TableTransformer:
             raise ValueError(f"known columns have {known.height} rows, the matrix {matrix.shape[0]}")
         rng = np.random.default_rng(self.seed if seed is None else seed)
         decoded = {name: known[name] for name in known.columns}
+        quotas = []
         for spec in self.columns:
             if spec["name"] in decoded or spec["kind"] == "icd10cm":
                 continue
@@ -287,14 +289,16 @@ class TableTransformer:
             if spec["kind"] == "numerical":
                 decoded[spec["name"]] = self._inverse_numerical(spec, block)
             else:
-                mask = quota = None
-                if decoded and (hasattr(code_decoder, "category_mask") or hasattr(code_decoder, "category_quota")):
-                    so_far = pl.DataFrame(list(decoded.values()))
-                    if hasattr(code_decoder, "category_mask"):
-                        mask = code_decoder.category_mask(spec["name"], spec["categories"], so_far)
-                    if hasattr(code_decoder, "category_quota"):
-                        quota = partial(code_decoder.category_quota, spec["name"], spec["categories"], context=so_far)
-                decoded[spec["name"]] = self._inverse_categorical(spec, block, rng, mask, quota)
+                mask = None
+                if hasattr(code_decoder, "category_mask") and decoded:
+                    mask = code_decoder.category_mask(spec["name"], spec["categories"], pl.DataFrame(list(decoded.values())))
+                decoded[spec["name"]] = self._inverse_categorical(spec, block, rng, mask)
+                if hasattr(code_decoder, "category_quota"):
+                    quotas.append((spec, block, mask))
+        for spec, block, mask in quotas:  # once every other column is decoded, so a quota can read the whole row
+            others = pl.DataFrame([series for name, series in decoded.items() if name != spec["name"]])
+            quota = partial(code_decoder.category_quota, spec["name"], spec["categories"], context=others)
+            decoded[spec["name"]] = self._inverse_categorical(spec, block, rng, mask, quota)
         context = pl.DataFrame(list(decoded.values())) if decoded else pl.DataFrame(height=matrix.shape[0])
         keep = code_decoder.keep_rows(context) if hasattr(code_decoder, "keep_rows") else None
         if keep is not None:  # the decoder decodes codes only for these rows; the others are dropped
