@@ -81,16 +81,22 @@ def test_the_release_assembly_has_the_models_journeys_and_every_row_passes_the_s
 
 def test_a_planted_copy_of_a_source_patients_run_is_moved_or_split(split, screened):
     """A source patient planted with the principal diagnoses and dates of an assembled patient's first three
-    claims: the same assembly (same seed) finds the copy, counts it, and releases no patient still copying."""
+    claims: the same assembly (same seed) finds the copy, counts it, and releases no patient still copying. The
+    count is taken on the assembly before repairs, so the target is an assembled patient the repairs left in place
+    (a moved patient's final dates are not those the copy check first sees)."""
     train, _ = split
     model, screen, rounds = screened
-    first, _ = assemble_release(model, rounds, 5, screen, train)
+    first, first_stats = assemble_release(model, rounds, 5, screen, train)
     ordered = first.sort("patient_id", "service_date")
-    target = ordered.group_by("patient_id").len().filter(pl.col("len") >= 4).sort("patient_id")["patient_id"][0]
-    run = ordered.filter(pl.col("patient_id") == target).head(3)
-    planted = train.head(3).with_columns(patient_id=pl.lit("PLANTED"), dx_1=run["dx_1"], service_date=run["service_date"])
-    protected = pl.concat([train, planted.select(train.columns)])
-    assert sequence_copies(first, protected)["source_patient_id"].to_list() == ["PLANTED"]
-    out, stats = assemble_release(model, rounds, 5, screen, protected)
-    assert stats["sequence_copy_patients"] == 1 and sequence_copies(out, protected).is_empty()
+    candidates = ordered.group_by("patient_id").len().filter(pl.col("len") >= 4).sort("patient_id")["patient_id"]
+    for target in candidates.head(5):
+        run = ordered.filter(pl.col("patient_id") == target).head(3)
+        planted = train.head(3).with_columns(patient_id=pl.lit("PLANTED"), dx_1=run["dx_1"], service_date=run["service_date"])
+        protected = pl.concat([train, planted.select(train.columns)])
+        assert sequence_copies(first, protected)["source_patient_id"].to_list() == ["PLANTED"]
+        out, stats = assemble_release(model, rounds, 5, screen, protected)
+        if stats["sequence_copy_patients"] == first_stats["sequence_copy_patients"] + 1:
+            break
+    assert stats["sequence_copy_patients"] == first_stats["sequence_copy_patients"] + 1
+    assert sequence_copies(out, protected).is_empty()
     assert out.height == rounds.height and not rules.failing_mask(out, screen.support).any()

@@ -41,7 +41,7 @@ MODEL_FILE = "journey_model.json"
 GAP_QUANTILES = np.linspace(0, 1, 101)
 NEWBORN = ("P", "Z38")  # perinatal chapter and liveborn infants: only in a patient's first 28 days
 NEWBORN_DAYS = 28
-AGE_SLACK = 5  # years: a next claim comes from a row of the patient's sex this close to their age at its date
+AGE_SLACK = 10  # years: a next claim comes from a row of the patient's sex this close to their age at its date
 MAX_AGE = 124
 SEXES = {"F": 0, "M": 1}  # any other value: a third group
 
