@@ -18,8 +18,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from synth_ehr_assets.core.synth.code_mapper import CONDITION_COLUMN
+
 INPATIENT = "inpatient"
-CONDITION_COLUMN = "dx_1"
 SMOOTHING = 10  # pseudo-rows pulling a cell's acceptance rate toward its principal's
 
 
