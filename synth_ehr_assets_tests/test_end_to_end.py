@@ -84,6 +84,8 @@ def test_a_tiny_release_end_to_end(write_spec, stores):
 
         again = materialize(["release"], RELEASE, instance)
         assert again.success
+        shown = again.asset_materializations_for_node("release")[0].metadata
+        assert shown["rows_patients"].value == claims["patient_id"].n_unique() and shown["rows_claims"].value == 300
         rerun = json.loads((folder / "manifest.json").read_text())["files"]
         tables = {name: entry for name, entry in manifest["files"].items() if name.startswith(("tables/", "fhir/"))}
         assert tables == {name: entry for name, entry in rerun.items() if name in tables}

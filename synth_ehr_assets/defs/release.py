@@ -144,6 +144,7 @@ def release(
         "data_card": dg.MetadataValue.path(str(folder / "data_card.html")),
         "dagster/row_count": synthetic_claims.height,
         **{f"rows_{name}": frame.height for name, frame in tables.items()},
+        "rows_patients": synthetic_claims["patient_id"].n_unique() if synthetic_claims.height else 0,
         "gates_passed": sum(g["passed"] for g in gates),
         "gates_total": len(gates),
         "seconds": round(time.perf_counter() - started, 2),

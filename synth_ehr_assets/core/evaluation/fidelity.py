@@ -172,7 +172,7 @@ def fidelity_report(
     charges = charge_quantiles(real_train, synthetic)
     utility, utility_table = tstr_report(real_train, real_holdout, synthetic, seed, max_rows)
     structure = code_structure_report(real_train, real_holdout, synthetic, seed=seed, designed=designed)
-    journeys = journey_report(real_train, real_holdout, synthetic) if "patient_id" in synthetic.columns else None
+    journeys = journey_report(real_train, real_holdout, synthetic, seed) if "patient_id" in synthetic.columns else None
 
     report: dict = {
         "quality_score": quality["quality_score"],

@@ -24,7 +24,7 @@ def figures_frame(
     """Headline floats (column null) followed by `(metric, column, value)` detail rows, in the given order."""
     rows = [(metric, None, _float(value)) for metric, value in headline.items()]
     rows += [(metric, column, _float(value)) for metric, column, value in detail]
-    frame = pl.DataFrame(rows, schema=["metric", "column", "value"], orient="row")
+    frame = pl.DataFrame(rows, schema={"metric": pl.String, "column": pl.String, "value": pl.Float64}, orient="row")
     return frame.select(
         pl.lit(release_id).alias("release_id"),
         pl.lit(report).alias("report"),

@@ -13,7 +13,11 @@ the training patients, from `patient_id`, `service_date`, `los_days`, `claim_typ
   and B on the next, for the (A, B) pairs seen at least `MIN_TRANSITION_COUNT` times in train, R² of the
   candidate's shares against train's;
 - `admission_followup_30d`: of inpatient claims with a later claim, the share whose next claim starts within 30
-  days of discharge (service date + length of stay).
+  days of discharge (service date + length of stay);
+- `violating_patients`: the share of patients breaking a journey rule (`journey_checks`: a sex change, an age
+  going back, a claim after death, type 1 and type 2 diabetes, CKD stage reversal, maternity order and spacing);
+- `admission_180d_auc` (`journey_report` only): the longitudinal TSTR of `journey_tstr`, an inpatient admission in
+  the next 180 days from the claims so far; TRTR on the holdout's side.
 
 A table in which every patient has one claim has no consecutive pairs: its gaps, persistence, transition R² and
 follow-up share are NaN, which `journey_gate` treats as failing.
@@ -28,6 +32,7 @@ from importlib import resources
 import polars as pl
 
 from synth_ehr_assets.core.evaluation.code_structure import r_squared
+from synth_ehr_assets.core.evaluation.journey_checks import violation_share
 from synth_ehr_assets.core.schema import DX_COLUMNS
 
 MIN_TRANSITION_COUNT = 5
@@ -107,13 +112,21 @@ def journey_figures(train: pl.DataFrame, candidate: pl.DataFrame) -> dict[str, f
         "claims_per_patient_p50": quantile(per_patient, .5), "claims_per_patient_p90": quantile(per_patient, .9),
         "gap_days_p50": quantile(gaps, .5), "gap_days_p90": quantile(gaps, .9),
         "chronic_persistence": _persistence(ordered), "transition_r2": float(r2),
-        "admission_followup_30d": _follow_up(ordered), "patients": float(per_patient.len()), "transitions": float(pairs),
+        "admission_followup_30d": _follow_up(ordered), "violating_patients": violation_share(candidate),
+        "patients": float(per_patient.len()), "transitions": float(pairs),
     }
 
 
-def journey_report(train: pl.DataFrame, holdout: pl.DataFrame, synthetic: pl.DataFrame) -> dict[str, dict[str, float]]:
-    """{"synthetic": figures, "holdout": the real holdout patients' figures (the null level)}."""
-    return {"synthetic": journey_figures(train, synthetic), "holdout": journey_figures(train, holdout)}
+def journey_report(train: pl.DataFrame, holdout: pl.DataFrame, synthetic: pl.DataFrame,
+                   seed: int = 0) -> dict[str, dict[str, float]]:
+    """{"synthetic": figures, "holdout": the real holdout patients' figures (the null level)}, with the
+    longitudinal TSTR (`journey_tstr`): `admission_180d_auc` is TSTR on the synthetic side, TRTR on the holdout's."""
+    from synth_ehr_assets.core.evaluation.journey_tstr import admission_tstr
+
+    report = {"synthetic": journey_figures(train, synthetic), "holdout": journey_figures(train, holdout)}
+    utility = admission_tstr(train, holdout, synthetic, seed)
+    report["synthetic"]["admission_180d_auc"], report["holdout"]["admission_180d_auc"] = utility["tstr"], utility["trtr"]
+    return report
 
 
 # the journey gate's default bars, as shares of the real holdout's own value (`gates.min_journey_*_ratio`)

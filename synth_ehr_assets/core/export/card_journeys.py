@@ -12,6 +12,9 @@ LABELS = {
     "chronic_persistence": "chronic condition coded again on a later claim (share)",
     "transition_r2": "visit-to-visit diagnosis transition R² (vs train)",
     "admission_followup_30d": "admissions followed by a claim within 30 days (share)",
+    "violating_patients": "patients breaking a journey rule (death, diabetes type, CKD stage, maternity; share)",
+    "admission_180d_auc": "admission in the next 180 days, ROC AUC on real holdout patients (TSTR; the holdout "
+                          "column: trained on real patients, TRTR)",
 }
 
 

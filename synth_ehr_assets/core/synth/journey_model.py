@@ -21,8 +21,9 @@ claim's gap and principal category from (1 − revisit) × smoothed transition r
 weighted by recurrence, restricted to categories with an unused row that fits the patient (same sex, screened age
 within `AGE_SLACK` of the patient's age at that date, newborn codes only in the first 28 days after birth; with
 probability `carry` to those whose fitting rows carry a chronic condition of the patient), and within it the
-fitting row that keeps the chronic set, has the patient's payer, then the closest age. No row fits: the journey
-ends. The patient keeps the first row's sex, region and payer; birth is placed so that the first claim keeps its
+fitting row that keeps the chronic set, has the patient's payer, then the closest age. A fitting row must also
+pass the journey edits (`journey_edits`: death last, one diabetes type, CKD stage order, maternity order and
+spacing); a category without one is dropped and another drawn. No row fits: the journey ends. The patient keeps the first row's sex, region and payer; birth is placed so that the first claim keeps its
 age, later ages follow the dates, and the whole journey lies uniformly inside the training date window.
 """
 
@@ -36,11 +37,13 @@ import numpy as np
 import polars as pl
 
 from synth_ehr_assets.core.synth.journey_chronic import carry_share, row_conditions
+from synth_ehr_assets.core.synth.journey_edits import PatientState, RowFacts
 
 MODEL_FILE = "journey_model.json"
 GAP_QUANTILES = np.linspace(0, 1, 101)
 NEWBORN = ("P", "Z38")  # perinatal chapter and liveborn infants: only in a patient's first 28 days
 NEWBORN_DAYS = 28
+EDIT_TRIES = 8  # categories drawn for a next claim before the journey ends for want of an allowed row
 AGE_SLACK = 10  # years: a next claim comes from a row of the patient's sex this close to their age at its date
 MAX_AGE = 124
 SEXES = {"F": 0, "M": 1}  # any other value: a third group
@@ -173,6 +176,7 @@ class JourneyModel:
         types = rows["claim_type"].cast(pl.String).to_list()
         newborn_rows = self._newborn(rows).to_numpy()
         codes, chronic = row_conditions(rows)
+        facts = RowFacts.of(codes, rows["drg"] if "drg" in rows.columns else None)
         holders: dict[str, set[int]] = {}  # chronic condition → unused rows carrying it
         for r, found in enumerate(chronic):
             for x in found:
@@ -205,6 +209,7 @@ class JourneyModel:
             journey, days, history = [i], [0], np.zeros(len(categories))
             history[cats[i]] += 1
             conditions, seen = set(chronic[i]), dict.fromkeys(chronic[i], 1)
+            state = PatientState(facts)
 
             def take(j):
                 used[j] = True
@@ -217,7 +222,8 @@ class JourneyModel:
                     holders[x].discard(j)
 
             take(i)
-            while len(journey) < length:
+            state.add(i, 0)
+            while len(journey) < length and not state.dead:
                 day = days[-1] + self._gap(types[journey[-1]], rng)
                 infant = born + day <= NEWBORN_DAYS  # newborn codes only in the first 28 days
                 age_then, sex = int((born + day) // 365.25), sex_index[i]
@@ -238,8 +244,17 @@ class JourneyModel:
                     carrying[cats[fits]] = True  # categories with a row that fits the patient and carries one
                     if (weights * carrying).sum() > 0:
                         weights = weights * carrying
-                c = int(rng.choice(len(categories), p=weights / weights.sum()))
-                pool = [j for j in pools[c] if fits_patient(j)]
+                final, pool = len(journey) == length - 1, []
+                for _ in range(EDIT_TRIES):  # a category with a row the journey edits allow
+                    if weights.sum() <= 0:
+                        break
+                    c = int(rng.choice(len(categories), p=weights / weights.sum()))
+                    pool = [j for j in pools[c] if fits_patient(j) and state.allows(j, day, final)]
+                    if pool:
+                        break
+                    weights[c] = 0.0
+                if not pool:
+                    break
                 last = codes[journey[-1]]
                 # the patient's chronic set: rows carrying it first, rows adding new chronic conditions last; then
                 # the patient's payer (procedures are billed to the payers training saw), then the closest age
@@ -247,6 +262,7 @@ class JourneyModel:
                                              - 0.5 * len(last & codes[r]), payers[r] != payers[i],
                                              abs(ages[r] - age_then), order[r]))
                 take(j)
+                state.add(j, day)
                 conditions |= chronic[j]
                 for x in chronic[j]:
                     seen[x] = seen.get(x, 0) + 1

@@ -17,7 +17,9 @@ claims per patient and the gaps are the model's, then makes sure the new values 
    it was (uniformly inside the training window, at most `REPAIR_ROUNDS` times); only the moved rows are
    checked again;
 4. rows still failing go back to the values they were screened with, each as a patient of its own; a patient
-   still copying goes back entirely. Those values passed the screen, and a patient of one claim copies no run.
+   still copying goes back entirely. Those values passed the screen, and a patient of one claim copies no run;
+5. last, `evaluation.journey_checks.journey_violations` (written apart from the assembly's `journey_edits`) checks
+   the released patients; a row it still flags goes back the same way (`journey_violation_rows`).
 
 The release keeps exactly the kept rows (same principal codes, so coverage and the plan hold) in new patients.
 """
@@ -28,6 +30,7 @@ import numpy as np
 import polars as pl
 
 from synth_ehr_assets.core import schema
+from synth_ehr_assets.core.evaluation.journey_checks import journey_violations
 from synth_ehr_assets.core.synth import privacy_filters, rules
 from synth_ehr_assets.core.synth.journey_privacy import sequence_copies
 
@@ -40,7 +43,7 @@ def assemble_release(model, claims: pl.DataFrame, seed: int, screen, protected: 
     release's screen (its privacy block, training support, source copy keys and training features); returns the
     rows (same count and principals, generalised like the screen's output) and what the assembly changed."""
     stats = {"patients": 0, "patients_moved": 0, "rows_left_alone": 0, "sequence_copy_patients": 0,
-             "sequence_copy_patients_split": 0}
+             "sequence_copy_patients_split": 0, "journey_violation_rows": 0}
     if claims.height == 0:
         return claims, stats
     original = claims.with_row_index(ROW)
@@ -77,8 +80,12 @@ def assemble_release(model, claims: pl.DataFrame, seed: int, screen, protected: 
             alone |= extra
             copying |= still
             released = privacy_filters.generalise(_left_alone(rows, original, extra, seed), screen.privacy)
+    violating = set(released[ROW].gather(journey_violations(released.drop(ROW))["_row"]).to_list())
+    if violating:  # the independent check (`evaluation.journey_checks`) still finds a violation: those rows alone
+        alone |= violating
+        released = privacy_filters.generalise(_left_alone(rows, original, alone, seed), screen.privacy)
     stats.update(patients=released["patient_id"].n_unique(), patients_moved=len(moved), rows_left_alone=len(alone),
-                 sequence_copy_patients_split=len(copying))
+                 sequence_copy_patients_split=len(copying), journey_violation_rows=len(violating))
     return released.sort(ROW).drop(ROW), stats
 
 

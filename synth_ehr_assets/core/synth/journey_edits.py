@@ -1,0 +1,112 @@
+"""Journey edits (issue 15 item 2): what a patient's next claim may not do, given the claims before it.
+
+The journey assembly (`journey_model.JourneyModel.assemble`) asks `PatientState.allows` before it gives a patient a
+row, and draws another category when no row of the drawn one is allowed. Sex, birth and newborn rules are the
+assembly's own (same sex, birth before the first claim, newborn codes in the first 28 days); these are the rules
+that depend on the patient's earlier codes:
+
+- death: a claim recording the death (`DEATH_CODES`, or an "expired" MS-DRG) is the patient's last; the assembly
+  takes one only as the journey's planned last claim, and ends the journey after it;
+- diabetes type: type 1 (E10) and type 2 (E11) never on one patient (lifelong, mutually exclusive);
+- chronic kidney disease: the stage (N18.1 … N18.6) never falls more than one stage below the highest so far;
+- maternity: two deliveries (O80, O82, Z37) at least `DELIVERY_SPACING_DAYS` apart unless they are the same
+  episode (within `EPISODE_DAYS`); no pregnancy supervision (Z34) in the `POSTPARTUM_DAYS` after a delivery, and
+  within one pregnancy (no delivery between, under `PREGNANCY_DAYS` apart) the trimester never goes back.
+
+`evaluation.journey_checks` checks the same rules on a finished table, without this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+DEATH_CODES = ("R99",)  # ill-defined and unknown cause of mortality: coded on the claim of a death
+EXPIRED_DRGS = ("283", "284", "285")  # acute myocardial infarction, expired
+TYPE_1_DIABETES, TYPE_2_DIABETES = "E10", "E11"
+CKD_STAGES = {"N181": 1, "N182": 2, "N183": 3, "N1830": 3, "N1831": 3, "N1832": 3, "N184": 4, "N185": 5, "N186": 6}
+DELIVERY = ("O80", "O82", "Z37")
+PRENATAL = "Z34"  # supervision of normal pregnancy; the last character is the trimester (0 = unspecified)
+EPISODE_DAYS = 7
+DELIVERY_SPACING_DAYS = 180
+POSTPARTUM_DAYS = 42
+PREGNANCY_DAYS = 280
+
+
+def code_facts(code: str) -> tuple[bool, int, int, bool, int]:
+    """(records a death, diabetes bit 1 = type 1 / 2 = type 2, CKD stage, delivery, pregnancy trimester) of a code."""
+    trimester = int(code[-1]) if code.startswith(PRENATAL) and len(code) == 5 and code[-1] in "123" else 0
+    diabetes = 1 if code.startswith(TYPE_1_DIABETES) else 2 if code.startswith(TYPE_2_DIABETES) else 0
+    return (code.startswith(DEATH_CODES), diabetes, CKD_STAGES.get(code, 0), code.startswith(DELIVERY), trimester)
+
+
+@dataclass
+class RowFacts:
+    """Per row of the frame being assembled: what the journey edits look at."""
+
+    death: np.ndarray
+    diabetes: np.ndarray
+    ckd: np.ndarray
+    delivery: np.ndarray
+    trimester: np.ndarray
+
+    @classmethod
+    def of(cls, codes: list[frozenset], drg: pl.Series | None = None) -> RowFacts:
+        """From each row's diagnosis codes (`journey_chronic.row_conditions`) and its DRG."""
+        n = len(codes)
+        death, delivery = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+        diabetes, ckd, trimester = (np.zeros(n, dtype=np.int64) for _ in range(3))
+        for r, row in enumerate(codes):
+            for code in row:
+                dead, kind, stage, birth, term = code_facts(code)
+                death[r] |= dead
+                delivery[r] |= birth
+                diabetes[r] |= kind
+                ckd[r] = max(ckd[r], stage)
+                trimester[r] = max(trimester[r], term)
+        if drg is not None:
+            death |= drg.cast(pl.String).is_in(EXPIRED_DRGS).fill_null(False).to_numpy()
+        return cls(death, diabetes, ckd, delivery, trimester)
+
+
+class PatientState:
+    """One patient's journey so far, as the edits above see it (days counted from the first claim)."""
+
+    def __init__(self, facts: RowFacts):
+        self.facts = facts
+        self.dead = False
+        self.diabetes = 0
+        self.ckd = 0
+        self.delivery_day: int | None = None
+        self.trimester, self.trimester_day = 0, 0
+
+    def allows(self, r: int, day: int, final: bool) -> bool:
+        """Whether row `r` may be this patient's claim on `day` (`final`: the journey's planned last claim)."""
+        f = self.facts
+        if self.dead or (f.death[r] and not final) or (self.diabetes | f.diabetes[r]) == 3:
+            return False
+        if f.ckd[r] and f.ckd[r] < self.ckd - 1:
+            return False
+        since = None if self.delivery_day is None else day - self.delivery_day
+        if f.delivery[r] and since is not None and EPISODE_DAYS < since < DELIVERY_SPACING_DAYS:
+            return False
+        if f.trimester[r]:
+            if since is not None and since < POSTPARTUM_DAYS:
+                return False
+            same_pregnancy = self.trimester and day - self.trimester_day < PREGNANCY_DAYS and (
+                since is None or self.delivery_day < self.trimester_day)
+            if same_pregnancy and f.trimester[r] < self.trimester:
+                return False
+        return True
+
+    def add(self, r: int, day: int) -> None:
+        f = self.facts
+        self.dead |= bool(f.death[r])
+        self.diabetes |= int(f.diabetes[r])
+        self.ckd = max(self.ckd, int(f.ckd[r]))
+        if f.delivery[r] and (self.delivery_day is None or day - self.delivery_day > EPISODE_DAYS):
+            self.delivery_day = day  # a new delivery episode starts (the episode's window counts from its first)
+        if f.trimester[r]:
+            self.trimester, self.trimester_day = int(f.trimester[r]), day
