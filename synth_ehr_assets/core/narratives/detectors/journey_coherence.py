@@ -1,0 +1,62 @@
+"""`journey_coherence`: a note against the patient's earlier claims (`Case.history`): a known chronic or open
+condition called new, known chronic problems left out, a follow-up or admission the journey does not hold, or
+the visit the claim follows not named."""
+
+from __future__ import annotations
+
+import re
+
+from synth_ehr_assets.core.narratives import lexicon as lx
+from synth_ehr_assets.core.narratives.detectors.reading import Case, Finding, asserted, prefix_value
+
+NEW = re.compile(r"\bnewly diagnosed\b|\bnew[- ]onset\b|\bnew diagnosis\b|\bnew problem\b", re.I)
+DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
+ADMISSION = re.compile(r"\badmission\b|\badmitted\b|\bhospitali[sz]", re.I)
+ED = re.compile(r"\bemergency department\b|\bED visit", re.I)
+
+
+def _names(code: str, describe) -> list[re.Pattern]:
+    """How a note may name a code: its dotted form, the judge's synonyms, its catalog title."""
+    dotted = code if len(code) <= 3 else f"{code[:3]}.{code[3:]}"
+    out = [re.compile(re.escape(dotted) + r"\b")]
+    synonym = prefix_value(lx.SYNONYMS, code)
+    if synonym:
+        out.append(re.compile(synonym, re.I))
+    title = describe(code) if describe else None
+    if title:
+        out.append(re.compile(re.escape(title.split(",")[0].strip()), re.I))
+    return out
+
+
+def _named(code: str, text: str, describe) -> bool:
+    return any(p.search(text) for p in _names(code, describe))
+
+
+def journey_coherence(case: Case) -> list[Finding]:
+    history = case.history
+    if history is None:
+        return []
+    note = case.full or case.note
+    sentences, found = note.of(), []
+    said = " ".join(sentences)
+    for sentence in sentences:
+        if NEW.search(sentence) and asserted(NEW, sentence):
+            known = [c for c in sorted(history.known) if _named(c, sentence, case.describe)]
+            if known:
+                found.append(Finding("journey_coherence", sentence, f"{known[0]} is already known, called new"))
+    missing = [c for c, _ in history.chronic if not _named(c, said, case.describe)]
+    if missing:
+        found.append(Finding("journey_coherence", sentences[0], f"known chronic {', '.join(missing)} left out"))
+    admitted = {v.date.isoformat() for v in history.admissions}
+    seen_ed = {v.date.isoformat() for v in history.ed_visits}
+    for sentence in sentences:
+        for date in DATE.findall(sentence):
+            if ADMISSION.search(sentence) and date not in admitted and date not in seen_ed:
+                found.append(Finding("journey_coherence", sentence, f"no admission on {date} in the journey"))
+            elif ED.search(sentence) and date not in seen_ed and date not in admitted:
+                found.append(Finding("journey_coherence", sentence, f"no ED visit on {date} in the journey"))
+    if history.follow_up and history.follows is not None:
+        day = history.follows.date.isoformat()
+        if not any(day in s and re.search(r"follow", s, re.I) for s in sentences):
+            found.append(Finding("journey_coherence", sentences[0], f"the visit of {day} it follows is not named"))
+    return found[:3]
