@@ -140,7 +140,8 @@ def design_note(
     from synth_ehr_assets.core.narratives.orders import ORDERS
 
     names = {c: o.name for c, o in ORDERS.items()}
-    return with_history(note, journey, claim_dx(claim)[0], lambda c: label(c, _describe(knowledge, c)), names)
+    return with_history(note, journey, claim["service_date"], claim_dx(claim)[0],
+                        lambda c: label(c, _describe(knowledge, c)), names)
 
 
 def _compose(claim: Mapping, seed: int, knowledge: ClinicalKnowledge | None,

@@ -141,42 +141,53 @@ def _grouped(frame: pl.DataFrame, value) -> dict[str, list]:
 NEW_WORDING = (("new problem, clinically mild", "recurring problem, clinically mild"),)
 
 
-def _visit(v: Visit, title) -> str:
-    stay = f", a {v.los_days}-day stay" if v.kind == "admission" and v.los_days > 1 else ""
-    return f"{v.date.isoformat()} for {title(v.principal)}{stay}"
+def ago(days: int) -> str:
+    """A visit's distance back in words (a note carries no dates finer than the year: Safe Harbor)."""
+    if days <= 0:
+        return "earlier today"
+    if days < 60:
+        return f"{days} day{'s' if days > 1 else ''} ago"
+    return f"about {round(days / 30.4)} months ago"
 
 
-def history_sentences(context: JourneyContext, title) -> list[str]:
-    """What the note's History line says of the earlier claims; `title` names a code the way the note does."""
+def _visit(v: Visit, today: dt.date, title) -> str:
+    article = "an" if str(v.los_days).startswith("8") or v.los_days in (11, 18) else "a"
+    stay = f", {article} {v.los_days}-day stay" if v.kind == "admission" and v.los_days > 1 else ""
+    return f"{ago((today - v.date).days)} for {title(v.principal)}{stay}"
+
+
+def history_sentences(context: JourneyContext, today: dt.date, title) -> list[str]:
+    """What the note's History line says of the earlier claims seen from `today` (the claim's service date);
+    `title` names a code the way the note does."""
     if context.earlier == 0 or context.follows is None:
         return []
     follows, out = context.follows, []
     if context.follow_up:
         where = "the admission" if follows.kind == "admission" else "the emergency department visit"
-        out.append(f"Seen in follow-up after {where} of {follows.date.isoformat()} for {title(follows.principal)}.")
+        out.append(f"Seen in follow-up after {where} {_visit(follows, today, title)}.")
     else:
-        out.append(f"Last seen on {follows.date.isoformat()} for {title(follows.principal)}.")
+        out.append(f"Last seen {ago((today - follows.date).days)} for {title(follows.principal)}.")
     admissions = [v for v in context.admissions if not (context.follow_up and v == follows)]
     if admissions:
-        out.append("Earlier admissions: " + "; ".join(_visit(v, title) for v in admissions) + ".")
+        out.append("Earlier admissions: " + "; ".join(_visit(v, today, title) for v in admissions) + ".")
     visits = [v for v in context.ed_visits if not (context.follow_up and v == follows)]
     if visits:
-        out.append("Earlier emergency department visits: " + "; ".join(_visit(v, title) for v in visits) + ".")
+        out.append("Earlier emergency department visits: " + "; ".join(_visit(v, today, title) for v in visits) + ".")
     if context.chronic:
-        out.append("Known chronic problems: " + "; ".join(f"{title(c)} (since {d.isoformat()})"
+        out.append("Known chronic problems: " + "; ".join(f"{title(c)} (since {d.year})"
                                                           for c, d in context.chronic) + ".")
     return out
 
 
-def with_history(note: str, context: JourneyContext | None, principal: str, title,
+def with_history(note: str, context: JourneyContext | None, today: dt.date, principal: str, title,
                  names: dict[str, str] | None = None) -> str:
     """`note` with a History line after its first section citing the earlier claims, and the `principal`
     diagnosis not called new when it is already known; unchanged for a first visit (or no context)."""
     if context is None or context.earlier == 0:
         return note
-    said = history_sentences(context, title)
+    said = history_sentences(context, today, title)
     if context.procedures and names:
-        said.append("Earlier procedures: " + "; ".join(f"{names[c]} ({d.isoformat()})" for c, d in context.procedures
+        said.append("Earlier procedures: " + "; ".join(f"{names[c]} ({d.year})" for c, d in context.procedures
                                                        if c in names) + ".")
     lines = note.splitlines()
     lines.insert(1, "History: " + " ".join(said))

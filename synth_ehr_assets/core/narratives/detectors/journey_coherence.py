@@ -10,7 +10,7 @@ from synth_ehr_assets.core.narratives import lexicon as lx
 from synth_ehr_assets.core.narratives.detectors.reading import Case, Finding, asserted, prefix_value
 
 NEW = re.compile(r"\bnewly diagnosed\b|\bnew[- ]onset\b|\bnew diagnosis\b|\bnew problem\b", re.I)
-DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
+AGO = re.compile(r"\b(\d+) (days?|months?) ago\b")
 ADMISSION = re.compile(r"\badmission\b|\badmitted\b|\bhospitali[sz]", re.I)
 ED = re.compile(r"\bemergency department\b|\bED visit", re.I)
 
@@ -32,6 +32,15 @@ def _named(code: str, text: str, describe) -> bool:
     return any(p.search(text) for p in _names(code, describe))
 
 
+def _days(match: re.Match) -> int:
+    return int(match.group(1)) * (30 if match.group(2).startswith("month") else 1)
+
+
+def _near(said: int, actual: int) -> bool:
+    """A stated distance back fits a visit: to the day, or to the month when said in months."""
+    return abs(said - actual) <= (1 if said < 60 else 20)
+
+
 def journey_coherence(case: Case) -> list[Finding]:
     history = case.history
     if history is None:
@@ -47,16 +56,17 @@ def journey_coherence(case: Case) -> list[Finding]:
     missing = [c for c, _ in history.chronic if not _named(c, said, case.describe)]
     if missing:
         found.append(Finding("journey_coherence", sentences[0], f"known chronic {', '.join(missing)} left out"))
-    admitted = {v.date.isoformat() for v in history.admissions}
-    seen_ed = {v.date.isoformat() for v in history.ed_visits}
+    today = case.claim.get("service_date")
+    back = {"admission": [(today - v.date).days for v in history.admissions] if today else [],
+            "ED visit": [(today - v.date).days for v in history.ed_visits] if today else []}
     for sentence in sentences:
-        for date in DATE.findall(sentence):
-            if ADMISSION.search(sentence) and date not in admitted and date not in seen_ed:
-                found.append(Finding("journey_coherence", sentence, f"no admission on {date} in the journey"))
-            elif ED.search(sentence) and date not in seen_ed and date not in admitted:
-                found.append(Finding("journey_coherence", sentence, f"no ED visit on {date} in the journey"))
-    if history.follow_up and history.follows is not None:
-        day = history.follows.date.isoformat()
-        if not any(day in s and re.search(r"follow", s, re.I) for s in sentences):
-            found.append(Finding("journey_coherence", sentences[0], f"the visit of {day} it follows is not named"))
+        kind = "admission" if ADMISSION.search(sentence) else "ED visit" if ED.search(sentence) else None
+        for days in (_days(m) for m in AGO.finditer(sentence)) if kind and today else ():
+            if not any(_near(days, d) for d in back["admission"] + back["ED visit"]):
+                found.append(Finding("journey_coherence", sentence, f"no {kind} {days} days back in the journey"))
+    if history.follow_up and history.follows is not None and today:
+        days = (today - history.follows.date).days
+        if not any(re.search(r"follow", s, re.I) and any(_near(_days(m), days) for m in AGO.finditer(s))
+                   for s in sentences):
+            found.append(Finding("journey_coherence", sentences[0], f"the visit {days} days back it follows is not named"))
     return found[:3]
