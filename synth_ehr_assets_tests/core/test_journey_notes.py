@@ -78,7 +78,8 @@ def test_history_line_cites_the_journey_and_first_visits_stay_unchanged(small, r
     assert design_note(rows["b1"], SEED, journey=contexts["b1"]) == design_note(rows["b1"], SEED)
     note = design_note(rows["c3"], SEED, journey=contexts["c3"])
     history = note.splitlines()[1]
-    assert history.startswith("History: Seen in follow-up after the admission 18 days ago for community-acquired pneumonia"), note
+    assert history.startswith("History: Seen in follow-up after the admission 18 days ago for community-acquired "
+                              "pneumonia"), note
     assert "a 4-day stay" in history and "type 2 diabetes" in history and "(since 2025)" in history
     assert "ECG (2025)" in history and scan_phi(note) == []
     everyone = journey_contexts(reference)

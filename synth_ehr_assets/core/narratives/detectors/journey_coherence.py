@@ -68,5 +68,6 @@ def journey_coherence(case: Case) -> list[Finding]:
         days = (today - history.follows.date).days
         if not any(re.search(r"follow", s, re.I) and any(_near(_days(m), days) for m in AGO.finditer(s))
                    for s in sentences):
-            found.append(Finding("journey_coherence", sentences[0], f"the visit {days} days back it follows is not named"))
+            found.append(Finding("journey_coherence", sentences[0],
+                                 f"the visit {days} days back it follows is not named"))
     return found[:3]
