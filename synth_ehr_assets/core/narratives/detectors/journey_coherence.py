@@ -23,8 +23,9 @@ def _names(code: str, describe) -> list[re.Pattern]:
     if synonym:
         out.append(re.compile(synonym, re.I))
     title = describe(code) if describe else None
-    if title:
-        out.append(re.compile(re.escape(title.split(",")[0].strip()), re.I))
+    if title:  # the title, or its head before a qualifier ("cystic fibrosis with pulmonary manifestations")
+        head = re.split(r",| with | without | due to ", title)[0].strip()
+        out.append(re.compile(re.escape(head), re.I))
     return out
 
 
@@ -33,12 +34,12 @@ def _named(code: str, text: str, describe) -> bool:
 
 
 def _days(match: re.Match) -> int:
-    return int(match.group(1)) * (30 if match.group(2).startswith("month") else 1)
+    return round(int(match.group(1)) * (30.4 if match.group(2).startswith("month") else 1))
 
 
 def _near(said: int, actual: int) -> bool:
     """A stated distance back fits a visit: to the day, or to the month when said in months."""
-    return abs(said - actual) <= (1 if said < 60 else 20)
+    return abs(said - actual) <= (1 if said < 60 else 31)
 
 
 def journey_coherence(case: Case) -> list[Finding]:
@@ -46,7 +47,8 @@ def journey_coherence(case: Case) -> list[Finding]:
     if history is None:
         return []
     note = case.full or case.note
-    sentences, found = note.of(), []
+    # the reader keeps "for COVID-19. Earlier ..." as one sentence: a cited visit is read up to its own stop
+    sentences, found = [p for s in note.of() for p in re.split(r"(?<=[.;])\s+", s) if p], []
     said = " ".join(sentences)
     for sentence in sentences:
         if NEW.search(sentence) and asserted(NEW, sentence):
