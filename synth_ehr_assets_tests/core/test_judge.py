@@ -23,6 +23,16 @@ from synth_ehr_assets.core.narratives.phi import phi_report, scan_phi
 SEED = 7
 
 
+def _journey_notes(frame: pl.DataFrame, knowledge, claims=None) -> list[str]:
+    """Design notes of `claims` (default `frame`) with their patients' earlier claims in `frame`, as a release
+    writes them (the judge reads each note against that journey)."""
+    from synth_ehr_assets.core.narratives.journey_context import journey_contexts
+
+    contexts = journey_contexts(frame)
+    return [design_note(c, SEED, knowledge, journey=contexts[c["claim_id"]])
+            for c in (claims if claims is not None else frame.iter_rows(named=True))]
+
+
 @pytest.fixture(scope="module")
 def claims() -> pl.DataFrame:
     from synth_ehr_assets.core.reference import generate_reference_claims
@@ -152,7 +162,7 @@ def test_judge_frame_and_gate(claims, knowledge):
     sample = claims.head(30)
     notes = pl.DataFrame({
         "release_id": "judge", "claim_id": sample["claim_id"],
-        "note": [design_note(c, SEED, knowledge) for c in sample.iter_rows(named=True)],
+        "note": _journey_notes(sample, knowledge),
     }).with_columns(pl.when(pl.int_range(pl.len()) == 0).then(None).otherwise(pl.col("note")).alias("note"),
                     failure_reason=pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("timeout")))
     ids = sample["claim_id"].to_list()
@@ -167,9 +177,8 @@ def test_judge_frame_and_gate(claims, knowledge):
     assert judged["combined_score"][1] == judged["detector_score"][1]  # AUROC 0.5: no LLM weight
     assert judge_gate(judged[1:], None, None)["passed"] and judge_gate(judged[1:], 4.0, 0.1)["passed"]
 
-    wrong_sex = notes.with_columns(note=pl.Series([
-        design_note({**c, "sex": "F" if c["sex"] == "M" else "M"}, SEED, knowledge) for c in sample.iter_rows(named=True)
-    ]))
+    wrong_sex = notes.with_columns(note=pl.Series(_journey_notes(
+        sample, knowledge, [{**c, "sex": "F" if c["sex"] == "M" else "M"} for c in sample.iter_rows(named=True)])))
     mismatched = judge_frame(wrong_sex, sample, knowledge)
     assert mismatched["flagged_sentences"].drop_nulls().str.contains("demographics").all()
     gate = judge_gate(mismatched, None, None)
@@ -186,7 +195,7 @@ def test_judge_frame_and_gate(claims, knowledge):
 
 
 def test_calibration_catches_every_planted_kind_at_a_low_false_flag_rate(claims, knowledge):
-    notes = {c["claim_id"]: design_note(c, SEED, knowledge) for c in claims.iter_rows(named=True)}
+    notes = dict(zip(claims["claim_id"], _journey_notes(claims, knowledge)))
     report = calibration_report(claims, notes, "design", per_kind=12, seed=SEED)
     # a sample without infants cannot take an infant's exam defect (planted in test_clinician_misses)
     assert report["kinds_planted"] >= 10 and set(report["kinds_missing"]) <= {"exam_age"}, report

@@ -39,7 +39,8 @@ COLUMN_MEANINGS: dict[str, str] = {
     "review_reason": "why a symptom was rejected, empty when accepted",
     "engine": "narrative engine that wrote the text (design or llm)",
     "model": "model behind the engine",
-    "note": "synthetic provider note (SOAP) for the claim",
+    "note": "synthetic provider note (SOAP) for the claim; after a patient's first claim a History line cites "
+            "the earlier admissions, ED visits, chronic problems and the visit it follows (no date finer than a year)",
     "prompt_hash": "content hash of the LLM prompt (cache key), empty for the design engine",
     "status": "ok, or why no note was written",
     "failure_reason": "what went wrong when status is not ok",

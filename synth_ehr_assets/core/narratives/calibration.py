@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import polars as pl
 
-from synth_ehr_assets.core.narratives import planting
+from synth_ehr_assets.core.narratives import planting, planting_journey
 from synth_ehr_assets.core.narratives.config import NarrativeConfig
 from synth_ehr_assets.core.narratives.detectors import detect
 from synth_ehr_assets.core.narratives.judge import LLMJudgeScores, combined_score, rationale_problem
@@ -35,20 +35,26 @@ def calibration_report(
     llm_judge: LLMBatch | None = None,
     llm_cases: int = 40,
     findings: Mapping[str, list] | None = None,
+    histories: Mapping | None = None,
 ) -> dict:
     """`notes` maps claim_id → the release engine's note (`engine` names it). Clean notes the detectors accept
     are the bases; each planter (`planting.PLANTERS`) changes the note or the claim so one defect kind holds,
     on up to `per_kind` eligible bases. Returns recall per kind, the clean flag rate, AUROC of the combined
     score and, with `llm_judge` (a batch callable over (note, claim) pairs), the LLM judge's AUROC on a balanced
     subset of `llm_cases` cases (a rationale that is not prose counts as a failed verdict). `findings` (claim_id →
-    the detectors' findings on its note, e.g. from `judge.note_findings`) spares re-reading the clean notes."""
+    the detectors' findings on its note, e.g. from `judge.note_findings`) spares re-reading the clean notes.
+    `histories` (claim_id → `JourneyContext`, default from the claims' patients and dates) feed the journey
+    check; journey contradictions (`planting_journey`) are planted only into notes of claims with earlier claims."""
+    from synth_ehr_assets.core.narratives.journey_context import journey_contexts
+
     config = config or NarrativeConfig()
+    histories = journey_contexts(claims) if histories is None else histories
     rng = random.Random(seed)
     rows = [c for c in claims.iter_rows(named=True) if notes.get(c["claim_id"])]
     rng.shuffle(rows)
     known = findings or {}
     clean_findings = [(c, notes[c["claim_id"]], known[c["claim_id"]] if c["claim_id"] in known else
-                       detect(notes[c["claim_id"]], c, describe)) for c in rows]
+                       detect(notes[c["claim_id"]], c, describe, histories.get(c["claim_id"]))) for c in rows]
     flagged = sum(bool(f) for _, _, f in clean_findings)
     bases = [(c, n) for c, n, f in clean_findings if not f]
     cases: list[tuple[str, str, Mapping]] = [("clean", n, c) for c, n in bases[: max(per_kind * 4, 40)]]
@@ -61,20 +67,31 @@ def calibration_report(
             if planted is not None:
                 cases.append((kind, planted[0], planted[1]))
                 made += 1
-    found = [detect(note, claim, describe) for _, note, claim in cases]
+    for kind, planter in planting_journey.PLANTERS.items():
+        made = 0
+        for claim, note in bases:
+            journey = histories.get(claim["claim_id"])
+            if made >= per_kind or journey is None or journey.earlier == 0:
+                continue
+            planted = planter(note, claim, journey, rng, describe)
+            if planted is not None:
+                cases.append((kind, planted[0], planted[1]))
+                made += 1
+    found = [detect(note, claim, describe, histories.get(claim["claim_id"])) for _, note, claim in cases]
     kinds = np.array([k for k, _, _ in cases])
     scores = np.array([combined_score(sorted({f.kind for f in fs}), weights=config.judge_weights) for fs in found])
     labels = (kinds != "clean").astype(int)
-    recall = {kind: round(float(np.mean([planting.EXPECTED[kind] in {f.kind for f in fs}
+    expected = {**planting.EXPECTED, **planting_journey.EXPECTED}
+    recall = {kind: round(float(np.mean([expected[kind] in {f.kind for f in fs}
                                          for k, fs in zip(kinds, found) if k == kind])), 4)
-              for kind in planting.PLANTERS if (kinds == kind).any()}
+              for kind in expected if (kinds == kind).any()}
     report = {
         "engine": engine,
         "clean_notes": len(clean_findings),
         "clean_flag_rate": round(flagged / max(len(clean_findings), 1), 4),
         "planted_notes": int(labels.sum()),
         "kinds_planted": len(recall),
-        "kinds_missing": [k for k in planting.PLANTERS if k not in recall],
+        "kinds_missing": [k for k in planting.PLANTERS if k not in recall],  # journey kinds need earlier claims
         "recall": recall,
         "min_recall": min(recall.values()) if recall else 0.0,
         "auroc": _auroc(labels, 1 - scores),

@@ -16,6 +16,7 @@ import polars as pl
 
 from synth_ehr_assets.core.narratives import decision as dm, hospital, lexicon, phrasing as ph
 from synth_ehr_assets.core.narratives.clinical import acuity, band, implied_signs, label, profile
+from synth_ehr_assets.core.narratives.journey_context import JourneyContext, journey_contexts, with_history
 from synth_ehr_assets.core.narratives.knowledge import ClinicalKnowledge, build_knowledge
 from synth_ehr_assets.core.narratives.orders import ED_LEVELS, INFANT_EARLY_DOSE, OFFICE_LEVELS, ORDERS, PCS
 from synth_ehr_assets.core.narratives.symptoms import (
@@ -128,9 +129,23 @@ def design_note(
     seed: int,
     knowledge: ClinicalKnowledge | None = None,
     symptoms: Sequence[str] | None = None,
+    journey: JourneyContext | None = None,
 ) -> str:
     """Provider note for one claim row (keys of `CLAIM_SCHEMA`); `symptoms` default to the design engine's accepted
-    symptoms of the claim. `seed` is the release seed; the claim's stream derives from it and the claim id."""
+    symptoms of the claim. `seed` is the release seed; the claim's stream derives from it and the claim id.
+    `journey` (the patient's earlier claims) adds a History line; a first visit's note is unchanged."""
+    note = _compose(claim, seed, knowledge, symptoms)
+    if journey is None or journey.earlier == 0:
+        return note
+    from synth_ehr_assets.core.narratives.orders import ORDERS
+
+    names = {c: o.name for c, o in ORDERS.items()}
+    return with_history(note, journey, claim["service_date"], claim_dx(claim)[0],
+                        lambda c: label(c, _describe(knowledge, c)), names)
+
+
+def _compose(claim: Mapping, seed: int, knowledge: ClinicalKnowledge | None,
+             symptoms: Sequence[str] | None) -> str:
     dx = claim_dx(claim)
     if not dx:
         raise ValueError(f"claim {claim.get('claim_id')!r} has no diagnosis code in dx_1")
@@ -238,12 +253,14 @@ def design_notes(
     symptoms: pl.DataFrame | None = None,
     progress: Progress | None = None,
 ) -> pl.DataFrame:
-    """Notes for every claim: release_id, claim_id, note (symptoms from the `synthetic_symptoms` frame when given)."""
+    """Notes for every claim: release_id, claim_id, note (symptoms from the `synthetic_symptoms` frame when given;
+    each patient's earlier claims in the frame cited in the History line)."""
     by_claim = accepted_by_claim(symptoms) if symptoms is not None else None
+    journeys = journey_contexts(claims)
     notes, total = [], claims.height
     for done, claim in enumerate(claims.iter_rows(named=True), start=1):
         chosen = by_claim.get(claim["claim_id"], []) if by_claim is not None else None
-        notes.append(design_note(claim, seed, knowledge, chosen))
+        notes.append(design_note(claim, seed, knowledge, chosen, journeys.get(str(claim["claim_id"]))))
         if progress is not None and (done % 5_000 == 0 or done == total):
             progress(done, total)
     return pl.DataFrame({

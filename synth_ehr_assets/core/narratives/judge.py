@@ -155,8 +155,11 @@ def judge_frame(
     config = config or NarrativeConfig()
     weight = llm_weight(llm_auroc, config.judge_weights, config.min_llm_auroc)
     llm_scores, known = llm_scores or {}, findings or {}
+    from synth_ehr_assets.core.narratives.journey_context import journey_contexts
+
     describe = knowledge.description if knowledge is not None else None
     by_id = {row["claim_id"]: row for row in claims.iter_rows(named=True)}
+    histories = journey_contexts(claims)
     missing = [c for c in notes["claim_id"].to_list() if c not in by_id]
     if missing:
         raise ValueError(f"notes refer to claims that are not in the claims frame: {missing[:5]}")
@@ -169,7 +172,8 @@ def judge_frame(
                         "dx_mentioned": False, "demographics_ok": False, "phi_hits": 0, "llm_status": "absent"})
             continue
         claim = by_id[claim_id]
-        found = known[claim_id] if claim_id in known else detect(note, claim, _safe(describe))
+        found = known[claim_id] if claim_id in known else detect(note, claim, _safe(describe),
+                                                                 histories.get(claim_id))
         kinds = sorted({f.kind for f in found})
         llm, status, rationale = LLMJudgeScores.coerce(llm_scores.get(claim_id)), "absent", None
         if claim_id in llm_scores:
@@ -204,12 +208,15 @@ def judge_frame(
 
 def note_findings(notes: pl.DataFrame, claims: pl.DataFrame, knowledge: ClinicalKnowledge | None = None) -> dict:
     """claim_id → every detector's findings on its note (notes without text left out), read once for both
-    `calibration_report` and `judge_frame`."""
+    `calibration_report` and `judge_frame`; each note read against its patient's earlier claims in the frame."""
     from synth_ehr_assets.core.narratives.detectors import detect
+    from synth_ehr_assets.core.narratives.journey_context import journey_contexts
 
     describe = _safe(knowledge.description) if knowledge is not None else None
     by_id = {row["claim_id"]: row for row in claims.iter_rows(named=True)}
-    return {cid: detect(note, by_id[cid], describe) for cid, note in notes.select("claim_id", "note").iter_rows()
+    histories = journey_contexts(claims)
+    return {cid: detect(note, by_id[cid], describe, histories.get(cid))
+            for cid, note in notes.select("claim_id", "note").iter_rows()
             if note and note.strip() and cid in by_id}
 
 

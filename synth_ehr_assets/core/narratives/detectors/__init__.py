@@ -17,6 +17,7 @@ from synth_ehr_assets.core.narratives.detectors import (
     encounter,
     followup,
     identity,
+    journey_coherence,
     labels,
     pediatrics,
     plans,
@@ -50,6 +51,7 @@ REGISTRY: tuple[tuple[tuple[str, ...], Detector], ...] = (
     (("status_plan",), status.status_plan),
     (("inpatient_course",), encounter.inpatient_course),
     (("course_complication",), encounter.course_complication),
+    (("journey_coherence",), journey_coherence.journey_coherence),
     (("demographics",), identity.demographics),
     (("phi",), identity.phi),
 )
@@ -57,13 +59,17 @@ KINDS = tuple(kind for kinds, _ in REGISTRY for kind in kinds)
 __all__ = ["KINDS", "REGISTRY", "Case", "Finding", "Note", "asserted", "detect", "read", "review"]
 
 
-def detect(text: str, claim: Mapping, describe=None) -> list[Finding]:
-    """Every finding of every registered detector for one note against its claim row."""
+def detect(text: str, claim: Mapping, describe=None, history=None) -> list[Finding]:
+    """Every finding of every registered detector for one note against its claim row; `history` (the claim's
+    `JourneyContext`) for the journey check. The History line, which cites other claims' codes, is read only by
+    `journey_coherence`; the other detectors read the note of this claim."""
     if describe is None:
         from synth_ehr_assets.core.codes import describe
-    note = read(text)
+    full = read(text)
+    own = "\n".join(line for line in text.splitlines() if not line.startswith("History: "))
+    note = read(own) if own != text else full
     case = Case(note, claim, [claim[f"dx_{i}"] for i in range(1, 11) if claim.get(f"dx_{i}")], describe,
-                parse_vitals(note.joined("objective") or text))
+                parse_vitals(note.joined("objective") or own), history, full)
     return [finding for _, detector in REGISTRY for finding in detector(case)]
 
 

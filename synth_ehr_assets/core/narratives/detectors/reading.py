@@ -40,13 +40,15 @@ class Note:
 @dataclass(frozen=True)
 class Case:
     """What a detector reads: the note, its claim row, the claim's diagnoses (dx_1 first), a code → title
-    function and the vitals written in the note."""
+    function and the vitals written in the note; with a journey, its context and the whole note."""
 
     note: Note
     claim: Mapping
     dx: Sequence[str]
     describe: Callable[[str], str | None]
     vitals: Mapping[str, float]
+    history: object | None = None  # the claim's `journey_context.JourneyContext`, when the journey is known
+    full: Note | None = None  # the note with its History line (the journey's), which `note` leaves out
 
     @property
     def px(self) -> list[str]:
