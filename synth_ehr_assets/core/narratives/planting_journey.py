@@ -37,11 +37,12 @@ def journey_forgotten(note, claim, history, rng, describe=None):
     lines = note.splitlines()
     lines[at] = re.sub(r" ?Known chronic problems: [^.]*(?:\.[^ ][^.]*)*\.", "", lines[at])
     from synth_ehr_assets.core.codes import describe as catalog
-    from synth_ehr_assets.core.narratives.detectors.journey_coherence import _named
+    from synth_ehr_assets.core.narratives.detectors.journey_coherence import named
 
     describe = describe or catalog
     kept = "\n".join(lines)
-    if all(_named(c, kept, describe) for c, _ in history.chronic):
+    sentences = [p for line in lines for p in re.split(r"(?<=[.;])\s+", line) if p]
+    if all(named(c, sentences, describe) for c, _ in history.chronic):
         return None  # the claim itself names them: nothing is forgotten
     return kept, claim
 

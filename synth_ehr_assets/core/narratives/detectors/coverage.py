@@ -33,23 +33,27 @@ def _concept_tokens(description: str) -> set[str]:
     return {w[:-1] if len(w) > 4 and w.endswith("s") else w for w in re.findall(r"[a-z0-9]+", text)}
 
 
+def _bags(sentences: list[str]) -> list[set[str]]:
+    return [{SAID_AS.get(w, w[:-1] if len(w) > 4 and w.endswith("s") else w)
+             for w in re.findall(r"[a-z0-9]+", s.lower())} for s in sentences]
+
+
+def named_in_words(code: str, sentences: list[str], describe) -> bool:
+    """Whether one of `sentences` names `code` in words: the judge's synonym, or half the title's concept words
+    in one sentence (a bare code in parentheses does not count)."""
+    sentences = [CODE_IN_TEXT.sub("", s) for s in sentences]
+    synonym = prefix_value(lx.SYNONYMS, code)
+    if synonym and re.search(synonym, " ".join(sentences), re.I):
+        return True
+    wanted = _concept_tokens(describe(code) or "")
+    return bool(wanted) and max((len(wanted & bag) / len(wanted) for bag in _bags(sentences)), default=0) >= 0.5
+
+
 def dx_missing(case: Case) -> list[Finding]:
     """Claim diagnoses the note never names (in words: a bare code in parentheses does not count)."""
-    sentences = [CODE_IN_TEXT.sub("", s) for s in case.note.of()]
-    bags = [{SAID_AS.get(w, w[:-1] if len(w) > 4 and w.endswith("s") else w)
-             for w in re.findall(r"[a-z0-9]+", s.lower())} for s in sentences]
-    plain = " ".join(sentences)
-    found = []
-    for code in case.dx:
-        synonym = prefix_value(lx.SYNONYMS, code)
-        if synonym and re.search(synonym, plain, re.I):
-            continue
-        wanted = _concept_tokens(case.describe(code) or "")
-        if wanted and max((len(wanted & bag) / len(wanted) for bag in bags), default=0) >= 0.5:
-            continue
-        found.append(Finding("dx_missing", f"{code}: {case.describe(code)}",
-                             "claim diagnosis not addressed in the note"))
-    return found
+    sentences = list(case.note.of())
+    return [Finding("dx_missing", f"{code}: {case.describe(code)}", "claim diagnosis not addressed in the note")
+            for code in case.dx if not named_in_words(code, sentences, case.describe)]
 
 
 @lru_cache(maxsize=1)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from synth_ehr_assets.core.narratives import lexicon as lx
+from synth_ehr_assets.core.narratives.detectors.coverage import named_in_words
 from synth_ehr_assets.core.narratives.detectors.reading import Case, Finding, asserted, prefix_value
 
 NEW = re.compile(r"\bnewly diagnosed\b|\bnew[- ]onset\b|\bnew diagnosis\b|\bnew problem\b", re.I)
@@ -33,6 +34,11 @@ def _named(code: str, text: str, describe) -> bool:
     return any(p.search(text) for p in _names(code, describe))
 
 
+def named(code: str, sentences: list[str], describe) -> bool:
+    """Whether the note names `code`: by code, synonym or title head anywhere, or in words in one sentence."""
+    return _named(code, " ".join(sentences), describe) or named_in_words(code, sentences, describe)
+
+
 def _days(match: re.Match) -> int:
     return round(int(match.group(1)) * (30.4 if match.group(2).startswith("month") else 1))
 
@@ -49,13 +55,12 @@ def journey_coherence(case: Case) -> list[Finding]:
     note = case.full or case.note
     # the reader keeps "for COVID-19. Earlier ..." as one sentence: a cited visit is read up to its own stop
     sentences, found = [p for s in note.of() for p in re.split(r"(?<=[.;])\s+", s) if p], []
-    said = " ".join(sentences)
     for sentence in sentences:
         if NEW.search(sentence) and asserted(NEW, sentence):
             known = [c for c in sorted(history.known) if _named(c, sentence, case.describe)]
             if known:
                 found.append(Finding("journey_coherence", sentence, f"{known[0]} is already known, called new"))
-    missing = [c for c, _ in history.chronic if not _named(c, said, case.describe)]
+    missing = [c for c, _ in history.chronic if not named(c, sentences, case.describe)]
     if missing:
         found.append(Finding("journey_coherence", sentences[0], f"known chronic {', '.join(missing)} left out"))
     today = case.claim.get("service_date")
