@@ -59,10 +59,12 @@ def llm_notes_frame(
     """SOAP notes whose free-text sentences the model writes after the design notes of the nearest cases."""
     from synth_ehr_assets.core.narratives.design import design_note, exemplars
     from synth_ehr_assets.core.narratives.detectors import review
+    from synth_ehr_assets.core.narratives.journey_context import journey_contexts
     from synth_ehr_assets.core.narratives.llm_engine import llm_notes
     from synth_ehr_assets.core.narratives.symptoms import accepted_by_claim
 
     chosen = accepted_by_claim(symptoms.filter(pl.col("claim_id").is_in(claims["claim_id"].implode())))
+    journeys = journey_contexts(claims)  # the History line a journey's later notes carry
     with _llm_client(context, llm, spec) as client:
         notes, stats = llm_notes(
             claims,
@@ -70,7 +72,8 @@ def llm_notes_frame(
             client=client,
             seed=spec.seed,
             symptoms=chosen,
-            structured_note_fn=lambda claim, found: design_note(claim, spec.seed, knowledge, found),
+            structured_note_fn=lambda claim, found: design_note(claim, spec.seed, knowledge, found,
+                                                               journeys.get(str(claim["claim_id"]))),
             progress=step_progress(context, "llm notes"),
             review_fn=review,
             max_regenerations=spec.narratives.max_note_regenerations,

@@ -137,3 +137,21 @@ def test_judge_reads_each_note_against_its_patients_earlier_claims(small):
     assert not any(f.kind == "journey_coherence" for f in findings["c1"])
     judged = judge_frame(notes, small)
     assert "journey_coherence" in (judged.filter(pl.col("claim_id") == "c3")["flags"][0] or "")
+
+
+def test_an_llm_note_keeps_the_history_line_of_its_design_note_after_subjective():
+    from synth_ehr_assets.core.narratives.llm_engine import assemble_note
+
+    structured = ("Subjective: A 70-year-old man is seen in clinic for heart failure.\n"
+                  "History: Seen in follow-up after the admission 12 days ago for heart failure, a 4-day stay.\n"
+                  "Objective: Vitals: HR 80.\nAssessment: 1. Heart failure (I50.9), improving.\nPlan: Daily weights.")
+    claim = {"claim_id": "c1", "dx_1": "I509"}
+    note = assemble_note(claim, "He feels less short of breath.", "Heart failure after a recent stay.", [],
+                         structured, lambda c: "Heart failure, unspecified")
+    lines = note.splitlines()
+    assert lines[0].startswith("Subjective: He feels less short of breath.")
+    assert lines[1] == structured.splitlines()[1]
+    assert sum(line.startswith("History: ") for line in lines) == 1
+    first_visit = assemble_note(claim, "He is short of breath.", "Heart failure.", [],
+                                structured.replace(structured.splitlines()[1] + "\n", ""), lambda c: None)
+    assert not any(line.startswith("History: ") for line in first_visit.splitlines())

@@ -139,8 +139,10 @@ def assemble_note(
     describe: Describe,
 ) -> str:
     """The note: the model's two sentences placed among the pipeline's fixed parts (every design-engine section
-    is kept: Objective, the numbered Assessment, MDM, Plan, Hospital course, Discharge)."""
+    is kept: the History line of a journey, Objective, the numbered Assessment, MDM, Plan, Hospital course,
+    Discharge)."""
     sections = note_sections(structured_note) if structured_note else {}
+    history_line = next((line for line in (structured_note or "").splitlines() if line.startswith("History: ")), None)
     history = sections.get("Subjective", "").split(". ")[2:]  # design sentences after arrival + complaint
     unmentioned = [s for s in symptoms if s.lower() not in subjective.lower()]
     fixed_symptoms = f" Also reported: {_join(unmentioned)}." if unmentioned else ""
@@ -154,6 +156,8 @@ def assemble_note(
               if name not in ("Subjective", "Objective", "Assessment")]
     if "Plan" not in sections:
         lines.append("Plan: Follow up as clinically indicated.")
+    if history_line:
+        lines.insert(1, history_line)
     return "\n".join(lines)
 
 
