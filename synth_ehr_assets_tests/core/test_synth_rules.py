@@ -51,7 +51,7 @@ VALID = [
     claim(claim_id="c4", dx_1="I130", dx_2="I5023", dx_3="N1831", px_1="99397", px_2="77067", charge_amount=180.1),
     claim(
         claim_id="c5", dx_1="E1122", dx_2="N189", dx_3="I129", age=4, sex="M", payer="medicaid", px_1="99382",
-        px_2="90700",
+        px_2="90700", px_3="90460",
     ),
     claim(claim_id="c6", dx_1="Z00121", dx_2=None, age=0, payer="medicaid", px_1="99391", px_2="90460"),
     claim(claim_id="c7", dx_1="Z3482", dx_2="Z3A20", age=31, payer="commercial", px_1="0502F"),

@@ -22,9 +22,11 @@ Rules:
 - `excludes1_pair`, `missing_companion_code`, `redundant_unspecified`: ICD-10-CM conventions between the codes
   of one claim (`edits_icd`).
 - `px_age_sex_band`: procedures outside their age band or sex (`edits_procedures`).
-- `gestation_weeks_conflict`, `missing_procedure`, `multiple_em_levels`: one gestational age per encounter, in
-  the trimester its pregnancy codes name; a billed service on professional and outpatient claims; one visit
-  level per E/M family (`edits_encounter`).
+- `gestation_weeks_conflict`, `missing_procedure`, `multiple_em_levels`, `pregnancy_condition_not_chapter15`,
+  `vaccine_without_administration`: one gestational age per encounter, in the trimester its pregnancy codes
+  name; a billed service on professional and outpatient claims; one visit level per E/M family; no Z34 (normal
+  pregnancy) beside a chapter 15 code or a condition the guidelines code in chapter 15; an administration code
+  beside every vaccine product (`edits_encounter`).
 - `px_dx_unsupported`, `drg_dx_mismatch`, `payer_age_implausible`: only with a `TrainingSupport` built from the
   training claims (`edits_support`); without one they are skipped.
 """
@@ -45,26 +47,11 @@ from synth_ehr_assets.core.synth.edits_support import TrainingSupport
 
 VIOLATION_SCHEMA = {"claim_id": pl.String(), "rule": pl.String(), "column": pl.String(), "detail": pl.String()}
 RULES = (
-    "missing_principal_dx",
-    "dx_slot_gap",
-    "invalid_dx_code",
-    "age_sex_edit",
-    "unacceptable_principal_dx",
-    "duplicate_dx",
-    "duplicate_px",
-    "px_setting_mismatch",
-    "drg_setting_mismatch",
-    "los_setting_mismatch",
-    "amount_order",
-    "amount_precision",
-    "invalid_value",
-    "excludes1_pair",
-    "missing_companion_code",
-    "redundant_unspecified",
-    "px_age_sex_band",
-    "gestation_weeks_conflict",
-    "missing_procedure",
-    "multiple_em_levels",
+    "missing_principal_dx", "dx_slot_gap", "invalid_dx_code", "age_sex_edit", "unacceptable_principal_dx",
+    "duplicate_dx", "duplicate_px", "px_setting_mismatch", "drg_setting_mismatch", "los_setting_mismatch",
+    "amount_order", "amount_precision", "invalid_value", "excludes1_pair", "missing_companion_code",
+    "redundant_unspecified", "px_age_sex_band", "gestation_weeks_conflict", "missing_procedure", "multiple_em_levels",
+    "pregnancy_condition_not_chapter15", "vaccine_without_administration",
     "px_dx_unsupported",
     "drg_dx_mismatch",
     "payer_age_implausible",
@@ -162,6 +149,8 @@ def violations_by_row(df: pl.DataFrame, support: TrainingSupport | None = None) 
         edits_encounter.gestation_violations(long_dx),
         edits_encounter.missing_procedure(frame),
         edits_encounter.multiple_em_levels(long_px),
+        edits_encounter.pregnancy_condition_violations(long_dx),
+        edits_encounter.vaccine_without_administration(long_px),
         *(edits_support.support_violations(frame, long_px, support, long_dx) if support is not None else []),
     ]
     return pl.concat([p.select(_ROW, "rule", "column", "detail") for p in parts])
