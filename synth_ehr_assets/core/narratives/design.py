@@ -179,7 +179,7 @@ def _compose(claim: Mapping, seed: int, knowledge: ClinicalKnowledge | None,
     place_of_injury = [c for c in injury_cause if c.startswith("Y92")]
     if place_of_injury:
         subjective.append(f"Place of injury: {labels[place_of_injury[0]]}.")
-    history = [labels[c] for c in dx[1:] if c[0] not in "VWXYZ"]
+    history = ph.distinct((labels[c] for c in dx[1:] if c[0] not in "VWXYZ"), said=[labels[principal]])
     if history:
         subjective.append(rng.choice(ph.HISTORY).format(ph.join(history)))
     if age is not None and age < 18:

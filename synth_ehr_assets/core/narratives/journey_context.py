@@ -10,6 +10,8 @@ from functools import lru_cache
 
 import polars as pl
 
+from synth_ehr_assets.core.narratives.phrasing import distinct
+
 FOLLOW_UP_DAYS = 30  # an ED visit or an inpatient discharge this recent makes the claim its follow-up
 MAX_CITED = 3  # admissions, ED visits and procedures cited: the most recent ones
 MAX_CHRONIC = 4  # chronic problems cited: the earliest coded
@@ -173,9 +175,9 @@ def history_sentences(context: JourneyContext, today: dt.date, title) -> list[st
     visits = [v for v in context.ed_visits if not (context.follow_up and v == follows)]
     if visits:
         out.append("Earlier emergency department visits: " + "; ".join(_visit(v, today, title) for v in visits) + ".")
-    if context.chronic:
-        out.append("Known chronic problems: " + "; ".join(f"{title(c)} (since {d.year})"
-                                                          for c, d in context.chronic) + ".")
+    if context.chronic:  # two codes titled alike are one problem, cited from its first coding
+        chronic = distinct(context.chronic, key=lambda coded: title(coded[0]))
+        out.append("Known chronic problems: " + "; ".join(f"{title(c)} (since {d.year})" for c, d in chronic) + ".")
     return out
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 import polars as pl
 
 from synth_ehr_assets.core.narratives.client import BatchStats, LLMClient, LLMRequest
+from synth_ehr_assets.core.narratives.phrasing import join
 from synth_ehr_assets.core.narratives.prompts import (
     JudgeVerdict,
     arrival,
@@ -62,10 +63,6 @@ def _describe(describe: Describe | None) -> Describe:
 
 def _seed(seed: int, claim_id: str, purpose: str) -> int:
     return claim_seed(seed, claim_id, purpose) % 2**31  # llama.cpp and OpenAI take 32-bit seeds
-
-
-def _join(items: Sequence[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def llm_symptoms(
@@ -145,7 +142,7 @@ def assemble_note(
     history_line = next((line for line in (structured_note or "").splitlines() if line.startswith("History: ")), None)
     history = sections.get("Subjective", "").split(". ")[2:]  # design sentences after arrival + complaint
     unmentioned = [s for s in symptoms if s.lower() not in subjective.lower()]
-    fixed_symptoms = f" Also reported: {_join(unmentioned)}." if unmentioned else ""
+    fixed_symptoms = f" Also reported: {join(unmentioned)}." if unmentioned else ""
     rest = (" " + ". ".join(history)) if history else ""
     codes = diagnosis_codes(claim)
     listed = " ".join(f"{i}. {clinical_label(c, describe)} ({c})." for i, c in enumerate(codes, 1))

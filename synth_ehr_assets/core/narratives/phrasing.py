@@ -4,10 +4,13 @@ claims the way real notes do (the share of sentences repeated verbatim in more t
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TypeVar
 
 from synth_ehr_assets.core.narratives.clinical import profile
 from synth_ehr_assets.core.narratives.vitals import HYPOXEMIA_SPO2, Vitals, hypotension_sbp, norms
+
+Item = TypeVar("Item")
 
 ABOVE_GOAL = ("above goal today", "not at goal today", "reading elevated today", "above target on today's reading")
 ORDERED = ("{} ordered", "{} sent, results to follow", "{} collected today", "{} pending at the end of the visit")
@@ -53,8 +56,22 @@ def cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def distinct(items: Iterable[Item], key: Callable[[Item], str] = str, said: Iterable[str] = ()) -> list[Item]:
+    """`items` in first-seen order without one whose `key` (case-insensitive) was already said, in `items` or
+    in `said`: two codes a note names alike (N18.30 and N18.9, "chronic kidney disease") are named once."""
+    seen = {text.casefold() for text in said}
+    kept = []
+    for item in items:
+        name = key(item).casefold()
+        if name not in seen:
+            seen.add(name)
+            kept.append(item)
+    return kept
+
+
 def join(items: Sequence[str]) -> str:
-    items = list(items)
+    """'a, b and c', each item once (`distinct`)."""
+    items = distinct(items)
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 

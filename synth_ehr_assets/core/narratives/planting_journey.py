@@ -37,11 +37,11 @@ def journey_forgotten(note, claim, history, rng, describe=None):
     lines = note.splitlines()
     lines[at] = re.sub(r" ?Known chronic problems: [^.]*(?:\.[^ ][^.]*)*\.", "", lines[at])
     from synth_ehr_assets.core.codes import describe as catalog
-    from synth_ehr_assets.core.narratives.detectors.journey_coherence import named
+    from synth_ehr_assets.core.narratives.detectors.journey_coherence import named, note_sentences
 
     describe = describe or catalog
     kept = "\n".join(lines)
-    sentences = [p for line in lines for p in re.split(r"(?<=[.;])\s+", line) if p]
+    sentences = note_sentences(lines)
     if all(named(c, sentences, describe) for c, _ in history.chronic):
         return None  # the claim itself names them: nothing is forgotten
     return kept, claim

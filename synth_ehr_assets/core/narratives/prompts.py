@@ -18,6 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from synth_ehr_assets.core.narratives.phrasing import distinct, join
 from synth_ehr_assets.core.schema import DX_COLUMNS
 
 NOTE_SYSTEM = (
@@ -162,8 +163,8 @@ def exemplar_from_design(example: Mapping, describe: Callable[[str], str | None]
     codes = diagnosis_codes(claim)
     principal = clinical_label(codes[0], describe).rstrip(".") if codes else "Encounter"
     principal = principal[:1].upper() + principal[1:]
-    others = [free_text(clinical_label(c, describe)) for c in codes[1:3]]
-    with_others = f", with {' and '.join(others)}" if others else ""
+    others = distinct((free_text(clinical_label(c, describe)) for c in codes[1:3]), said=[principal])
+    with_others = f", with {join(others)}" if others else ""
     plan = sections.get("Plan", "").split(";")[0].strip()
     step = f", plan to {free_text(plan[0].lower() + plan[1:])}" if plan else ""
     assessment = f"{principal}{with_others}{step}."

@@ -39,6 +39,11 @@ def named(code: str, sentences: list[str], describe) -> bool:
     return _named(code, " ".join(sentences), describe) or named_in_words(code, sentences, describe)
 
 
+def note_sentences(lines) -> list[str]:
+    """`lines` cut at each full stop or semicolon: a cited visit or a named problem is read up to its own stop."""
+    return [part for line in lines for part in re.split(r"(?<=[.;])\s+", line) if part]
+
+
 def _days(match: re.Match) -> int:
     return round(int(match.group(1)) * (30.4 if match.group(2).startswith("month") else 1))
 
@@ -53,8 +58,8 @@ def journey_coherence(case: Case) -> list[Finding]:
     if history is None:
         return []
     note = case.full or case.note
-    # the reader keeps "for COVID-19. Earlier ..." as one sentence: a cited visit is read up to its own stop
-    sentences, found = [p for s in note.of() for p in re.split(r"(?<=[.;])\s+", s) if p], []
+    # the reader keeps "for COVID-19. Earlier ..." as one sentence
+    sentences, found = note_sentences(note.of()), []
     for sentence in sentences:
         if NEW.search(sentence) and asserted(NEW, sentence):
             known = [c for c in sorted(history.known) if _named(c, sentence, case.describe)]
