@@ -21,7 +21,8 @@ split of what it is given: its default), CPU, each method fitted and sampled in 
 Scores: the journey figures of `core/evaluation/journeys.py` (against the train patients; the real holdout patients
 scored the same way are the null level) on whole synthetic patients drawn to hold as many claims as the holdout
 (a share-based figure such as the transition R² rises with the number of claims scored, so a larger sample would
-look better than the holdout for no other reason; the R² of all synthetic patients is printed beside it), and the claim-level scores of `bench_scores.evaluate`
+look better than the holdout for no other reason; the R² of all synthetic patients is printed beside it), averaged
+over 10 seeded draws of such patients (`transition_r2_sd`: their spread), and the claim-level scores of `bench_scores.evaluate`
 (sdmetrics quality, code-prevalence R², inpatient TSTR, DCR overfitting protection, code structure, validity).
 The targets (issue 15): transition R² ≥ 0.9 × the real holdout's and ≥ TabularARGN's; every other journey figure
 within 10% of the real holdout's; fit ≤ 10 minutes.
@@ -44,6 +45,7 @@ METHODS = ("synth_ehr_journey", "tabular_argn_sequential")
 RESULTS = Path(__file__).resolve().parent / "results"
 PATIENT_COLUMNS = ("sex", "region", "payer")  # constant per reference patient: TabularARGN's context table
 NULL = "real holdout (null)"
+MATCHED_DRAWS = 10
 
 
 def _validation_split(train, seed: int):
@@ -153,8 +155,10 @@ def matched_patients(synthetic, claims: int, seed: int):
 
 
 def score(train, holdout, synthetic, seed: int) -> dict:
-    """The journey figures (against train) on synthetic patients holding the holdout's number of claims, the
+    """The journey figures (against train) on synthetic patients holding the holdout's number of claims, averaged
+    over `MATCHED_DRAWS` draws of those patients (one draw moves the transition R² by about ±0.012), the
     transition R² of all synthetic patients beside them, and the claim-level scores of the whole sample."""
+    import numpy as np
     from bench_scores import evaluate
 
     from synth_ehr_assets.core import schema
@@ -163,8 +167,9 @@ def score(train, holdout, synthetic, seed: int) -> dict:
 
     synthetic = schema.conform(synthetic)
     figures, _ = evaluate(train, holdout, synthetic, seed)
-    journeys = {f"journey.{k}": v for k, v in
-                journey_figures(train, matched_patients(synthetic, holdout.height, seed)).items()}
+    draws = [journey_figures(train, matched_patients(synthetic, holdout.height, seed + d)) for d in range(MATCHED_DRAWS)]
+    journeys = {f"journey.{k}": float(np.mean([f[k] for f in draws])) for k in draws[0]}
+    journeys["journey.transition_r2_sd"] = float(np.std([f["transition_r2"] for f in draws]))
     journeys["journey.transition_r2_all_patients"] = journey_figures(train, synthetic)["transition_r2"]
     journeys["journey.admission_180d_auc"] = admission_tstr(train, holdout, synthetic, seed)["tstr"]
     return {**figures, **journeys, "claims": float(synthetic.height)}
@@ -185,7 +190,7 @@ def null_scores(train, holdout, seed: int) -> dict:
 JOURNEY_ROWS = ("claims_per_patient_p50", "claims_per_patient_p90", "gap_days_p50", "gap_days_p90",
                 "chronic_persistence", "transition_r2", "admission_followup_30d", "violating_patients",
                 "admission_180d_auc")
-SIDE_ROWS = ("journey.transition_r2_all_patients", "journey.patients")
+SIDE_ROWS = ("journey.transition_r2_sd", "journey.transition_r2_all_patients", "journey.patients")
 CLAIM_ROWS = ("quality", "dx1_r2", "tstr_auc", "dcr_overfit", "claims", "fit_s", "sample_s", "rows_per_s",
               "peak_rss_mib")
 

@@ -101,3 +101,21 @@ def test_a_planted_copy_of_a_source_patients_run_is_moved_or_split(split, screen
     assert stats["sequence_copy_patients"] == first_stats["sequence_copy_patients"] + 1
     assert sequence_copies(out, protected).is_empty()
     assert out.height == rounds.height and not rules.failing_mask(out, screen.support).any()
+
+
+def test_rows_left_alone_join_a_patient_of_their_sex_keeping_age_and_codes_with_one_birth_date_per_patient(split, screened):
+    """The rows the assembly could not place become claims of a fitting patient, not patients of one claim: each
+    keeps its codes, every patient's ages are those of one birth date, and each moved row still passes the release
+    screen (the first test's checks cover all rows)."""
+    train, _ = split
+    model, screen, rounds = screened
+    out, stats = assemble_release(model, rounds, 5, screen, train)
+    assert stats["rows_attached"] > 0 and stats["rows_left_alone"] <= 0.25 * (stats["rows_left_alone"]
+                                                                              + stats["rows_attached"])
+    assert out.filter(pl.col("patient_id").str.contains("alone")).height == stats["rows_left_alone"]
+    days = pl.col("service_date").cast(pl.Int32)
+    births = out.group_by("patient_id").agg(low=(days - (pl.col("age") + 1) * 365.25).max(),
+                                            high=(days - pl.col("age") * 365.25).min())
+    assert (births["low"] < births["high"]).all()  # some birth day gives every claim its age
+    key = ["dx_1", "dx_2", "dx_3", "px_1", "px_2", "claim_type"]
+    assert out.select(key).sort(key).equals(rounds.select(key).sort(key))

@@ -5,7 +5,9 @@ Fitted on the training patients (`patient_id`), aggregated only (no patient's se
 - `lengths`: claims per patient by age decade × sex at the first claim (cells of fewer than `min_support`
   patients fall back to all patients), capped at the training 99th percentile;
 - `gaps`: quantiles (101 points) of the days from a claim to the patient's next claim, by the earlier claim's
-  `claim_type` (after an inpatient stay the next claim comes sooner: follow-up);
+  `claim_type` (after an inpatient stay the next claim comes sooner: follow-up) and, where supported, by the
+  patient's number of claims (`journey_intensity`: busy patients are seen more often), and `admissions`, the share
+  of next claims that are inpatient stays by number of claims and age band;
 - `transitions`: principal category (dx_1's 3-character category) → next claim's principal category, counted in
   distinct patients; a pair seen in fewer than `min_support` patients is dropped (never used verbatim) and each row
   is smoothed toward the category marginal with weight `smoothing`;
@@ -17,11 +19,13 @@ Fitted on the training patients (`patient_id`), aggregated only (no patient's se
 `assemble` turns a frame of decoded claims into patients without generating any claim content: it repeatedly
 takes an unused row as a patient's first claim (weighted by 1 / the expected length of its age × sex cell, so
 that the claim-level demographics stay those of the rows), draws the patient's number of claims, then each next
-claim's gap and principal category from (1 − revisit) × smoothed transition row + revisit × the patient's history
+claim's gap (from the gaps of patients with that many claims, cut so that the claims still to come fit in the
+training window), whether it is an inpatient stay (at the `admissions` share; categories with a fitting row of that
+setting first) and its principal category from (1 − revisit) × smoothed transition row + revisit × the patient's history
 weighted by recurrence, restricted to categories with an unused row that fits the patient (same sex, screened age
 within `AGE_SLACK` of the patient's age at that date, newborn codes only in the first 28 days after birth; with
 probability `carry` to those whose fitting rows carry a chronic condition of the patient), and within it the
-fitting row that keeps the chronic set, has the patient's payer, then the closest age. A fitting row must also
+fitting row of the drawn setting that keeps the chronic set, has the patient's payer, then the closest age. A fitting row must also
 pass the journey edits (`journey_edits`: death last, one diabetes type, CKD stage order, maternity order and
 spacing); a category without one is dropped and another drawn. No row fits: the journey ends. The patient keeps the first row's sex, region and payer; birth is placed so that the first claim keeps its
 age, later ages follow the dates, and the whole journey lies uniformly inside the training date window.
@@ -38,6 +42,8 @@ import polars as pl
 
 from synth_ehr_assets.core.synth.journey_chronic import carry_share, row_conditions
 from synth_ehr_assets.core.synth.journey_edits import PatientState, RowFacts
+from synth_ehr_assets.core.synth.journey_intensity import age_band, fit_intensity, length_bucket
+from synth_ehr_assets.core.synth.journey_steps import next_weights, transition_tables
 
 MODEL_FILE = "journey_model.json"
 GAP_QUANTILES = np.linspace(0, 1, 101)
@@ -62,7 +68,9 @@ class JourneyModel:
     min_support: int = 5
     smoothing: float = 1.0
     lengths: dict[str, list[list[int]]] = field(default_factory=dict)  # "band|sex" → [[length, patients], ...]
-    gaps: dict[str, list[float]] = field(default_factory=dict)  # claim type → 101 gap quantiles (days)
+    gaps: dict[str, list[float]] = field(default_factory=dict)  # claim type (|length bucket) → 101 gap quantiles
+    admissions: dict[str, float] = field(default_factory=dict)  # "length bucket|age band" → inpatient next share
+    admission_all: float = 0.0
     transitions: dict[str, dict[str, int]] = field(default_factory=dict)
     marginal: dict[str, float] = field(default_factory=dict)
     recurrence: dict[str, float] = field(default_factory=dict)
@@ -86,12 +94,15 @@ class JourneyModel:
                 counts = part.group_by("visits").len().sort("visits")
                 model.lengths[cell] = [[int(a), int(b)] for a, b in counts.iter_rows()]
         nxt = claims.with_columns(next_date=pl.col("service_date").shift(-1).over("patient_id"),
-                                  next_cat=pl.col("cat").shift(-1).over("patient_id")).drop_nulls("next_date")
+                                  next_cat=pl.col("cat").shift(-1).over("patient_id"),
+                                  next_type=pl.col("claim_type").shift(-1).over("patient_id")).drop_nulls("next_date")
         nxt = nxt.with_columns(gap=(pl.col("next_date") - pl.col("service_date")).dt.total_days())
         for kind, part in [("*", nxt), *nxt.partition_by("claim_type", as_dict=True).items()]:
             name = kind if isinstance(kind, str) else kind[0]
             if part.height >= min_support:
                 model.gaps[name] = [float(v) for v in np.quantile(part["gap"].to_numpy(), GAP_QUANTILES)]
+        busy_gaps, model.admissions, model.admission_all = fit_intensity(nxt, GAP_QUANTILES, min_support)
+        model.gaps.update(busy_gaps)
         pairs = nxt.group_by("cat", "next_cat").agg(patients=pl.col("patient_id").n_unique())
         for a, b, n in pairs.filter(pl.col("patients") >= min_support).iter_rows():
             model.transitions.setdefault(a, {})[b] = int(n)
@@ -131,34 +142,13 @@ class JourneyModel:
         table = np.asarray(self.lengths.get(f"{_band(age)}|{sex}", self.lengths["*"]), dtype=np.float64)
         return float((table[:, 0] * table[:, 1]).sum() / table[:, 1].sum())
 
-    def _gap(self, claim_type: str, rng: np.random.Generator) -> int:
-        points = self.gaps.get(claim_type, self.gaps["*"])
-        return max(1, int(round(np.interp(rng.random(), GAP_QUANTILES, points))))
-
-    def _tables(self, categories: list[str]):
-        """Arrays over `categories`: marginal, recurrence, and each supported transition row as (indices, counts)."""
-        index = {c: i for i, c in enumerate(categories)}
-        marginal = np.array([self.marginal.get(c, 0.0) for c in categories]) + 1e-12
-        recurrence = np.array([self.recurrence.get(c, self.recurrence_all) for c in categories])
-        rows = {}
-        for a, row in self.transitions.items():
-            if a in index:
-                pairs = [(index[b], n) for b, n in row.items() if b in index]
-                rows[index[a]] = (np.array([p for p, _ in pairs], dtype=np.int64),
-                                  np.array([n for _, n in pairs], dtype=np.float64), float(sum(row.values())))
-        return marginal / marginal.sum(), recurrence, rows
-
-    def _next_weights(self, tables, previous: int, history: np.ndarray, available: np.ndarray) -> np.ndarray:
-        marginal, recurrence, rows = tables
-        idx, counts, total = rows.get(previous, (np.zeros(0, dtype=np.int64), np.zeros(0), 0.0))
-        transition = self.smoothing * marginal
-        transition[idx] += counts
-        weights = (1 - self.revisit) * transition / (total + self.smoothing)
-        back = history * recurrence
-        back[previous] = 0.0
-        if back.sum() > 0:
-            weights = weights + self.revisit * back / back.sum()
-        return weights * available
+    def draw_gap(self, claim_type: str, rng: np.random.Generator, bucket: int | None = None, most: int | None = None) -> int:
+        """Days to the next claim after one of `claim_type` in a patient of length `bucket`; at most `most` (a draw
+        from the distribution cut there) when given."""
+        points = self.gaps.get(f"{claim_type}|{bucket}") or self.gaps.get(claim_type, self.gaps["*"])
+        top = 1.0 if most is None else float(np.interp(max(most, 1), points, GAP_QUANTILES))
+        gap = max(1, int(round(np.interp(rng.random() * top, GAP_QUANTILES, points))))
+        return gap if most is None else min(gap, max(most, 1))
 
     def assemble(self, rows: pl.DataFrame, seed: int, key_prefix: str = "J") -> pl.DataFrame:
         """`rows` (decoded claims) grouped into patients: `patient_id` = a patient key, demographics constant per
@@ -171,7 +161,7 @@ class JourneyModel:
         categories = sorted(set(names))
         index = {c: i for i, c in enumerate(categories)}
         cats = np.array([index[c] for c in names], dtype=np.int64)
-        tables = self._tables(categories)
+        tables = transition_tables(self, categories)
         ages, sexes = rows["age"].fill_null(0).to_numpy(), rows["sex"].cast(pl.String).fill_null("").to_list()
         types = rows["claim_type"].cast(pl.String).to_list()
         newborn_rows = self._newborn(rows).to_numpy()
@@ -190,6 +180,9 @@ class JourneyModel:
         # unused rows without a newborn code per category × sex × age, and unused newborn rows per category × sex
         grown = np.zeros((len(categories), len(SEXES) + 1, MAX_AGE + 1), dtype=np.int64)
         np.add.at(grown, (cats[~newborn_rows], sex_index[~newborn_rows], ages[~newborn_rows]), 1)
+        stay_rows = (rows["claim_type"].cast(pl.String) == "inpatient").to_numpy() & ~newborn_rows
+        stays = np.zeros_like(grown)  # the inpatient stays among them
+        np.add.at(stays, (cats[stay_rows], sex_index[stay_rows], ages[stay_rows]), 1)
         newborn_left = np.zeros((len(categories), len(SEXES) + 1), dtype=np.int64)
         np.add.at(newborn_left, (cats[newborn_rows], sex_index[newborn_rows]), 1)
         anchor_weight = np.array([1.0 / self._mean_length(a, s) for a, s in zip(ages, sexes)])
@@ -204,6 +197,7 @@ class JourneyModel:
             w = anchor_weight[free]
             i = int(free[rng.choice(len(free), p=w / w.sum())])
             length = min(self._length(int(ages[i]), sexes[i], rng), left)
+            busy = length_bucket(length)  # gaps and admissions follow how many claims the patient will have
             into_year = int(rng.integers(0, NEWBORN_DAYS if newborn_rows[i] else 365))
             born = int(np.ceil(int(ages[i]) * 365.25)) + into_year  # days from birth to the first claim: age kept
             journey, days, history = [i], [0], np.zeros(len(categories))
@@ -218,13 +212,16 @@ class JourneyModel:
                     newborn_left[cats[j], sex_index[j]] -= 1
                 else:
                     grown[cats[j], sex_index[j], ages[j]] -= 1
+                    stays[cats[j], sex_index[j], ages[j]] -= int(stay_rows[j])
                 for x in chronic[j]:
                     holders[x].discard(j)
 
             take(i)
             state.add(i, 0)
             while len(journey) < length and not state.dead:
-                day = days[-1] + self._gap(types[journey[-1]], rng)
+                # the claims still to come fit inside the training window, as every source journey does
+                day = days[-1] + self.draw_gap(types[journey[-1]], rng, busy,
+                                               most=span_end - span_start - days[-1] - (length - len(journey) - 1))
                 infant = born + day <= NEWBORN_DAYS  # newborn codes only in the first 28 days
                 age_then, sex = int((born + day) // 365.25), sex_index[i]
                 low, high = max(age_then - AGE_SLACK, 0), age_then + AGE_SLACK
@@ -236,7 +233,7 @@ class JourneyModel:
                 open_rows = grown[:, sex, low:high + 1].sum(axis=1) + (newborn_left[:, sex] if infant else 0)
                 if not (open_rows > 0).any():
                     break  # no row fits the patient any more: the journey ends here
-                weights = self._next_weights(tables, int(cats[journey[-1]]), history, open_rows > 0)
+                weights = next_weights(self, tables, int(cats[journey[-1]]), history, open_rows > 0)
                 if conditions and rng.random() < self.carry:  # a claim carrying the patient's chronic conditions
                     once = [x for x in conditions if seen[x] == 1] or conditions  # not yet coded again first
                     fits = [r for x in once for r in holders[x] if fits_patient(r)]
@@ -244,6 +241,12 @@ class JourneyModel:
                     carrying[cats[fits]] = True  # categories with a row that fits the patient and carries one
                     if (weights * carrying).sum() > 0:
                         weights = weights * carrying
+                # an inpatient stay next or not, at the share of patients this busy and this old
+                admit = rng.random() < self.admissions.get(f"{busy}|{age_band(age_then)}", self.admission_all)
+                open_stays = stays[:, sex, low:high + 1].sum(axis=1)
+                setting = open_stays > 0 if admit else open_rows - open_stays > 0
+                if (weights * setting).sum() > 0:
+                    weights = weights * setting
                 final, pool = len(journey) == length - 1, []
                 for _ in range(EDIT_TRIES):  # a category with a row the journey edits allow
                     if weights.sum() <= 0:
@@ -256,11 +259,12 @@ class JourneyModel:
                 if not pool:
                     break
                 last = codes[journey[-1]]
-                # the patient's chronic set: rows carrying it first, rows adding new chronic conditions last; then
-                # the patient's payer (procedures are billed to the payers training saw), then the closest age
-                j = min(pool, key=lambda r: (len(chronic[r] - conditions) - len(conditions & chronic[r])
-                                             - 0.5 * len(last & codes[r]), payers[r] != payers[i],
-                                             abs(ages[r] - age_then), order[r]))
+                # the drawn setting first; the patient's chronic set: rows carrying it first, rows adding new chronic
+                # conditions last; then the patient's payer (procedures are billed to the payers training saw), then
+                # the closest age
+                j = min(pool, key=lambda r: (stay_rows[r] != admit, len(chronic[r] - conditions)
+                                             - len(conditions & chronic[r]) - 0.5 * len(last & codes[r]),
+                                             payers[r] != payers[i], abs(ages[r] - age_then), order[r]))
                 take(j)
                 state.add(j, day)
                 conditions |= chronic[j]

@@ -16,10 +16,16 @@ claims per patient and the gaps are the model's, then makes sure the new values 
 3. a patient with a failing row or a copied run is moved in time, birth date included, so every age stays what
    it was (uniformly inside the training window, at most `REPAIR_ROUNDS` times); only the moved rows are
    checked again;
-4. rows still failing go back to the values they were screened with, each as a patient of its own; a patient
-   still copying goes back entirely. Those values passed the screen, and a patient of one claim copies no run;
-5. last, `evaluation.journey_checks.journey_violations` (written apart from the assembly's `journey_edits`) checks
-   the released patients; a row it still flags goes back the same way (`journey_violation_rows`).
+4. rows still failing go back to the values they were screened with; a patient still copying goes back entirely.
+   Those values passed the screen, and a patient of one claim copies no run;
+5. `evaluation.journey_checks.journey_violations` (written apart from the assembly's `journey_edits`) checks
+   the released patients; a row it still flags goes back the same way (`journey_violation_rows`);
+6. last, each row gone back is offered to an assembled patient of its sex (`journey_attach`: the row keeps its age
+   and codes, takes the patient's region and payer and a date before the first or after the last claim, at a
+   model-drawn gap, where a birth date the patient's claims allow gives the row's age) instead of becoming a
+   patient of one claim. A moved row must pass the release screen again, and a patient that then breaks a journey
+   edit or copies a source run gives its new rows back (`rows_attached`; `rows_left_alone` counts the rows still
+   patients of one).
 
 The release keeps exactly the kept rows (same principal codes, so coverage and the plan hold) in new patients.
 """
@@ -32,6 +38,7 @@ import polars as pl
 from synth_ehr_assets.core import schema
 from synth_ehr_assets.core.evaluation.journey_checks import journey_violations
 from synth_ehr_assets.core.synth import privacy_filters, rules
+from synth_ehr_assets.core.synth.journey_attach import attach_alone
 from synth_ehr_assets.core.synth.journey_privacy import sequence_copies
 
 REPAIR_ROUNDS = 4
@@ -42,7 +49,7 @@ def assemble_release(model, claims: pl.DataFrame, seed: int, screen, protected: 
     """`claims` (every kept row, screened) regrouped into patients by `model` (`JourneyModel`); `screen` is the
     release's screen (its privacy block, training support, source copy keys and training features); returns the
     rows (same count and principals, generalised like the screen's output) and what the assembly changed."""
-    stats = {"patients": 0, "patients_moved": 0, "rows_left_alone": 0, "sequence_copy_patients": 0,
+    stats = {"patients": 0, "patients_moved": 0, "rows_left_alone": 0, "rows_attached": 0, "sequence_copy_patients": 0,
              "sequence_copy_patients_split": 0, "journey_violation_rows": 0}
     if claims.height == 0:
         return claims, stats
@@ -81,12 +88,34 @@ def assemble_release(model, claims: pl.DataFrame, seed: int, screen, protected: 
             copying |= still
             released = privacy_filters.generalise(_left_alone(rows, original, extra, seed), screen.privacy)
     violating = set(released[ROW].gather(journey_violations(released.drop(ROW))["_row"]).to_list())
-    if violating:  # the independent check (`evaluation.journey_checks`) still finds a violation: those rows alone
-        alone |= violating
-        released = privacy_filters.generalise(_left_alone(rows, original, alone, seed), screen.privacy)
-    stats.update(patients=released["patient_id"].n_unique(), patients_moved=len(moved), rows_left_alone=len(alone),
+    alone |= violating  # the independent check (`evaluation.journey_checks`) still finds a violation: those rows alone
+    final, attached = _attached(_left_alone(rows, original, alone, seed), alone, model, rng, source, screen)
+    released = privacy_filters.generalise(final, screen.privacy)
+    stats.update(patients=released["patient_id"].n_unique(), patients_moved=len(moved),
+                 rows_left_alone=len(alone) - attached, rows_attached=attached,
                  sequence_copy_patients_split=len(copying), journey_violation_rows=len(violating))
     return released.sort(ROW).drop(ROW), stats
+
+
+def _attached(rows: pl.DataFrame, alone: set[int], model, rng: np.random.Generator, source, screen):
+    """`rows` with the rows left alone given to fitting patients (`journey_attach.attach_alone`) where the row, at
+    its new date, region and payer, still passes the release screen, except the rows of a patient that then breaks
+    a journey edit or copies a source run (that patient is back as it was); and how many rows were given."""
+    moves = attach_alone(rows, pl.Series(sorted(alone), dtype=rows.schema[ROW]), model, rng)
+    if moves.is_empty():
+        return rows, 0
+
+    def apply(frame: pl.DataFrame, moves: pl.DataFrame) -> pl.DataFrame:
+        return frame.update(moves, on=ROW, how="left").select(frame.columns)
+
+    moved = privacy_filters.generalise(apply(rows, moves).filter(pl.col(ROW).is_in(moves[ROW].implode())), screen.privacy)
+    moves = moves.filter(~pl.col(ROW).is_in(moved.filter(pl.Series(_failing(moved.drop(ROW), screen)))[ROW].implode()))
+    released = privacy_filters.generalise(apply(rows, moves), screen.privacy)
+    failing = set(released["patient_id"].gather(journey_violations(released.drop(ROW))["_row"]).to_list())
+    if source is not None:
+        failing |= set(sequence_copies(released, source)["patient_id"].to_list())
+    moves = moves.filter(~pl.col("patient_id").is_in(list(failing)))
+    return apply(rows, moves), moves.height
 
 
 def _source_runs(protected: pl.DataFrame, privacy) -> pl.DataFrame | None:
