@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -52,6 +53,17 @@ def test_patient_state_allows_only_what_the_rules_allow():
     assert state.dead and not state.allows(9, 301, True)
 
 
+def test_preventive_visits_from_age_3_come_no_sooner_than_the_spacing_infants_on_their_schedule():
+    codes = [frozenset(x) for x in (["Z0000"], ["Z00129"], ["Z00110"], ["J069"])]
+    state = PatientState(RowFacts.of(codes, ages=np.array([40, 8, 0, 40])))
+    state.add(0, 0)  # adult general examination
+    assert not state.allows(1, 200, False) and state.allows(1, 300, False) and state.allows(3, 10, False)
+    assert state.allows(2, 20, False)  # a newborn's check-ups are weeks apart: not spaced
+    infant = PatientState(RowFacts.of(codes, ages=np.array([40, 8, 0, 40])))
+    infant.add(2, 0)
+    assert infant.allows(2, 30, False)
+
+
 def test_real_reference_patients_break_no_rule_and_shuffled_ones_do(split):
     train, holdout = split
     assert journey_violations(pl.concat([train, holdout])).height == 0
@@ -89,6 +101,11 @@ def test_the_assembly_keeps_every_rule_on_rows_that_invite_breaking_them(split):
     assembled = JourneyModel.fit(train).assemble(mixed, seed=2)
     assert assembled.height == mixed.height and assembled["patient_id"].n_unique() < 0.5 * assembled.height
     assert journey_violations(assembled).height == 0
+    repeats = (assembled.filter(pl.col("dx_1").str.starts_with("Z000") | pl.col("dx_1").str.starts_with("Z001"))
+               .sort("patient_id", "service_date").with_columns(gap=pl.col("service_date").diff().over("patient_id"),
+                                                                before=pl.col("age").shift().over("patient_id"))
+               .drop_nulls("gap").filter(pl.col("before") >= 3))
+    assert repeats.height >= 5 and (repeats["gap"].dt.total_days() < 300).mean() < 0.1  # yearly, as in the source
 
 
 def test_longitudinal_tstr_reaches_trtr_on_real_patients_and_falls_on_planted_failures(split):

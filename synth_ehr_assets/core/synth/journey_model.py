@@ -51,6 +51,11 @@ NEWBORN = ("P", "Z38")  # perinatal chapter and liveborn infants: only in a pati
 NEWBORN_DAYS = 28
 EDIT_TRIES = 8  # categories drawn for a next claim before the journey ends for want of an allowed row
 AGE_SLACK = 10  # years: a next claim comes from a row of the patient's sex this close to their age at its date
+# codes whose plausibility turns on a few years of age (pregnancy, substance use, cystic fibrosis, general
+# examinations billed with age-banded preventive visits): their rows move at most this far (a claims review found a
+# prenatal visit at 11 and nicotine dependence at 10 with the wide slack)
+AGE_TIGHT_CODES = ("O", "Z32", "Z33", "Z34", "Z35", "Z36", "Z3A", "Z37", "Z39", "F1", "E84", "Z000", "Z001")
+TIGHT_AGE_SLACK = 2
 MAX_AGE = 124
 SEXES = {"F": 0, "M": 1}  # any other value: a third group
 
@@ -165,8 +170,9 @@ class JourneyModel:
         ages, sexes = rows["age"].fill_null(0).to_numpy(), rows["sex"].cast(pl.String).fill_null("").to_list()
         types = rows["claim_type"].cast(pl.String).to_list()
         newborn_rows = self._newborn(rows).to_numpy()
+        slack = np.where(self._newborn(rows, AGE_TIGHT_CODES).to_numpy(), TIGHT_AGE_SLACK, AGE_SLACK)
         codes, chronic = row_conditions(rows)
-        facts = RowFacts.of(codes, rows["drg"] if "drg" in rows.columns else None)
+        facts = RowFacts.of(codes, rows["drg"] if "drg" in rows.columns else None, ages)
         holders: dict[str, set[int]] = {}  # chronic condition → unused rows carrying it
         for r, found in enumerate(chronic):
             for x in found:
@@ -226,8 +232,8 @@ class JourneyModel:
                 age_then, sex = int((born + day) // 365.25), sex_index[i]
                 low, high = max(age_then - AGE_SLACK, 0), age_then + AGE_SLACK
 
-                def fits_patient(r, sex=sex, low=low, high=high, infant=infant) -> bool:
-                    return sex_index[r] == sex and (infant if newborn_rows[r] else low <= ages[r] <= high)
+                def fits_patient(r, sex=sex, age_then=age_then, infant=infant) -> bool:
+                    return sex_index[r] == sex and (infant if newborn_rows[r] else abs(ages[r] - age_then) <= slack[r])
 
                 # rows of the patient's sex and about their age at that date (their codes passed the edits there)
                 open_rows = grown[:, sex, low:high + 1].sum(axis=1) + (newborn_left[:, sex] if infant else 0)
@@ -293,7 +299,8 @@ class JourneyModel:
         return out.filter(~pl.Series(newborn_rows & late))
 
     @staticmethod
-    def _newborn(rows: pl.DataFrame) -> pl.Series:
+    def _newborn(rows: pl.DataFrame, prefixes: tuple[str, ...] = NEWBORN) -> pl.Series:
+        """Per row: whether a diagnosis starts with one of `prefixes` (newborn codes unless told otherwise)."""
         columns = [c for c in rows.columns if c.startswith("dx_")]
         return rows.select(pl.any_horizontal([pl.col(c).cast(pl.String).str.starts_with(p).fill_null(False)
-                                              for c in columns for p in NEWBORN]))[:, 0]
+                                              for c in columns for p in prefixes]))[:, 0]
