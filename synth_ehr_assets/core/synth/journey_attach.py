@@ -38,7 +38,7 @@ def attach_alone(rows: pl.DataFrame, alone: pl.Series, model, rng: np.random.Gen
     and `payer` it takes and its new `service_date` (see the module docstring)."""
     chosen = pl.col(KEY).is_in(alone.implode())
     days = pl.col("service_date").cast(pl.Int32)
-    codes, chronic = row_conditions(rows.select(pl.col("^dx_.*$")))
+    _, chronic = row_conditions(rows.select(pl.col("^dx_.*$")))
     rows = rows.with_columns(_chronic=pl.Series([sorted(c) for c in chronic], dtype=pl.List(pl.String)),
                              _cat=pl.col("dx_1").cast(pl.String).str.slice(0, 3).fill_null(""))
     people = (rows.filter(~chosen).sort("service_date", KEY)

@@ -39,6 +39,13 @@ POSTPARTUM_DAYS = 42
 PREVENTIVE = ("Z000", "Z001")  # encounter for general adult / child examination
 PREVENTIVE_SPACING_DAYS = 300
 PREVENTIVE_FROM_AGE = 3  # infants follow a schedule of visits weeks apart
+# codes whose plausibility turns on a few years of age (pregnancy, cystic fibrosis, general examinations billed
+# with age-banded preventive visits; substance use below `YOUNG_AGE`): the assembly moves their rows at most
+# `TIGHT_AGE_SLACK` years (a claims review found a prenatal visit at 11 and nicotine dependence at 10 when every row
+# could move `journey_model.AGE_SLACK`)
+AGE_TIGHT_CODES = ("O", "Z32", "Z33", "Z34", "Z35", "Z36", "Z3A", "Z37", "Z39", "E84", "Z000", "Z001")
+YOUNG_TIGHT_CODES, YOUNG_AGE = ("F1",), 25
+TIGHT_AGE_SLACK = 2
 PREGNANCY_DAYS = 280
 
 
@@ -125,3 +132,15 @@ class PatientState:
             self.trimester, self.trimester_day = int(f.trimester[r]), day
         if f.preventive[r]:
             self.preventive_day = day
+
+
+def codes_with(rows: pl.DataFrame, prefixes: tuple[str, ...]) -> np.ndarray:
+    """Per row: whether a diagnosis starts with one of `prefixes`."""
+    columns = [c for c in rows.columns if c.startswith("dx_")]
+    return rows.select(pl.any_horizontal([pl.col(c).cast(pl.String).str.starts_with(p).fill_null(False)
+                                          for c in columns for p in prefixes]))[:, 0].to_numpy()
+
+
+def age_slack(tight: np.ndarray, slack: int) -> np.ndarray:
+    """Years a row may move in age: `TIGHT_AGE_SLACK` where `tight`, `slack` elsewhere."""
+    return np.where(tight, TIGHT_AGE_SLACK, slack)

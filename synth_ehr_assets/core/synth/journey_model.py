@@ -41,7 +41,8 @@ import numpy as np
 import polars as pl
 
 from synth_ehr_assets.core.synth.journey_chronic import carry_share, row_conditions
-from synth_ehr_assets.core.synth.journey_edits import PatientState, RowFacts
+from synth_ehr_assets.core.synth.journey_edits import (AGE_TIGHT_CODES, YOUNG_AGE, YOUNG_TIGHT_CODES, PatientState,
+                                                     RowFacts, age_slack, codes_with)
 from synth_ehr_assets.core.synth.journey_intensity import age_band, fit_intensity, length_bucket
 from synth_ehr_assets.core.synth.journey_steps import next_weights, transition_tables
 
@@ -51,11 +52,6 @@ NEWBORN = ("P", "Z38")  # perinatal chapter and liveborn infants: only in a pati
 NEWBORN_DAYS = 28
 EDIT_TRIES = 8  # categories drawn for a next claim before the journey ends for want of an allowed row
 AGE_SLACK = 10  # years: a next claim comes from a row of the patient's sex this close to their age at its date
-# codes whose plausibility turns on a few years of age (pregnancy, substance use, cystic fibrosis, general
-# examinations billed with age-banded preventive visits): their rows move at most this far (a claims review found a
-# prenatal visit at 11 and nicotine dependence at 10 with the wide slack)
-AGE_TIGHT_CODES = ("O", "Z32", "Z33", "Z34", "Z35", "Z36", "Z3A", "Z37", "Z39", "F1", "E84", "Z000", "Z001")
-TIGHT_AGE_SLACK = 2
 MAX_AGE = 124
 SEXES = {"F": 0, "M": 1}  # any other value: a third group
 
@@ -169,8 +165,9 @@ class JourneyModel:
         tables = transition_tables(self, categories)
         ages, sexes = rows["age"].fill_null(0).to_numpy(), rows["sex"].cast(pl.String).fill_null("").to_list()
         types = rows["claim_type"].cast(pl.String).to_list()
-        newborn_rows = self._newborn(rows).to_numpy()
-        slack = np.where(self._newborn(rows, AGE_TIGHT_CODES).to_numpy(), TIGHT_AGE_SLACK, AGE_SLACK)
+        newborn_rows = codes_with(rows, NEWBORN)
+        slack = age_slack(codes_with(rows, AGE_TIGHT_CODES) | (codes_with(rows, YOUNG_TIGHT_CODES) & (ages < YOUNG_AGE)),
+                          AGE_SLACK)
         codes, chronic = row_conditions(rows)
         facts = RowFacts.of(codes, rows["drg"] if "drg" in rows.columns else None, ages)
         holders: dict[str, set[int]] = {}  # chronic condition → unused rows carrying it
@@ -297,10 +294,3 @@ class JourneyModel:
         )
         late = service - birth_day > NEWBORN_DAYS
         return out.filter(~pl.Series(newborn_rows & late))
-
-    @staticmethod
-    def _newborn(rows: pl.DataFrame, prefixes: tuple[str, ...] = NEWBORN) -> pl.Series:
-        """Per row: whether a diagnosis starts with one of `prefixes` (newborn codes unless told otherwise)."""
-        columns = [c for c in rows.columns if c.startswith("dx_")]
-        return rows.select(pl.any_horizontal([pl.col(c).cast(pl.String).str.starts_with(p).fill_null(False)
-                                              for c in columns for p in prefixes]))[:, 0]
