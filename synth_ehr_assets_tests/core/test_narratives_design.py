@@ -185,3 +185,20 @@ def test_sample_is_seeded_and_sized(claims):
     assert first.height == 50 and first.equals(narrative_sample(claims, 50, SEED))
     assert not first.equals(narrative_sample(claims, 50, SEED + 1))
     assert narrative_sample(claims, None, SEED).height == claims.height
+
+
+def test_a_delivery_admission_reads_as_labor_and_delivery_not_a_prenatal_visit():
+    """A claims review read "presents for routine prenatal care ... Plan: routine prenatal labs; next prenatal
+    visit" on an inpatient O80 delivery; a prenatal visit keeps its prenatal wording."""
+    from synth_ehr_assets.core.reference import generate_reference_claims
+
+    claims = generate_reference_claims(6000, seed=5, release_id="delivery")
+    deliveries = claims.filter(pl.col("dx_1").str.starts_with("O80") & (pl.col("claim_type") == "inpatient"))
+    visits = claims.filter(pl.col("dx_1").str.starts_with("Z34"))
+    assert deliveries.height >= 3 and visits.height >= 3
+    for claim in deliveries.head(5).to_dicts():
+        note = design_note(claim, SEED)
+        assert re.search(r"admitted (?:to labor and delivery|in labor)", note), note
+        assert "prenatal" not in note.lower() and "postpartum" in note.lower(), note
+    for claim in visits.head(5).to_dicts():
+        assert "prenatal" in design_note(claim, SEED).lower()

@@ -30,7 +30,10 @@ SITUATIONS: dict[str, Profile] = {
     "O321": _p("prenatal", label="breech presentation"),
     "O342": _p("prenatal", label="prior cesarean delivery"),
     "O480": _p("prenatal", label="post-term pregnancy"),
-    "O80": _p("prenatal", label="uncomplicated term delivery"),
+    # a delivery admission, not a prenatal visit (a claims review read "presents for routine prenatal care" on one)
+    "O80": _p("prenatal", ["regular contractions"], ["fetal heart tones reassuring", "uterus firm after delivery"],
+              ["routine postpartum care", "breastfeeding support", "Rh status and rubella immunity reviewed"],
+              label="uncomplicated term delivery", onset="sudden"),
     "P599": _p("acute", ["yellow skin"], ["jaundice to the chest"], ["frequent feeding", "bilirubin recheck"],
                label="neonatal jaundice"),
     "Q909": _p("chronic", (), ["features of trisomy 21"], ["thyroid and hearing screening|p",

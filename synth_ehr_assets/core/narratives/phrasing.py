@@ -81,6 +81,14 @@ def self_referral(text: str, specialty: str | None) -> bool:
     return bool(words) and re.search(words, text, re.I) is not None
 
 
+DELIVERY = ("O80", "O82")  # encounter for full-term uncomplicated delivery, cesarean delivery
+
+
+def delivering(principal: str) -> bool:
+    """Whether the principal diagnosis is a delivery: the note is a labor and delivery admission, not a visit."""
+    return principal.startswith(DELIVERY)
+
+
 def who(age: int | None, sex: str | None) -> str:
     female = sex == "F"
     if age is None:
@@ -97,6 +105,8 @@ def opening(claim: Mapping, principal: str, level: str, place: str, rng) -> str:
     person = who(claim.get("age"), claim.get("sex"))
     if level == "preventive":
         forms = ("{p} comes in for {l}.", "{p} is here for {l}.", "{p} presents for {l}.")
+    elif level == "prenatal" and delivering(str(claim.get("dx_1") or "")):
+        forms = ("{p} is admitted to labor and delivery at term ({l}).", "{p} is admitted in labor: {l}.")
     elif level == "prenatal":
         forms = ("{p} is seen for a prenatal visit ({l}).", "{p} presents for routine prenatal care: {l}.")
     elif place == "ed":
@@ -137,7 +147,8 @@ def complaint(symptoms: list[str], level: str, onset: str, age: int | None, sex:
             return [rng.choice(WORSE_COMPLAINT).format(p=pronoun if age is None or age >= 12 else "The parent")]
         return [rng.choice((f"{pronoun} has been doing well on the current plan.", "No new complaints today.",
                             f"{pronoun} reports feeling about the same.", "Symptoms are stable."))]
-    kind = "emergency" if level == "emergency" else "chronic" if level in ("chronic", "prenatal") else "acute"
+    kind = "emergency" if level == "emergency" or onset == "sudden" and level == "prenatal" else \
+        "chronic" if level in ("chronic", "prenatal") else "acute"
     duration = rng.choice(DURATIONS["sudden" if onset == "sudden" else "chronic" if kind == "chronic" else "acute"])
     when = rng.choice(ONSET[kind]).format(d=duration).replace(" ago ago", " ago")
     if duration in ("this morning", "last night"):
@@ -222,6 +233,8 @@ def follow_up(level: str, place: str, age: int | None, principal: str, rng, soon
         return rng.choice(("results will be sent by portal; follow up as scheduled" if tested else
                            "follow up in the clinic as scheduled",
                            "follow up with primary care as scheduled", "routine follow-up as scheduled"))
+    if level == "prenatal" and delivering(principal):
+        return rng.choice(("postpartum visit in {} weeks", "postpartum check in {} weeks")).format(rng.choice((4, 6)))
     if level == "prenatal":
         return rng.choice(("next prenatal visit in {} weeks", "return to the prenatal clinic in {} weeks")).format(
             rng.choice((2, 4)))
