@@ -23,7 +23,7 @@ import polars as pl
 from synth_ehr_assets.core.synth.journey_chronic import row_conditions
 
 YEAR = 365.25
-KEY = "_release_row"
+KEY = "_release_row"  # the row key `journey_release` gives every kept row
 OTHER_PAYER = 10_000.0  # any patient of the row's payer that fits comes first
 NEW_CHRONIC, MISSING_CHRONIC, UNSEEN_STEP = 400.0, 100.0, 300.0
 
@@ -50,9 +50,7 @@ def attach_alone(rows: pl.DataFrame, alone: pl.Series, model, rng: np.random.Gen
                    low=pl.col("_low").max(), high=pl.col("_high").min()))
     out = {KEY: [], "patient_id": [], "region": [], "payer": [], "service_date": []}
     if people.is_empty():
-        return pl.DataFrame(out, schema={KEY: rows.schema[KEY], "patient_id": pl.String,
-                                         "region": rows.schema["region"], "payer": rows.schema["payer"],
-                                         "service_date": pl.Int32}).with_columns(pl.col("service_date").cast(pl.Date))
+        return _moves(out, rows)
     sex, payer = (people[c].cast(pl.String).fill_null("").to_numpy() for c in ("sex", "payer"))
     first, last = people["first"].to_numpy().astype(np.float64), people["last"].to_numpy().astype(np.float64)
     low, high = people["low"].to_numpy().copy(), people["high"].to_numpy().copy()
@@ -97,6 +95,11 @@ def attach_alone(rows: pl.DataFrame, alone: pl.Series, model, rng: np.random.Gen
         for name, value in ((KEY, row), ("patient_id", people["patient_id"][p]), ("region", people["region"][p]),
                             ("payer", people["payer"][p]), ("service_date", int(math.floor(day)))):
             out[name].append(value)
-    return pl.DataFrame(out, schema={KEY: rows.schema[KEY], "patient_id": pl.String, "region": rows.schema["region"],
-                                     "payer": rows.schema["payer"], "service_date": pl.Int32}).with_columns(
-        pl.col("service_date").cast(pl.Date))
+    return _moves(out, rows)
+
+
+def _moves(out: dict[str, list], rows: pl.DataFrame) -> pl.DataFrame:
+    """The moves collected in `out` as a frame typed like `rows`' columns."""
+    schema = {KEY: rows.schema[KEY], "patient_id": pl.String, "region": rows.schema["region"],
+              "payer": rows.schema["payer"], "service_date": pl.Int32}
+    return pl.DataFrame(out, schema=schema).with_columns(pl.col("service_date").cast(pl.Date))

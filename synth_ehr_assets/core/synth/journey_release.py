@@ -38,11 +38,11 @@ import polars as pl
 from synth_ehr_assets.core import schema
 from synth_ehr_assets.core.evaluation.journey_checks import journey_violations
 from synth_ehr_assets.core.synth import privacy_filters, rules
+from synth_ehr_assets.core.synth.journey_attach import KEY as ROW
 from synth_ehr_assets.core.synth.journey_attach import attach_alone
 from synth_ehr_assets.core.synth.journey_privacy import sequence_copies
 
 REPAIR_ROUNDS = 4
-ROW = "_release_row"
 
 
 def assemble_release(model, claims: pl.DataFrame, seed: int, screen, protected: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
