@@ -202,3 +202,16 @@ def test_a_delivery_admission_reads_as_labor_and_delivery_not_a_prenatal_visit()
         assert "prenatal" not in note.lower() and "postpartum" in note.lower(), note
     for claim in visits.head(5).to_dicts():
         assert "prenatal" in design_note(claim, SEED).lower()
+
+
+def test_respiratory_support_reads_with_hypoxemia_and_a_toddler_gets_no_incentive_spirometry():
+    """A claims review read CPAP (5A09357) beside SpO2 98% on room air and incentive spirometry for a 2-year-old."""
+    from synth_ehr_assets.core.reference import generate_reference_claims
+
+    claims = generate_reference_claims(6000, seed=5, release_id="cpap")
+    pneumonia = claims.filter(pl.col("dx_1").str.starts_with("J18") & (pl.col("claim_type") == "inpatient"))
+    assert pneumonia.height >= 3
+    for claim in pneumonia.head(5).to_dicts():
+        note = design_note({**claim, "age": 2, "px_1": "5A09357"}, SEED)
+        saturation = int(re.search(r"SpO2 (\d+)%", note).group(1))
+        assert saturation < 92 and "incentive spirometry" not in note.lower(), note

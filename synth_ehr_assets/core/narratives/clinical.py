@@ -109,7 +109,7 @@ GROUPS: dict[str, Profile] = {  # a group without listed symptoms has none
     "pneumonia": _p("acute", ["productive cough", "fever|F", "shortness of breath|R", "pleuritic chest pain"],
                     ["crackles at the right base"], ["amoxicillin or doxycycline course|ao", "amoxicillin course|po",
                     "azithromycin with amoxicillin-clavulanate|go", "IV ceftriaxone and azithromycin|pagi",
-                    "supplemental oxygen to keep saturation above 92%|pagi", "incentive spirometry"]),
+                    "supplemental oxygen to keep saturation above 92%|pagi", "incentive spirometry|ag"]),
     "chronic_lung": _p("chronic", ["shortness of breath with exertion", "wheezing", "cough"],
                        ["scattered expiratory wheezes"], ["continue inhaled therapy", "inhaler technique reviewed"],
                        referral="pulmonology"),
@@ -237,8 +237,15 @@ SIGN_CODES = {"R000": "T", "I471": "T", "I472": "T", "I95": "B", "R57": "B", "R6
               "J96": "H", "R50": "F", "R0682": "R"}
 
 
-def implied_signs(dx) -> set[str]:
-    return {sign for code in dx for prefix, sign in SIGN_CODES.items() if code.startswith(prefix)}
+# Procedures that treat an abnormal vital sign: respiratory assistance (CPAP, BiPAP) and mechanical ventilation
+# are given for hypoxemia, so the note's SpO2 shows it (a claims review read CPAP beside SpO2 98% on room air).
+SIGN_PROCEDURES = {"5A09": "H", "5A19": "H"}
+
+
+def implied_signs(dx, px=()) -> set[str]:
+    """Signs the claim's diagnoses (`SIGN_CODES`) and procedures (`SIGN_PROCEDURES`) state."""
+    return ({sign for code in dx for prefix, sign in SIGN_CODES.items() if code.startswith(prefix)}
+            | {sign for code in px for prefix, sign in SIGN_PROCEDURES.items() if code.startswith(prefix)})
 
 
 # O24 (diabetes in pregnancy): the 4th character says which diabetes, the 5th when (pregnancy, childbirth,

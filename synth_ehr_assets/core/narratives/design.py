@@ -30,6 +30,7 @@ from synth_ehr_assets.core.narratives.symptoms import (
 )
 from synth_ehr_assets.core.narratives.vitals import draw_vitals, raised_bp
 from synth_ehr_assets.core.progress import Progress
+from synth_ehr_assets.core.schema import PX_COLUMNS
 
 ENGINE = "design"
 
@@ -158,7 +159,8 @@ def _compose(claim: Mapping, seed: int, knowledge: ClinicalKnowledge | None,
     principal = dx[0]
     labels = {c: label(c, _describe(knowledge, c)) for c in dx}
     level = acuity(principal, claim.get("claim_type"))
-    signs = {s for s in (sign_of(t) for t in symptoms) if s} | implied_signs(dx)
+    procedures = [str(claim[c]) for c in PX_COLUMNS if claim.get(c)]
+    signs = {s for s in (sign_of(t) for t in symptoms) if s} | implied_signs(dx, procedures)
     bp = next((profile(c).bp for c in dx if profile(c).bp), None)
     vitals = draw_vitals(age, signs, bp, rng)
     worse = _worse_problem(claim, dx, place)
