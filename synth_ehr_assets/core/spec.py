@@ -188,11 +188,13 @@ class GateThresholds(_Strict):
         "row count (core/evaluation/distance_null.py; 0 allows the null level but no noise)"
     )
     max_attack_risk: float = Field(
-        0.05, ge=0, le=1, description="upper 95% limit of each anonymeter risk (singling out, linkability, inference)"
+        0.05, ge=0, le=1, description="upper limit of each anonymeter risk (singling out, linkability, inference); "
+        "the four limits hold jointly at 95% (each one-sided at 98.75%)"
     )
     attack_risk_noise_factor: float = Field(
         2.0, ge=1, description="where the real rows are too few to resolve max_attack_risk, the upper limit may reach "
-        "factor × the interval's half-width (what a release with no excess risk shows at that size)"
+        "factor × the interval's half-width; at 2 the point estimate may reach one half-width, so a release with no "
+        "excess risk is blocked in at most 5% of runs over the four attacks together"
     )
     min_quality_score: float = Field(0.80, ge=0, le=1)
     min_all_dx_prevalence_r2: float = Field(0.90, le=1, description="R² of per-code share of claims, any dx slot")

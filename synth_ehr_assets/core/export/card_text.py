@@ -75,7 +75,7 @@ GATE_REASONS: dict[str, str] = {
     "privacy_membership_inference": "AUC 0.5 is a coin flip; 0.60 caps what a distance attacker learns about whether "
                                     "a person was in the training data",
     "privacy_attack_risk": "anonymeter's singling-out, linkability and inference attacks may succeed against training "
-                           "claims at most 5 points more often than against unseen holdout claims, at 95% confidence",
+                           "claims at most 5 points more often than against unseen holdout claims, at 95% confidence for all four at once",
     "privacy_canaries": "a canary is a unique claim planted in training; finding one in the release shows the model "
                         "can reproduce a single person's record, so one is too many",
     "privacy_small_source": "below a few hundred training rows a model copies its rows easily, so synthetic rows "
