@@ -115,3 +115,25 @@ def test_reference_claims_carry_none_of_the_new_violations():
     assert claims.filter(starts(dx, "Z34")).height and claims.filter(starts(px, "907")).height  # rules have work
     counts = rule_counts(violations_by_row(claims))
     assert counts.get(PREGNANCY, 0) == 0 and counts.get(VACCINE, 0) == 0, counts
+
+
+def test_a_pregnancy_younger_than_15_is_refused_unless_training_has_pregnancies_that_young():
+    """The demo released prenatal and delivery claims at 10-14 from a source whose youngest pregnancy was 17: the
+    MCE maternity range (9-64) let them through; `pregnancy_age_unsupported` holds them to 15, or to the source's
+    own youngest pregnancy when it is younger."""
+    from synth_ehr_assets.core.synth.edits_support import TrainingSupport
+
+    train = generate_reference_claims(4000, seed=3, release_id="p")
+    support = TrainingSupport.from_claims(train)
+    assert support.youngest_pregnancy is not None and support.youngest_pregnancy >= 15
+    young, older = (frame(dict(claim(dx_1="Z3481", dx_2="Z3A10", **dict(PRENATAL, age=age)), claim_id=f"c{age}"))
+                    for age in (12, 16))
+    hits = violations_by_row(young, support).filter(pl.col("rule") == "pregnancy_age_unsupported")
+    assert set(hits["column"]) == {"dx_1", "dx_2"} and "below 15" in hits["detail"][0]
+    assert violations_by_row(older, support).filter(pl.col("rule") == "pregnancy_age_unsupported").is_empty()
+    teen = train.with_columns(age=pl.when(pl.col("dx_1").str.starts_with("Z34")).then(13).otherwise(pl.col("age")))
+    assert TrainingSupport.from_claims(teen).youngest_pregnancy == 13
+    aged_13 = frame(dict(claim(dx_1="Z3481", dx_2="Z3A10", **dict(PRENATAL, age=13)), claim_id="c13"))
+    assert violations_by_row(aged_13, TrainingSupport.from_claims(teen)).filter(
+        pl.col("rule") == "pregnancy_age_unsupported").is_empty()
+    assert TrainingSupport.from_dict(support.to_dict()).youngest_pregnancy == support.youngest_pregnancy

@@ -21,8 +21,12 @@ category it never saw, such as a coverage target new to the source, training hol
   M81.0 or COPD on a 41-year-old when training has them from 47): the decoder's age-decade mask lets a decade's
   youngest ages through, and the principal edit looks at dx_1 only. Only the young side: chronic conditions
   carry on into old age, and a patient-level holdout would otherwise miss the oldest ages of a few patients.
-  Pregnancy codes (O, Z33-Z3A) are left to the MCE maternity ages (9-64) of the age/sex edits: a pregnancy at 17
-  is no less plausible because training's youngest was 21.
+  Pregnancy codes (O, Z33-Z3A) are left to the MCE maternity ages (9-64) of the age/sex edits and the next rule:
+  a pregnancy at 17 is no less plausible because training's youngest was 21.
+- `pregnancy_age_unsupported`: a pregnancy code (O, Z33-Z3A) below `PLAUSIBLE_PREGNANCY_AGE` (15) unless
+  training has pregnancies that young: the MCE maternity range starts at 9, and the demo released 18 of 133
+  pregnancy claims at ages 10-14 from a source whose youngest pregnancy was 17 (births to mothers under 15 are
+  about 0.02% of US births).
 - `payer_px_unsupported`: a procedure billed to a payer training never billed it to, for procedures on at least
   `MIN_PAYER_EVIDENCE` training claims (a commercial preventive visit 99396 on a Medicare claim: Medicare pays
   G0402/G0438/G0439 instead and excludes routine physicals; G0008 on a commercial claim).
@@ -48,6 +52,7 @@ MIN_AGE_EVIDENCE = 8
 AGE_MARGIN = 3
 MIN_PAYER_EVIDENCE, MIN_MONTH_EVIDENCE = 30, 120
 PREGNANCY_PREFIXES = ("O", "Z33", "Z34", "Z36", "Z37", "Z39", "Z3A")
+PLAUSIBLE_PREGNANCY_AGE = 15
 
 
 def _category(column: str = "dx_1") -> pl.Expr:
@@ -72,6 +77,7 @@ class TrainingSupport:
     code_ages: pl.DataFrame | None = None  # code, youngest (codes of MIN_AGE_EVIDENCE patients, any slot)
     payer_px: pl.DataFrame | None = None  # px, payer (procedures on MIN_PAYER_EVIDENCE claims)
     principal_months: pl.DataFrame | None = None  # category, month (categories with MIN_MONTH_EVIDENCE claims)
+    youngest_pregnancy: int | None = None  # youngest age of a training claim with a pregnancy code
 
     @classmethod
     def from_claims(cls, train: pl.DataFrame, widen: bool = False) -> TrainingSupport:
@@ -102,9 +108,13 @@ class TrainingSupport:
         months = train.select(cat, pl.col("service_date").dt.month().cast(pl.Int64).alias("month")).drop_nulls()
         seasonal = months.group_by("category").len().filter(pl.col("len") >= MIN_MONTH_EVIDENCE).select("category")
         months = months.unique().join(seasonal, on="category", how="semi").sort("category", "month")
+        pregnant = train.filter(pl.any_horizontal([pl.col(c).cast(pl.String).str.starts_with(p).fill_null(False)
+                                                   for c in schema.DX_COLUMNS for p in PREGNANCY_PREFIXES]))
+        youngest = None if pregnant.is_empty() else int(pregnant["age"].min())
         return cls(
             px.sort(px.columns), drg.sort(drg.columns), tuple(sorted(int(b) for b in bands)), rate, widen,
             ages.sort(ages.columns), settings.unique().sort(["dx_1", "claim_type"]), codes, payer_px, months,
+            youngest,
         )
 
     def to_dict(self) -> dict:
@@ -117,6 +127,7 @@ class TrainingSupport:
             "code_ages": None if self.code_ages is None else self.code_ages.rows(),
             "payer_px": None if self.payer_px is None else self.payer_px.rows(),
             "principal_months": None if self.principal_months is None else self.principal_months.rows(),
+            "youngest_pregnancy": self.youngest_pregnancy,
         }
 
     @classmethod
@@ -133,6 +144,7 @@ class TrainingSupport:
             _frame(data.get("code_ages"), {"code": pl.String, "youngest": pl.Int64}),
             _frame(data.get("payer_px"), {"px": pl.String, "payer": pl.String}),
             _frame(data.get("principal_months"), {"category": pl.String, "month": pl.Int64}),
+            data.get("youngest_pregnancy"),
         )
 
 
@@ -143,12 +155,12 @@ def _frame(rows, schema_: dict) -> pl.DataFrame | None:
 def support_violations(frame: pl.DataFrame, long_px: pl.DataFrame, support: TrainingSupport,
                        long_dx: pl.DataFrame | None = None) -> list[pl.DataFrame]:
     """`px_dx_unsupported`, `drg_dx_mismatch`, `payer_age_implausible`, `principal_age_unsupported`,
-    `principal_setting_unsupported`, `secondary_age_unsupported` (with `long_dx`), `payer_px_unsupported`,
-    `principal_month_unsupported`; `long_px` carries dx_1."""
+    `principal_setting_unsupported`, `secondary_age_unsupported` and `pregnancy_age_unsupported` (with
+    `long_dx`), `payer_px_unsupported`, `principal_month_unsupported`; `long_px` carries dx_1."""
     return [
         _px_dx(long_px, support), _drg_dx(frame, support), _payer_age(frame, support),
         _principal_age(frame, support), _principal_setting(frame, support),
-        *([_secondary_age(long_dx, support)] if long_dx is not None else []),
+        *([_secondary_age(long_dx, support), _pregnancy_age(long_dx, support)] if long_dx is not None else []),
         _payer_px(frame, long_px, support), _principal_month(frame, support),
     ]
 
@@ -183,6 +195,16 @@ def _secondary_age(long_dx: pl.DataFrame, support: TrainingSupport) -> pl.DataFr
     outside = rows.filter(pl.col("age") < pl.col("youngest") - AGE_MARGIN)
     detail = pl.format("secondary {} at age {}: training has it from age {} on", "code", "age", "youngest")
     return violations(outside, "secondary_age_unsupported", detail)
+
+
+def _pregnancy_age(long_dx: pl.DataFrame, support: TrainingSupport) -> pl.DataFrame:
+    floor = PLAUSIBLE_PREGNANCY_AGE if support.youngest_pregnancy is None else min(
+        PLAUSIBLE_PREGNANCY_AGE, support.youngest_pregnancy)
+    young = long_dx.filter(pl.col("code").str.contains("^(" + "|".join(PREGNANCY_PREFIXES) + ")")
+                           & (pl.col("age") < floor))
+    detail = pl.format("pregnancy code {} at age {}: below {} (training's youngest pregnancy: {})", "code", "age",
+                       pl.lit(floor), pl.lit(str(support.youngest_pregnancy)))
+    return violations(young, "pregnancy_age_unsupported", detail)
 
 
 def _principal_age(frame: pl.DataFrame, support: TrainingSupport) -> pl.DataFrame:
