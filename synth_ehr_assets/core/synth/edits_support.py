@@ -45,6 +45,7 @@ import polars as pl
 
 from synth_ehr_assets.core import schema
 from synth_ehr_assets.core.synth.edits_base import ROW, empty, flag, violations
+from synth_ehr_assets.core.synth.edits_specialty import SPECIALTY_SCHEMA, specialty_support, specialty_violations
 
 MEDICARE_QUALIFYING = ("N186", "Z992", "Z940", "Z4901", "Z4902", "Z4931", "Z4932", "G1221")
 ADULT_AGE, MEDICARE_AGE, AGE_BAND = 18, 65, 5
@@ -78,6 +79,7 @@ class TrainingSupport:
     payer_px: pl.DataFrame | None = None  # px, payer (procedures on MIN_PAYER_EVIDENCE claims)
     principal_months: pl.DataFrame | None = None  # category, month (categories with MIN_MONTH_EVIDENCE claims)
     youngest_pregnancy: int | None = None  # youngest age of a training claim with a pregnancy code
+    specialties: pl.DataFrame | None = None  # kind, key, specialty (`edits_specialty`)
 
     @classmethod
     def from_claims(cls, train: pl.DataFrame, widen: bool = False) -> TrainingSupport:
@@ -114,7 +116,7 @@ class TrainingSupport:
         return cls(
             px.sort(px.columns), drg.sort(drg.columns), tuple(sorted(int(b) for b in bands)), rate, widen,
             ages.sort(ages.columns), settings.unique().sort(["dx_1", "claim_type"]), codes, payer_px, months,
-            youngest,
+            youngest, specialty_support(train),
         )
 
     def to_dict(self) -> dict:
@@ -128,6 +130,7 @@ class TrainingSupport:
             "payer_px": None if self.payer_px is None else self.payer_px.rows(),
             "principal_months": None if self.principal_months is None else self.principal_months.rows(),
             "youngest_pregnancy": self.youngest_pregnancy,
+            "specialties": None if self.specialties is None else self.specialties.rows(),
         }
 
     @classmethod
@@ -144,7 +147,7 @@ class TrainingSupport:
             _frame(data.get("code_ages"), {"code": pl.String, "youngest": pl.Int64}),
             _frame(data.get("payer_px"), {"px": pl.String, "payer": pl.String}),
             _frame(data.get("principal_months"), {"category": pl.String, "month": pl.Int64}),
-            data.get("youngest_pregnancy"),
+            data.get("youngest_pregnancy"), _frame(data.get("specialties"), SPECIALTY_SCHEMA),
         )
 
 
@@ -156,12 +159,14 @@ def support_violations(frame: pl.DataFrame, long_px: pl.DataFrame, support: Trai
                        long_dx: pl.DataFrame | None = None) -> list[pl.DataFrame]:
     """`px_dx_unsupported`, `drg_dx_mismatch`, `payer_age_implausible`, `principal_age_unsupported`,
     `principal_setting_unsupported`, `secondary_age_unsupported` and `pregnancy_age_unsupported` (with
-    `long_dx`), `payer_px_unsupported`, `principal_month_unsupported`; `long_px` carries dx_1."""
+    `long_dx`), `payer_px_unsupported`, `principal_month_unsupported`, `specialty_unsupported`; `long_px` carries
+    dx_1."""
     return [
         _px_dx(long_px, support), _drg_dx(frame, support), _payer_age(frame, support),
         _principal_age(frame, support), _principal_setting(frame, support),
         *([_secondary_age(long_dx, support), _pregnancy_age(long_dx, support)] if long_dx is not None else []),
         _payer_px(frame, long_px, support), _principal_month(frame, support),
+        specialty_violations(frame, support.specialties),
     ]
 
 

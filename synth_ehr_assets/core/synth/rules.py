@@ -58,11 +58,12 @@ RULES = (
     "principal_age_unsupported",
     "principal_setting_unsupported",
     "secondary_age_unsupported", "payer_px_unsupported", "principal_month_unsupported", "pregnancy_age_unsupported",
+    "specialty_unsupported",
 )
 SUPPORT_RULES = (
     "px_dx_unsupported", "drg_dx_mismatch", "payer_age_implausible", "principal_age_unsupported",
     "principal_setting_unsupported", "secondary_age_unsupported", "payer_px_unsupported", "principal_month_unsupported",
-    "pregnancy_age_unsupported",
+    "pregnancy_age_unsupported", "specialty_unsupported",
 )
 SECONDARY_ONLY_Z = {"Z37": "outcome of delivery", "Z3A": "weeks of gestation", "Z67": "blood type", "Z68": "BMI"}
 PCS_PATTERN = r"^[0-9A-HJ-NP-Z]{7}$"
