@@ -68,6 +68,7 @@ def test_knowledge_table_is_derived_from_embeddings_and_cached(claims, knowledge
 
 
 def test_symptoms_come_from_the_knowledge_table_and_are_reviewed(claims, knowledge):
+    from synth_ehr_assets.core.narratives.age_fit import for_age
     from synth_ehr_assets.core.narratives.clinical import profile
 
     frame = symptoms_frame(claims.head(300), knowledge, SEED, per_claim=3, max_retries=2)
@@ -80,7 +81,8 @@ def test_symptoms_come_from_the_knowledge_table_and_are_reviewed(claims, knowled
     by_id = {c["claim_id"]: c for c in claims.head(300).iter_rows(named=True)}
     for claim_id, text in accepted.select("claim_id", "symptom_text").iter_rows():
         dx = [by_id[claim_id][f"dx_{i}"] for i in range(1, 11) if by_id[claim_id][f"dx_{i}"]]
-        assert any(text in {t for t, _ in profile(c).symptoms} for c in dx), (claim_id, text)
+        age = by_id[claim_id]["age"]
+        assert any(text in {for_age(t, age) for t, _ in profile(c).symptoms} for c in dx), (claim_id, text)
     preventive = claims.head(300).filter(pl.col("dx_1").str.starts_with("Z00"))["claim_id"].implode()
     assert accepted.filter(pl.col("claim_id").is_in(preventive)).height == 0  # well visits bring no complaints
 

@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from synth_ehr_assets.core.narratives import decision as dm, hospital, lexicon, phrasing as ph
+from synth_ehr_assets.core.narratives.age_fit import reportable
 from synth_ehr_assets.core.narratives.clinical import acuity, band, implied_signs, label, profile
 from synth_ehr_assets.core.narratives.journey_context import JourneyContext, journey_contexts, with_history
 from synth_ehr_assets.core.narratives.knowledge import ClinicalKnowledge, build_knowledge
@@ -181,16 +182,17 @@ def _compose(claim: Mapping, seed: int, knowledge: ClinicalKnowledge | None,
     place_of_injury = [c for c in injury_cause if c.startswith("Y92")]
     if place_of_injury:
         subjective.append(f"Place of injury: {labels[place_of_injury[0]]}.")
-    history = ph.distinct((labels[c] for c in dx[1:] if c[0] not in "VWXYZ"), said=[labels[principal]])
+    problems = ph.specific_problems([c for c in dx if c[0] not in "VWXYZ"], labels.get)
+    history = ph.distinct((labels[c] for c in problems if c != principal), said=[labels[principal]])
     if history:
         subjective.append(rng.choice(ph.HISTORY).format(ph.join(history)))
     if age is not None and age < 18:
         subjective.append(rng.choice(ph.HISTORIAN_CHILD if age < 12 else ph.HISTORIAN_TEEN))
 
-    exam_findings = [f for c in dx[:3] for f in rng.sample(profile(c).exam, min(2 if c == principal else 1,
-                                                                                 len(profile(c).exam)))]
+    fit = {c: [f for f in profile(c).exam if reportable(f, age)] for c in dx[:3]}
+    exam_findings = [f for c in fit for f in rng.sample(fit[c], min(2 if c == principal else 1, len(fit[c])))]
     objective = [f"Vitals: {vitals.text(rng)}.",
-                 ph.exam(vitals, age, signs, list(dict.fromkeys(exam_findings)), symptoms, rng)]
+                 ph.exam(vitals, age, signs, ph.specific_findings(exam_findings), symptoms, rng)]
     if results:
         objective.append(rng.choice(ph.RESULTS).format(ph.join(results)))
 
@@ -218,7 +220,7 @@ def _compose(claim: Mapping, seed: int, knowledge: ClinicalKnowledge | None,
     plan = dm.intensified(_plan_items(principal, age, place, specialty, rng, 3),
                           worse == principal or principal in off_target) + orders
     for code in dx[1:4]:
-        if code[0] not in "VWXYZ" and profile(code).plan:
+        if code in problems and not ph.same_condition(code, principal, labels.get) and profile(code).plan:
             items = dm.intensified(_plan_items(code, age, place, specialty, rng, 1), worse == code or
                                    code in off_target)
             if items:

@@ -10,7 +10,7 @@ from functools import lru_cache
 
 import polars as pl
 
-from synth_ehr_assets.core.narratives.phrasing import distinct
+from synth_ehr_assets.core.narratives.phrasing import same_condition, specific_problems
 
 FOLLOW_UP_DAYS = 30  # an ED visit or an inpatient discharge this recent makes the claim its follow-up
 MAX_CITED = 3  # admissions, ED visits and procedures cited: the most recent ones
@@ -175,9 +175,10 @@ def history_sentences(context: JourneyContext, today: dt.date, title) -> list[st
     visits = [v for v in context.ed_visits if not (context.follow_up and v == follows)]
     if visits:
         out.append("Earlier emergency department visits: " + "; ".join(_visit(v, today, title) for v in visits) + ".")
-    if context.chronic:  # two codes titled alike are one problem, cited from its first coding
-        chronic = distinct(context.chronic, key=lambda coded: title(coded[0]))
-        out.append("Known chronic problems: " + "; ".join(f"{title(c)} (since {d.year})" for c, d in chronic) + ".")
+    if context.chronic:  # a problem coded twice (E11.9 then E11.65): cited once, most specific, from its first coding
+        kept = specific_problems([c for c, _ in context.chronic], title)
+        since = {c: min(d for o, d in context.chronic if same_condition(o, c, title)) for c in kept}
+        out.append("Known chronic problems: " + "; ".join(f"{title(c)} (since {since[c].year})" for c in kept) + ".")
     return out
 
 

@@ -69,6 +69,44 @@ def distinct(items: Iterable[Item], key: Callable[[Item], str] = str, said: Iter
     return kept
 
 
+SIDE_WORDS = frozenset({"bilateral", "bilaterally", "both", "the"})  # a finding's words that add no other finding
+
+
+def _words(text: str) -> str:
+    return " " + " ".join(w for w in re.findall(r"[\w-]+", text.casefold()) if w not in SIDE_WORDS) + " "
+
+
+def within(general: str, specific: str) -> bool:
+    """Whether `specific` says all `general` says, in its words and their order ("trace ankle edema" within
+    "trace bilateral ankle edema", "type 2 diabetes" within "type 2 diabetes with hyperglycemia")."""
+    return _words(general) in _words(specific)
+
+
+def specific_findings(findings: Sequence[str]) -> list[str]:
+    """`findings` in first-seen order without one another finding says more fully (`within`); of two that say
+    the same, the longer (or the first) stays: heart failure's "trace bilateral ankle edema" beside CKD's
+    "trace ankle edema" is written once."""
+    def said_by(i: int, j: int) -> bool:
+        a, b = findings[i], findings[j]
+        if i == j or not within(a, b):
+            return False
+        return _words(a) != _words(b) or len(b) > len(a) or len(b) == len(a) and j < i
+    return [f for i, f in enumerate(findings) if not any(said_by(i, j) for j in range(len(findings)))]
+
+
+def same_condition(code: str, other: str, title: Callable[[str], str]) -> bool:
+    """Whether two codes of one ICD-10-CM category name one condition, one title within the other's."""
+    return code[:3] == other[:3] and (within(title(code), title(other)) or within(title(other), title(code)))
+
+
+def specific_problems(codes: Sequence[str], title: Callable[[str], str]) -> list[str]:
+    """`codes` without one a more specific code of its category names within its own title (E11.9 "type 2
+    diabetes" beside E11.65 "type 2 diabetes with hyperglycemia": one problem), each title once (`distinct`)."""
+    kept = [c for c in codes if not any(o[:3] == c[:3] and _words(title(c)) != _words(title(o))
+                                        and within(title(c), title(o)) for o in codes)]
+    return distinct(kept, key=title)
+
+
 def join(items: Sequence[str]) -> str:
     """'a, b and c', each item once (`distinct`)."""
     items = distinct(items)

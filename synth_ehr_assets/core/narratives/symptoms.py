@@ -18,6 +18,7 @@ from functools import lru_cache
 import numpy as np
 import polars as pl
 
+from synth_ehr_assets.core.narratives.age_fit import YOUNG_CHILD, for_age, reportable
 from synth_ehr_assets.core.narratives.knowledge import ClinicalKnowledge
 from synth_ehr_assets.core.progress import Progress
 
@@ -89,6 +90,8 @@ def _rule_reason(text: str, code: str | None, age: int | None, sex: str | None, 
         return f"age/sex edit: {violation}"
     if age is not None and age >= 18 and PEDIATRIC_ONLY.search(text):
         return "pediatric wording for an adult"
+    if not reportable(text, age):
+        return f"a child under {YOUNG_CHILD} cannot report it"
     if age is not None and age < 60 and OLDER_ONLY.search(text):
         return "age-related wording for a patient under 60"
     if sex == "M" and FEMALE_ONLY.search(text):
@@ -112,7 +115,8 @@ def _signs() -> dict[str, str]:
     from synth_ehr_assets.core.narratives.clinical import GROUPS
     from synth_ehr_assets.core.narratives.clinical_codes import CODES
 
-    return {text: sign for p in (*GROUPS.values(), *CODES.values()) for text, sign in p.symptoms or () if sign}
+    listed = [(text, sign) for p in (*GROUPS.values(), *CODES.values()) for text, sign in p.symptoms or () if sign]
+    return {**{for_age(text, 0): sign for text, sign in listed}, **dict(listed)}
 
 
 def sign_of(text: str) -> str:
@@ -120,19 +124,21 @@ def sign_of(text: str) -> str:
     return _signs().get(text.strip().lower(), "")
 
 
-def _candidates(dx: Sequence[str]) -> tuple[list[str], list[float], int]:
-    """Symptom phrases of the claim's problems with draw weights (principal first), and how many to draw."""
+def _candidates(dx: Sequence[str], age: int | None = None) -> tuple[list[str], list[float], int]:
+    """Symptom phrases of the claim's problems with draw weights (principal first), and how many to draw; a
+    young child's are the observable signs a parent reports (`age_fit`)."""
     from synth_ehr_assets.core.narratives.clinical import profile
 
     weights: dict[str, float] = {}
     principal = profile(dx[0])
     for text, _ in principal.symptoms:
+        text = for_age(text, age)
         weights[text] = weights.get(text, 0.0) + 1.0
     for code in dx[1:1 + MAX_SECONDARIES] if principal.acuity in ("chronic", "prenatal") else ():
         other = profile(code)  # an acute visit's history is about the acute problem
         if code[0] not in NON_CLINICAL_PREFIXES and other.acuity == "chronic":
             for text, _ in other.symptoms:
-                weights.setdefault(text, SECONDARY_SHARE / max(len(other.symptoms), 1))
+                weights.setdefault(for_age(text, age), SECONDARY_SHARE / max(len(other.symptoms), 1))
     wanted = {"acute": 3, "emergency": 3, "chronic": 2, "prenatal": 1}.get(principal.acuity, 0)
     return list(weights), list(weights.values()), wanted
 
@@ -152,7 +158,7 @@ def design_symptoms(
     proposals (`review_symptom_texts`); table symptoms carry no embedding relevance.
     """
     dx = tuple(claim_dx(claim))
-    texts, weights, wanted = _candidates(dx) if dx else ([], [], 0)
+    texts, weights, wanted = _candidates(dx, claim.get("age")) if dx else ([], [], 0)
     rng = np.random.default_rng(claim_seed(seed, str(claim["claim_id"]), "symptoms"))
     wanted = min(per_claim, wanted)
     if 0 < wanted < 3 and rng.random() < 0.3:
@@ -238,7 +244,7 @@ def candidate_symptoms(claim: Mapping, knowledge: ClinicalKnowledge | None = Non
     """Knowledge-table candidates for one claim as (code, text), most likely first, without those the design
     rules reject for the patient's age and sex (the list an LLM may pick from; code is None for lay phrases)."""
     dx = tuple(claim_dx(claim))
-    texts, weights, _ = _candidates(dx) if dx else ([], [], 0)
+    texts, weights, _ = _candidates(dx, claim.get("age")) if dx else ([], [], 0)
     order = sorted(range(len(texts)), key=lambda i: -weights[i])
     return [(None, texts[i]) for i in order
             if _rule_reason(texts[i], None, claim.get("age"), claim.get("sex"), claim.get("dx_1")) is None]
