@@ -116,3 +116,24 @@ def test_longitudinal_tstr_reaches_trtr_on_real_patients_and_falls_on_planted_fa
     assert admission_tstr(train, holdout, scrambled)["tstr"] < real["trtr"] - 0.05  # admissions moved at random
     single = admission_tstr(train, holdout, train.with_columns(patient_id=pl.col("claim_id")))
     assert single["tstr"] != single["tstr"]  # one claim per patient: no admission follows, NaN
+
+
+def test_a_delivery_months_after_a_third_trimester_code_is_refused_and_found():
+    """The journey review's patient: O10.013 (hypertension complicating pregnancy, third trimester) nine months
+    before a delivery with none between. The O code's title carries the trimester, as Z34's last character does."""
+    codes = [frozenset(x) for x in (["O10013"], ["O80", "Z370"], ["O24112"], ["Z3481"])]
+    facts = RowFacts.of(codes)
+    assert list(facts.trimester) == [3, 0, 2, 1]
+    state = PatientState(facts)
+    state.add(0, 0)
+    assert state.allows(1, 90, False) and not state.allows(1, 270, False)  # within the trimester, not 9 months on
+    assert state.allows(1, 400, False)  # another pregnancy could have reached delivery by then
+    assert not state.allows(3, 60, False)  # and the trimester does not go back within the pregnancy
+    claims = _claims([
+        ("late", 0, 30, "F", ["O10013"]), ("late", 270, 30, "F", ["O80", "Z370"]),
+        ("term", 0, 31, "F", ["O24112"]), ("term", 150, 31, "F", ["O80", "Z370"]),
+        ("next", 0, 27, "F", ["O10013"]), ("next", 80, 27, "F", ["O80", "Z370"]), ("next", 350, 28, "F", ["Z3483"]),
+        ("next", 420, 28, "F", ["O80", "Z370"]),
+    ])
+    found = {(claims["claim_id"][r], rule) for r, _, rule in journey_violations(claims).iter_rows()}
+    assert found == {("C1", "delivery_after_trimester")}

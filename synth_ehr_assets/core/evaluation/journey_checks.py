@@ -12,9 +12,14 @@ the table) and the rule:
 - `diabetes_types`: type 1 (E10) and type 2 (E11) diabetes both on one patient (every claim of it carrying either);
 - `ckd_reverses`: a CKD stage (N18.1–N18.6) more than one below the highest stage on an earlier claim;
 - `delivery_spacing`: a delivery (O80, O82, Z37) 8 to 179 days after an earlier delivery;
-- `prenatal_after_delivery`: pregnancy supervision (Z34) under 42 days after a delivery;
-- `trimester_reverses`: a Z34 trimester below that of the patient's previous Z34 claim, under 280 days before, with
-  no delivery between.
+- `prenatal_after_delivery`: a code whose ICD-10-CM title names a trimester (Z34, O09, chapter 15) under 42 days
+  after a delivery;
+- `trimester_reverses`: a trimester below that of the patient's previous trimester claim, under 280 days before,
+  with no delivery between;
+- `delivery_after_trimester`: a delivery more than a trimester's latest end after the patient's last trimester
+  claim before it (third: 98 + 31 days, second: 196 + 31, first: 294 + 31; 31 for released dates) and too soon
+  for a new pregnancy to reach a delivery (6 weeks to ovulation and 20 weeks of gestation: 182 days more), with no
+  delivery between.
 """
 
 from __future__ import annotations
@@ -24,7 +29,18 @@ import polars as pl
 from synth_ehr_assets.core.schema import DX_COLUMNS
 
 RULES = ("sex_changes", "age_reverses", "newborn_late", "after_death", "diabetes_types", "ckd_reverses",
-         "delivery_spacing", "prenatal_after_delivery", "trimester_reverses")
+         "delivery_spacing", "prenatal_after_delivery", "trimester_reverses", "delivery_after_trimester")
+TRIMESTER_END_DAYS = {1: 294 + 31, 2: 196 + 31, 3: 98 + 31}
+
+
+def _trimesters() -> pl.DataFrame:
+    """(code, trimester) for every code whose title ends in or names 'first/second/third trimester'."""
+    from synth_ehr_assets.core.codes import icd10cm_catalog
+
+    title = pl.col("description").str.to_lowercase()
+    term = (pl.when(title.str.contains("third trimester")).then(3).when(title.str.contains("second trimester")).then(2)
+            .when(title.str.contains("first trimester")).then(1))
+    return icd10cm_catalog().select("code", trimester=term.cast(pl.Int64)).drop_nulls()
 
 
 def _codes(ordered: pl.DataFrame) -> pl.DataFrame:
@@ -76,8 +92,8 @@ def journey_violations(claims: pl.DataFrame) -> pl.DataFrame:
     delivery = codes.filter(category.is_in(["O80", "O82", "Z37"])).select("_row", "patient_id", "day").unique()
     gap = pl.col("day") - pl.col("day_before")
     found.append(_pairs(delivery, (gap > 7) & (gap < 180), "delivery_spacing"))
-    prenatal = (codes.filter((category == "Z34") & pl.col("code").str.slice(4, 1).is_in(["1", "2", "3"]))
-                .group_by("_row", "patient_id", "day").agg(trimester=pl.col("code").str.slice(4, 1).cast(pl.Int64).max()))
+    prenatal = (codes.join(_trimesters(), on="code").group_by("_row", "patient_id", "day")
+                .agg(pl.col("trimester").max()))
     after = prenatal.join(delivery.rename({"_row": "_row_before", "day": "day_before"}), on="patient_id")
     found.append(_flag(after.filter((gap >= 0) & (gap < 42)), "prenatal_after_delivery"))
     previous = prenatal.sort("patient_id", "day", "_row").with_columns(
@@ -87,8 +103,24 @@ def journey_violations(claims: pl.DataFrame) -> pl.DataFrame:
     reverses = previous.filter((pl.col("trimester") < pl.col("trimester_before")) & (gap < 280)).join(
         between.select("_row").unique(), on="_row", how="anti")
     found.append(_flag(reverses, "trimester_reverses"))
+    found.append(_late_delivery(prenatal, delivery))
     schema = {"_row": pl.UInt32, "patient_id": pl.String, "rule": pl.String}
     return pl.concat([f.select(pl.col(c).cast(t) for c, t in schema.items()) for f in found]).unique().sort("_row", "rule")
+
+
+def _late_delivery(prenatal: pl.DataFrame, delivery: pl.DataFrame) -> pl.DataFrame:
+    """Deliveries whose patient's last trimester claim before them ended too long ago for that pregnancy and too
+    recently for another."""
+    last = prenatal.sort("day").select("patient_id", trimester_day=pl.col("day"), trimester=pl.col("trimester"))
+    ordered = delivery.sort("day")
+    paired = ordered.join_asof(last.sort("trimester_day"), left_on="day", right_on="trimester_day", by="patient_id",
+                               strategy="backward").drop_nulls("trimester_day")
+    before = ordered.select("patient_id", delivered_before=pl.col("day"))
+    between = paired.join(before, on="patient_id").filter(
+        (pl.col("delivered_before") >= pl.col("trimester_day")) & (pl.col("delivered_before") < pl.col("day") - 7))
+    gap, end = pl.col("day") - pl.col("trimester_day"), pl.col("trimester").replace_strict(TRIMESTER_END_DAYS)
+    late = paired.filter((gap > end) & (gap < end + 182)).join(between.select("_row").unique(), on="_row", how="anti")
+    return _flag(late, "delivery_after_trimester")
 
 
 def violation_share(claims: pl.DataFrame) -> float:

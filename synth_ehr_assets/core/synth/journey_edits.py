@@ -10,8 +10,12 @@ that depend on the patient's earlier codes:
 - diabetes type: type 1 (E10) and type 2 (E11) never on one patient (lifelong, mutually exclusive);
 - chronic kidney disease: the stage (N18.1 … N18.6) never falls more than one stage below the highest so far;
 - maternity: two deliveries (O80, O82, Z37) at least `DELIVERY_SPACING_DAYS` apart unless they are the same
-  episode (within `EPISODE_DAYS`); no pregnancy supervision (Z34) in the `POSTPARTUM_DAYS` after a delivery, and
-  within one pregnancy (no delivery between, under `PREGNANCY_DAYS` apart) the trimester never goes back;
+  episode (within `EPISODE_DAYS`); no trimester code (Z34 supervision, O09, any O code "…, first/second/third
+  trimester") in the `POSTPARTUM_DAYS` after a delivery; within one pregnancy (no delivery between, under
+  `PREGNANCY_DAYS` apart) the trimester never goes back; and a delivery comes no later than the latest end of the
+  trimester last coded (`LATEST_DELIVERY_DAYS` + `DATE_SLACK_DAYS`) unless a new pregnancy could have reached
+  delivery since (`NEXT_DELIVERY_DAYS` more): the journey review found O10.013 "third trimester" nine months before
+  a delivery with no delivery between;
 - preventive visits: from age 3, a general examination (Z00.0x adult, Z00.1x child) no sooner than
   `PREVENTIVE_SPACING_DAYS` after the patient's previous one (a claims review found a 10-year-old with six
   well-child visits in two years; in 50,000 reference claims 3% of repeat visits from age 3 come sooner, median
@@ -23,6 +27,7 @@ that depend on the patient's earlier codes:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import polars as pl
@@ -32,7 +37,12 @@ EXPIRED_DRGS = ("283", "284", "285")  # acute myocardial infarction, expired
 TYPE_1_DIABETES, TYPE_2_DIABETES = "E10", "E11"
 CKD_STAGES = {"N181": 1, "N182": 2, "N183": 3, "N1830": 3, "N1831": 3, "N1832": 3, "N184": 4, "N185": 5, "N186": 6}
 DELIVERY = ("O80", "O82", "Z37")
-PRENATAL = "Z34"  # supervision of normal pregnancy; the last character is the trimester (0 = unspecified)
+TRIMESTERS = ("first", "second", "third")
+# days from the start of trimester 1 / 2 / 3 (weeks 0, 14, 28) to a delivery at 42 weeks; dates move by up to a
+# month when released; a delivery in a new pregnancy needs ovulation back (6 weeks after a birth at the earliest)
+# and 20 weeks of gestation
+LATEST_DELIVERY_DAYS = {1: 294, 2: 196, 3: 98}
+DATE_SLACK_DAYS, NEXT_DELIVERY_DAYS = 31, 42 + 140
 EPISODE_DAYS = 7
 DELIVERY_SPACING_DAYS = 180
 POSTPARTUM_DAYS = 42
@@ -49,9 +59,22 @@ TIGHT_AGE_SLACK = 2
 PREGNANCY_DAYS = 280
 
 
+@lru_cache(maxsize=1)
+def trimester_codes() -> dict[str, int]:
+    """Code → trimester (1-3) for every ICD-10-CM code whose title names one (Z34, O09 and chapter 15 codes)."""
+    from synth_ehr_assets.core import codes
+
+    found: dict[str, int] = {}
+    for code, title in codes.icd10cm_catalog().select("code", "description").iter_rows():
+        for term, word in enumerate(TRIMESTERS, start=1):
+            if f"{word} trimester" in title.lower():
+                found[code] = term
+    return found
+
+
 def code_facts(code: str) -> tuple[bool, int, int, bool, int]:
     """(records a death, diabetes bit 1 = type 1 / 2 = type 2, CKD stage, delivery, pregnancy trimester) of a code."""
-    trimester = int(code[-1]) if code.startswith(PRENATAL) and len(code) == 5 and code[-1] in "123" else 0
+    trimester = trimester_codes().get(code, 0)
     diabetes = 1 if code.startswith(TYPE_1_DIABETES) else 2 if code.startswith(TYPE_2_DIABETES) else 0
     return (code.startswith(DEATH_CODES), diabetes, CKD_STAGES.get(code, 0), code.startswith(DELIVERY), trimester)
 
@@ -112,6 +135,10 @@ class PatientState:
         since = None if self.delivery_day is None else day - self.delivery_day
         if f.delivery[r] and since is not None and EPISODE_DAYS < since < DELIVERY_SPACING_DAYS:
             return False
+        if f.delivery[r] and self.trimester and (since is None or self.delivery_day < self.trimester_day):
+            late = LATEST_DELIVERY_DAYS[self.trimester] + DATE_SLACK_DAYS
+            if late < day - self.trimester_day < late + NEXT_DELIVERY_DAYS:
+                return False
         if f.trimester[r]:
             if since is not None and since < POSTPARTUM_DAYS:
                 return False
