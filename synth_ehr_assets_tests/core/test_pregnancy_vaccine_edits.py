@@ -137,3 +137,27 @@ def test_a_pregnancy_younger_than_15_is_refused_unless_training_has_pregnancies_
     assert violations_by_row(aged_13, TrainingSupport.from_claims(teen)).filter(
         pl.col("rule") == "pregnancy_age_unsupported").is_empty()
     assert TrainingSupport.from_dict(support.to_dict()).youngest_pregnancy == support.youngest_pregnancy
+
+
+ADDON = "addon_without_primary"
+PSYCH = dict(age=26, sex="F", payer="commercial", dx_1="F331", dx_2=None, provider_specialty="psychiatry")
+
+
+@pytest.mark.parametrize(("broken", "column", "corrected"), [
+    # the demo review's two claims: psychotherapy add-on billed alone, an administration with no vaccine
+    (claim(px_1="90833", **PSYCH), "px_1", claim(px_1="99213", px_2="90833", **PSYCH)),
+    (claim(**dict(WELL_CHILD, age=0, px_1="99391", px_2="90460")), "px_2",
+     claim(**dict(WELL_CHILD, age=0, px_1="99391", px_2="90460", px_3="90744"))),
+    (claim(**dict(WELL_CHILD, px_2="90461", px_3="90700")), "px_2",
+     claim(**dict(WELL_CHILD, px_2="90460", px_3="90461", px_4="90700"))),
+])
+def test_an_addon_without_its_primary_is_flagged_and_not_with_it(broken, column, corrected):
+    found = check_claims(frame(dict(broken, claim_id="bad")))
+    hits = found.filter(pl.col("rule") == ADDON)
+    assert hits.select("claim_id", "column").rows() == [("bad", column)], found
+    assert check_claims(frame(dict(corrected, claim_id="fixed"))).filter(pl.col("rule") == ADDON).height == 0
+
+
+def test_no_reference_claim_bills_an_addon_alone():
+    claims = generate_reference_claims(20_000, 5, "addon")
+    assert ADDON in RULES and check_claims(claims).filter(pl.col("rule") == ADDON).height == 0

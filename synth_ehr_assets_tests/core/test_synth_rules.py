@@ -53,7 +53,8 @@ VALID = [
         claim_id="c5", dx_1="E1122", dx_2="N189", dx_3="I129", age=4, sex="M", payer="medicaid", px_1="99382",
         px_2="90700", px_3="90460",
     ),
-    claim(claim_id="c6", dx_1="Z00121", dx_2=None, age=0, payer="medicaid", px_1="99391", px_2="90460"),
+    claim(claim_id="c6", dx_1="Z00121", dx_2=None, age=0, payer="medicaid", px_1="99391", px_2="90460",
+          px_3="90744"),  # an administration comes with the vaccine it gives (addon_without_primary)
     claim(claim_id="c7", dx_1="Z3482", dx_2="Z3A20", age=31, payer="commercial", px_1="0502F"),
     claim(claim_id="c9", dx_1="Z0000", dx_2="I10", age=66, px_1="99397", px_2="99213"),  # preventive + problem
     claim(claim_id="c8", claim_type="inpatient", los_days=2, drg="292", dx_1="I5023", dx_2=None, px_1=None),

@@ -27,6 +27,8 @@ Rules:
   name; a billed service on professional and outpatient claims; one visit level per E/M family; no Z34 (normal
   pregnancy) beside a chapter 15 code or a condition the guidelines code in chapter 15; an administration code
   beside every vaccine product (`edits_encounter`).
+- `addon_without_primary`: an add-on or companion code without its primary service on the claim (psychotherapy
+  add-ons without an E/M, an administration without a vaccine product; `edits_addon`).
 - `px_dx_unsupported`, `drg_dx_mismatch`, `payer_age_implausible`: only with a `TrainingSupport` built from the
   training claims (`edits_support`); without one they are skipped.
 """
@@ -39,7 +41,7 @@ from functools import lru_cache
 import polars as pl
 
 from synth_ehr_assets.core import age_sex_edits, codes, schema
-from synth_ehr_assets.core.synth import edits_encounter, edits_icd, edits_procedures, edits_support
+from synth_ehr_assets.core.synth import edits_addon, edits_encounter, edits_icd, edits_procedures, edits_support
 from synth_ehr_assets.core.synth.edits_base import ROW as _ROW
 from synth_ehr_assets.core.synth.edits_base import flag as _flag
 from synth_ehr_assets.core.synth.edits_base import long as _long
@@ -51,7 +53,7 @@ RULES = (
     "duplicate_dx", "duplicate_px", "px_setting_mismatch", "drg_setting_mismatch", "los_setting_mismatch",
     "amount_order", "amount_precision", "invalid_value", "excludes1_pair", "missing_companion_code",
     "redundant_unspecified", "px_age_sex_band", "gestation_weeks_conflict", "missing_procedure", "multiple_em_levels",
-    "pregnancy_condition_not_chapter15", "vaccine_without_administration",
+    "pregnancy_condition_not_chapter15", "vaccine_without_administration", "addon_without_primary",
     "px_dx_unsupported",
     "drg_dx_mismatch",
     "payer_age_implausible",
@@ -153,6 +155,7 @@ def violations_by_row(df: pl.DataFrame, support: TrainingSupport | None = None) 
         edits_encounter.multiple_em_levels(long_px),
         edits_encounter.pregnancy_condition_violations(long_dx),
         edits_encounter.vaccine_without_administration(long_px),
+        edits_addon.addon_violations(long_px),
         *(edits_support.support_violations(frame, long_px, support, long_dx) if support is not None else []),
     ]
     return pl.concat([p.select(_ROW, "rule", "column", "detail") for p in parts])
