@@ -205,13 +205,36 @@ def exam(vitals: Vitals, age: int | None, signs: set[str], findings: list[str], 
     if ill and "distress" in appearance and vitals.spo2 >= HYPOXEMIA_SPO2 and vitals.rr <= rr_high:
         appearance = "appears unwell"
     told = (" ".join(findings) + " " + " ".join(symptoms)).lower()
-    if re.search(r"swelling|edema", told):
-        findings = [f for f in findings if not re.search(r"\bno (?:peripheral )?edema", f)]
-    if any(re.search(r"crackles|wheezes|rhonchi", f) for f in findings):
-        findings = [f for f in findings if not re.search(r"lungs clear|clear breath sounds", f)]
-    normal = [rng.choice(group) for group in NORMAL_EXAM if not _overlaps(group, told)]
+    refuted = _refuted(findings, symptoms)
+    findings = [f for f in findings if not refuted(f)]
+    groups = [[g for g in group if not refuted(g)] for group in NORMAL_EXAM if not _overlaps(group, told)]
+    normal = [rng.choice(group) for group in groups if group]
     picked = findings + rng.sample(normal, min(len(normal), 2 if findings else 3))
     return f"Exam: {appearance}; " + "; ".join(picked) + "."
+
+
+# A normal exam statement (second pattern) that an abnormal one of the same system (first) contradicts, said by
+# an exam finding or, where the third item is True, by a symptom too: a note with "irregularly irregular rhythm"
+# (atrial fibrillation) does not also say "regular rate and rhythm" (hypertension's finding or the filler).
+EXAM_CONFLICTS = (
+    (r"swelling|edema", r"\bno (?:peripheral )?edema", True),
+    (r"crackles|wheezes|rhonchi", r"lungs clear|clear breath sounds", False),
+    (r"irregular|arrhythmi|fibrillation|flutter|ectopy|skipped beats",
+     r"(?<!ir)regular (?:rate|rhythm)|heart regular|sinus rhythm", True),
+)
+
+
+def _refuted(findings: Sequence[str], symptoms: Sequence[str]) -> Callable[[str], bool]:
+    """Whether a normal statement is contradicted by an abnormal finding (or symptom, `EXAM_CONFLICTS`)."""
+    def abnormal(text: str, sign: str, normal: str) -> bool:
+        text = text.lower()
+        return bool(re.search(sign, text)) and not re.search(normal, text) and not re.match(r"no\b", text)
+
+    def refuted(statement: str) -> bool:
+        return any(re.search(normal, statement.lower()) and any(
+            abnormal(t, sign, normal) for t in [*findings, *(symptoms if by_symptom else ())])
+            for sign, normal, by_symptom in EXAM_CONFLICTS)
+    return refuted
 
 
 def _overlaps(group: Sequence[str], told: str) -> bool:
