@@ -137,3 +137,14 @@ def test_a_delivery_months_after_a_third_trimester_code_is_refused_and_found():
     ])
     found = {(claims["claim_id"][r], rule) for r, _, rule in journey_violations(claims).iter_rows()}
     assert found == {("C1", "delivery_after_trimester")}
+
+
+def test_on_the_delivery_claim_only_supervision_or_a_first_trimester_reads_as_prenatal_after_delivery():
+    """A category without an "in childbirth" code is coded by trimester at the delivery (O36.5930 third
+    trimester); Z34 normal-pregnancy supervision or a first trimester on the delivery claim is a contradiction."""
+    claims = _claims([("a", 0, 30, "F", ["O99341", "Z370"]), ("b", 0, 30, "F", ["Z3483", "Z370"]),
+                      ("c", 0, 30, "F", ["O99343", "Z370"]), ("d", 0, 30, "F", ["O80", "Z370"]),
+                      ("d", 20, 30, "F", ["O10013"])])
+    found = {(claims["claim_id"][r], rule) for r, _, rule in journey_violations(claims).iter_rows()}
+    assert found == {("C0", "prenatal_after_delivery"), ("C1", "prenatal_after_delivery"),
+                     ("C4", "prenatal_after_delivery")}

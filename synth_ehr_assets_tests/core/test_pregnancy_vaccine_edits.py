@@ -161,3 +161,14 @@ def test_an_addon_without_its_primary_is_flagged_and_not_with_it(broken, column,
 def test_no_reference_claim_bills_an_addon_alone():
     claims = generate_reference_claims(20_000, 5, "addon")
     assert ADDON in RULES and check_claims(claims).filter(pl.col("rule") == ADDON).height == 0
+
+
+def test_a_first_trimester_code_on_a_delivery_claim_conflicts_and_a_third_trimester_one_does_not():
+    """The journey demo released O99.341 (mental disorder complicating pregnancy, first trimester) beside Z37.0 on
+    one claim; a category without an "in childbirth" code is coded by trimester at the delivery."""
+    stay = dict(claim_type="inpatient", los_days=2, drg="807", age=30, sex="F", payer="commercial", px_1="10E0XZZ",
+                provider_specialty="obstetrics_gynecology")
+    found = check_claims(frame(dict(claim(dx_1="O80", dx_2="O99341", dx_3="Z370", **stay), claim_id="bad"),
+                               dict(claim(dx_1="O80", dx_2="O99343", dx_3="Z370", **stay), claim_id="ok")))
+    hits = found.filter(pl.col("rule") == "gestation_weeks_conflict")
+    assert hits.select("claim_id", "column").rows() == [("bad", "dx_2")], found

@@ -13,7 +13,7 @@ the table) and the rule:
 - `ckd_reverses`: a CKD stage (N18.1–N18.6) more than one below the highest stage on an earlier claim;
 - `delivery_spacing`: a delivery (O80, O82, Z37) 8 to 179 days after an earlier delivery;
 - `prenatal_after_delivery`: a code whose ICD-10-CM title names a trimester (Z34, O09, chapter 15) under 42 days
-  after a delivery;
+  after a delivery (on the delivery claim itself only Z34 or a first trimester);
 - `trimester_reverses`: a trimester below that of the patient's previous trimester claim, under 280 days before,
   with no delivery between;
 - `delivery_after_trimester`: a delivery more than a trimester's latest end after the patient's last trimester
@@ -93,9 +93,12 @@ def journey_violations(claims: pl.DataFrame) -> pl.DataFrame:
     gap = pl.col("day") - pl.col("day_before")
     found.append(_pairs(delivery, (gap > 7) & (gap < 180), "delivery_spacing"))
     prenatal = (codes.join(_trimesters(), on="code").group_by("_row", "patient_id", "day")
-                .agg(pl.col("trimester").max()))
+                .agg(pl.col("trimester").max(), supervision=(category == "Z34").any()))
     after = prenatal.join(delivery.rename({"_row": "_row_before", "day": "day_before"}), on="patient_id")
-    found.append(_flag(after.filter((gap >= 0) & (gap < 42)), "prenatal_after_delivery"))
+    # on the delivery claim itself a second or third trimester code stands where its category has no "in
+    # childbirth" code (guideline I.C.15.a.3, e.g. O36.5930); a first trimester or Z34 (normal pregnancy) never does
+    own_claim = (pl.col("_row") == pl.col("_row_before")) & ~pl.col("supervision") & (pl.col("trimester") >= 2)
+    found.append(_flag(after.filter((gap >= 0) & (gap < 42) & ~own_claim), "prenatal_after_delivery"))
     previous = prenatal.sort("patient_id", "day", "_row").with_columns(
         trimester_before=pl.col("trimester").shift().over("patient_id"), day_before=pl.col("day").shift().over("patient_id"))
     between = previous.join(delivery.select("patient_id", delivered=pl.col("day")), on="patient_id", how="left").filter(
@@ -114,7 +117,7 @@ def _late_delivery(prenatal: pl.DataFrame, delivery: pl.DataFrame) -> pl.DataFra
     last = prenatal.sort("day").select("patient_id", trimester_day=pl.col("day"), trimester=pl.col("trimester"))
     ordered = delivery.sort("day")
     paired = ordered.join_asof(last.sort("trimester_day"), left_on="day", right_on="trimester_day", by="patient_id",
-                               strategy="backward").drop_nulls("trimester_day")
+                               strategy="backward", check_sortedness=False).drop_nulls("trimester_day")
     before = ordered.select("patient_id", delivered_before=pl.col("day"))
     between = paired.join(before, on="patient_id").filter(
         (pl.col("delivered_before") >= pl.col("trimester_day")) & (pl.col("delivered_before") < pl.col("day") - 7))

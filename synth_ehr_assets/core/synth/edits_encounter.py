@@ -88,7 +88,7 @@ def gestation_violations(long_dx: pl.DataFrame) -> pl.DataFrame:
         pl.int_range(pl.len()).over(ROW).alias("slot_rank"),
     )
     if weeks.is_empty():
-        return violations(weeks, "gestation_weeks_conflict", pl.lit(""))
+        return _first_trimester_at_delivery(long_dx)
     second = weeks.filter(pl.col("slot_rank") > 0)  # slots in order: all but the first Z3A
     repeated = violations(second, "gestation_weeks_conflict",
                           pl.format("{} is a second weeks-of-gestation code on one encounter", pl.col("code")))
@@ -101,7 +101,18 @@ def gestation_violations(long_dx: pl.DataFrame) -> pl.DataFrame:
     mismatched = violations(clash, "gestation_weeks_conflict", pl.format(
         "{} (trimester {}) contradicts {} (trimester {})", pl.col("code"), pl.col("weeks_trimester"),
         pl.col("pregnancy_code"), pl.col("trimester")))
-    return pl.concat([repeated, mismatched])
+    return pl.concat([repeated, mismatched, _first_trimester_at_delivery(long_dx)])
+
+
+def _first_trimester_at_delivery(long_dx: pl.DataFrame) -> pl.DataFrame:
+    """A first trimester code on a claim with a delivery (O80, O82, Z37): a delivery comes after 20 weeks."""
+    delivered = long_dx.rechunk().filter(pl.col("code").str.contains(r"^(O80|O82|Z37)")).select(
+        ROW, pl.col("code").alias("delivery")).unique(ROW, keep="first")
+    early = long_dx.rechunk().join(trimester_codes().filter(pl.col("trimester") == 1).select("code"),
+                                   on="code").join(delivered, on=ROW).unique([ROW, "column"], keep="first")
+    return violations(early, "gestation_weeks_conflict", pl.format(
+        "{} (first trimester) on a delivery claim ({}): a delivery comes after 20 weeks", pl.col("code"),
+        pl.col("delivery")))
 
 
 def missing_procedure(frame: pl.DataFrame) -> pl.DataFrame:

@@ -37,7 +37,6 @@ EXPIRED_DRGS = ("283", "284", "285")  # acute myocardial infarction, expired
 TYPE_1_DIABETES, TYPE_2_DIABETES = "E10", "E11"
 CKD_STAGES = {"N181": 1, "N182": 2, "N183": 3, "N1830": 3, "N1831": 3, "N1832": 3, "N184": 4, "N185": 5, "N186": 6}
 DELIVERY = ("O80", "O82", "Z37")
-TRIMESTERS = ("first", "second", "third")
 # days from the start of trimester 1 / 2 / 3 (weeks 0, 14, 28) to a delivery at 42 weeks; dates move by up to a
 # month when released; a delivery in a new pregnancy needs ovulation back (6 weeks after a birth at the earliest)
 # and 20 weeks of gestation
@@ -62,14 +61,9 @@ PREGNANCY_DAYS = 280
 @lru_cache(maxsize=1)
 def trimester_codes() -> dict[str, int]:
     """Code → trimester (1-3) for every ICD-10-CM code whose title names one (Z34, O09 and chapter 15 codes)."""
-    from synth_ehr_assets.core import codes
+    from synth_ehr_assets.core.synth.edits_encounter import trimester_codes as titled
 
-    found: dict[str, int] = {}
-    for code, title in codes.icd10cm_catalog().select("code", "description").iter_rows():
-        for term, word in enumerate(TRIMESTERS, start=1):
-            if f"{word} trimester" in title.lower():
-                found[code] = term
-    return found
+    return dict(titled().iter_rows())
 
 
 def code_facts(code: str) -> tuple[bool, int, int, bool, int]:
