@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 import re
 
 import polars as pl
@@ -14,6 +15,7 @@ from synth_ehr_assets.core.narratives.design import design_note
 from synth_ehr_assets.core.narratives.detectors import detect
 from synth_ehr_assets.core.narratives.journey_context import journey_contexts
 from synth_ehr_assets.core.narratives.symptoms import candidate_symptoms
+from synth_ehr_assets.core.narratives.vitals import Vitals
 
 SEED = 7
 BASE = {"claim_type": "professional", "sex": "M", "provider_specialty": "family_medicine", "los_days": None,
@@ -77,3 +79,38 @@ def test_the_history_line_cites_one_chronic_condition_coded_twice_once_since_its
     history = _section(design_note(rows[2], SEED, journey=context), "History")
     assert "type 2 diabetes with hyperglycemia (since 2024)" in history, history
     assert not re.search(r"type 2 diabetes(?! with)", history), history
+
+
+RHYTHM_CLAIMED_REGULAR = re.compile(r"(?<!ir)regular rate|heart regular|(?<!ir)regular rhythm|sinus rhythm", re.I)
+
+
+def test_an_irregular_rhythm_finding_is_not_contradicted_by_a_regular_rhythm_statement():
+    """Atrial fibrillation beside hypertension: "irregularly irregular rhythm; ...; regular rate and rhythm"."""
+    exams = [_section(design_note(_claim(f"af{i}", 70, "I4891", "I10", "E119", provider_specialty="cardiology"),
+                                  SEED), "Objective") for i in range(60)]
+    assert any("irregularly irregular rhythm" in e for e in exams), exams
+    clashing = [e for e in exams if "irregular" in e and RHYTHM_CLAIMED_REGULAR.search(e)]
+    assert not clashing, clashing
+    assert any(RHYTHM_CLAIMED_REGULAR.search(_section(design_note(_claim(f"h{i}", 70, "I10"), SEED), "Objective"))
+               for i in range(20))  # without the arrhythmia the normal statement stays
+
+
+def test_the_general_rule_drops_a_normal_statement_an_abnormal_finding_of_its_system_contradicts():
+    vitals = Vitals(130, 80, 72, 16, 36.8, 97)
+    for seed in range(30):
+        exam = ph.exam(vitals, 70, set(), ["irregularly irregular rhythm", "regular rate and rhythm"], [],
+                       random.Random(seed))
+        assert not RHYTHM_CLAIMED_REGULAR.search(exam), exam
+        kept = ph.exam(vitals, 70, set(), ["no peripheral edema", "regular rate and rhythm"], [], random.Random(seed))
+        assert "regular rate and rhythm" in kept, kept
+
+
+LUTS = re.compile(r"urine stream|at night to urinate|urinary frequency|urgency|dribbl|hesitan|nocturia", re.I)
+
+
+def test_bph_without_lower_urinary_tract_symptoms_reports_none_while_bph_with_them_does():
+    without = [design_note(_claim(f"b{i}", 68, "N400", provider_specialty="urology"), SEED) for i in range(30)]
+    assert not any(LUTS.search(_section(n, "Subjective")) for n in without), without
+    assert any("enlarged prostate" in _section(n, "Objective") for n in without), without
+    with_luts = [design_note(_claim(f"l{i}", 68, "N401", provider_specialty="urology"), SEED) for i in range(30)]
+    assert all(LUTS.search(_section(n, "Subjective")) for n in with_luts), with_luts

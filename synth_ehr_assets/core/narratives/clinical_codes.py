@@ -275,7 +275,12 @@ CODES: dict[str, Profile] = {
     "N18": _p("chronic", (), ["trace ankle edema", "no asterixis"], ["renal function panel", "avoid NSAIDs", "blood pressure goal reviewed"],
               label="chronic kidney disease", referral="nephrology"),
     "N390": _p("acute", label="urinary tract infection"),
-    "N400": _p("chronic", ["getting up at night to urinate", "weak urine stream"], (),
-               ["tamsulosin at bedtime"], label="benign prostatic hyperplasia", referral="urology"),
+    # N40.0 is BPH without lower urinary tract symptoms (an enlarged prostate found on exam, no urinary complaints);
+    # the symptoms that make it N40.1 (nocturia, a weak stream) are N40.1's alone.
+    "N400": _p("chronic", [], ["smooth, symmetrically enlarged prostate without nodules", "no urinary retention"],
+               ["watchful waiting", "PSA reviewed"], label="benign prostatic hyperplasia", referral="urology"),
+    "N401": _p("chronic", ["getting up at night to urinate", "weak urine stream"], (),
+               ["tamsulosin at bedtime"], label="benign prostatic hyperplasia with urinary symptoms",
+               referral="urology"),
     **SITUATIONS,
 }
