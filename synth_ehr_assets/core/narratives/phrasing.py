@@ -94,6 +94,12 @@ def specific_findings(findings: Sequence[str]) -> list[str]:
     return [f for i, f in enumerate(findings) if not any(said_by(i, j) for j in range(len(findings)))]
 
 
+def _names_more(specific: str, general: str, title: Callable[[str], str]) -> bool:
+    """Whether `specific`, of `general`'s ICD-10-CM category, says all `general`'s title says and more."""
+    return (specific[:3] == general[:3] and _words(title(general)) != _words(title(specific))
+            and within(title(general), title(specific)))
+
+
 def same_condition(code: str, other: str, title: Callable[[str], str]) -> bool:
     """Whether two codes of one ICD-10-CM category name one condition, one title within the other's."""
     return code[:3] == other[:3] and (within(title(code), title(other)) or within(title(other), title(code)))
@@ -102,8 +108,7 @@ def same_condition(code: str, other: str, title: Callable[[str], str]) -> bool:
 def specific_problems(codes: Sequence[str], title: Callable[[str], str]) -> list[str]:
     """`codes` without one a more specific code of its category names within its own title (E11.9 "type 2
     diabetes" beside E11.65 "type 2 diabetes with hyperglycemia": one problem), each title once (`distinct`)."""
-    kept = [c for c in codes if not any(o[:3] == c[:3] and _words(title(c)) != _words(title(o))
-                                        and within(title(c), title(o)) for o in codes)]
+    kept = [c for c in codes if not any(_names_more(o, c, title) for o in codes)]
     return distinct(kept, key=title)
 
 

@@ -13,16 +13,10 @@ from __future__ import annotations
 import polars as pl
 
 from synth_ehr_assets.core.synth.edits_base import ROW, violations
-from synth_ehr_assets.core.synth.edits_encounter import BILLED_BY_LINE, NOT_IMMUNIZATION_PRODUCTS, VACCINE_PRODUCTS
+from synth_ehr_assets.core.synth.edits_encounter import BILLED_BY_LINE, vaccine_product
 
 EM_RANGE = ("99202", "99499")
 ADMINISTRATION = ("90460", "90471", "90472", "90473", "90474", "G0008", "G0009", "G0010")
-
-
-def _product() -> pl.Expr:
-    low, high = VACCINE_PRODUCTS
-    return (pl.col("code").str.contains(r"^\d{5}$") & pl.col("code").is_between(pl.lit(low), pl.lit(high))
-            & ~pl.col("code").is_in(list(NOT_IMMUNIZATION_PRODUCTS)))
 
 
 def _em() -> pl.Expr:
@@ -32,7 +26,7 @@ def _em() -> pl.Expr:
 # (add-on codes, what the claim must also carry, that primary in words)
 COMPANIONS = (
     (("90833", "90836", "90838"), _em, "an E/M service (99202-99499)"),
-    (ADMINISTRATION, _product, "a vaccine product (90476-90759)"),
+    (ADMINISTRATION, vaccine_product, "a vaccine product (90476-90759)"),
     (("90461",), lambda: pl.col("code") == "90460", "90460"),
     (("90472", "90474"), lambda: pl.col("code").is_in(["90471", "90473"]), "90471 or 90473"),
 )

@@ -167,13 +167,18 @@ def pregnancy_condition_violations(long_dx: pl.DataFrame) -> pl.DataFrame:
     ])
 
 
+def vaccine_product() -> pl.Expr:
+    """A CPT vaccine or toxoid product line (90476-90759, except `NOT_IMMUNIZATION_PRODUCTS`)."""
+    low, high = VACCINE_PRODUCTS
+    return (pl.col("code").str.contains(r"^\d{5}$") & pl.col("code").is_between(pl.lit(low), pl.lit(high))
+            & ~pl.col("code").is_in(list(NOT_IMMUNIZATION_PRODUCTS)))
+
+
 def vaccine_without_administration(long_px: pl.DataFrame) -> pl.DataFrame:
     """`vaccine_without_administration` on the long procedure slots: every vaccine product line of a professional
     or outpatient claim that carries no immunization administration code."""
     lines = long_px.rechunk().filter(pl.col("claim_type").is_in(BILLED_BY_LINE))
-    low, high = VACCINE_PRODUCTS
-    product = (pl.col("code").str.contains(r"^\d{5}$") & pl.col("code").is_between(pl.lit(low), pl.lit(high))
-               & ~pl.col("code").is_in(list(NOT_IMMUNIZATION_PRODUCTS)))
+    product = vaccine_product()
     administered = lines.filter(pl.col("code").is_in(list(VACCINE_ADMINISTRATION))).select(ROW).unique()
     unadministered = lines.filter(product).join(administered, on=ROW, how="anti")
     return violations(unadministered, "vaccine_without_administration", pl.format(
