@@ -8,6 +8,8 @@ from __future__ import annotations
 from synth_ehr_assets.core.narratives.clinical import Profile, _p
 from synth_ehr_assets.core.narratives.clinical_encounters import SITUATIONS
 
+HTN_CKD_PLAN = ["continue antihypertensive therapy", "home blood pressure log", "low-sodium diet",
+                "renal function panel", "avoid NSAIDs and other nephrotoxic drugs"]
 CODES: dict[str, Profile] = {
     "A09": _p("acute", ["diarrhea", "crampy abdominal pain", "nausea", "fever|F"], ["hyperactive bowel sounds",
               "mild diffuse abdominal tenderness"], ["oral rehydration", "bland diet as tolerated",
@@ -143,9 +145,11 @@ CODES: dict[str, Profile] = {
                label="glaucoma", referral="ophthalmology"),
     "I110": _p("chronic", ["shortness of breath with exertion", "ankle swelling"], label="hypertensive heart disease "
                "with heart failure", bp=(132, 152)),
-    "I129": _p("chronic", (), label="hypertensive chronic kidney disease", bp=(134, 152)),
-    "I130": _p("chronic", ["ankle swelling"], label="hypertensive heart and chronic kidney disease with heart "
-               "failure", bp=(132, 150)),
+    # the combination names the CKD an N18 code beside it stages (`phrasing.COMBINATIONS`): its plan covers both
+    "I129": _p("chronic", (), plan=HTN_CKD_PLAN, referral="nephrology", label="hypertensive chronic kidney disease",
+               bp=(134, 152)),
+    "I130": _p("chronic", ["ankle swelling"], plan=HTN_CKD_PLAN + ["daily weights"],
+               label="hypertensive heart and chronic kidney disease with heart failure", bp=(132, 150)),
     "I214": _p("emergency", ["pressure-like chest pain", "sweating", "shortness of breath"],
                ["diaphoretic", "no murmurs"], ["aspirin and heparin", "high-intensity statin", "beta-blocker",
                "cardiac catheterization"], label="NSTEMI", referral="cardiology", onset="sudden"),

@@ -91,7 +91,12 @@ SITUATIONS: dict[str, Profile] = {
     "Z131": _p("preventive", label="screening for diabetes"),
     "Z13220": _p("preventive", label="screening for lipid disorders"),
     "Z1331": _p("preventive", label="screening for depression"),
-    "Z23": _p("preventive", label="immunization encounter"),
+    # a vaccine visit documents consent, contraindications and observation, not a screening review (the encounter
+    # group's plan, which a claims review read on flu-shot visits)
+    "Z23": _p("preventive", plan=["vaccine information statement reviewed and consent obtained|ag",
+              "vaccine information statement reviewed with the parent and consent obtained|p",
+              "no contraindication to vaccination identified", "observed after the injection without reaction",
+              "expected side effects (sore arm, mild aches) reviewed"], label="immunization"),
     "Z34": _p("prenatal", ["mild nausea"], ["fundal height appropriate for dates", "fetal heart tones present"],
               ["prenatal vitamins", "routine prenatal labs reviewed"], label="supervision of normal pregnancy"),
     "Z370": _p("prenatal", label="single live birth"),

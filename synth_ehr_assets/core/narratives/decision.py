@@ -25,6 +25,34 @@ def intensified(items: list[str], worse: bool) -> list[str]:
     return [re.sub(r"^continue ", "adjust ", item) for item in items] if worse else items
 
 
+# How soon a treatment change is rechecked, by the problem changed (ICD-10-CM prefixes): a statin change with a
+# lipid panel in 6-12 weeks (ACC/AHA 2018 cholesterol guideline), a levothyroxine dose with a TSH in 6-8 weeks
+# (ATA), a diabetes regimen with an A1c in about 3 months (ADA Standards of Care), an antihypertensive in 2-4
+# weeks (ACC/AHA 2017: monthly until at goal) and any other change in 2-4 weeks.
+LAB_RECHECKS = (
+    (("E78",), ("recheck lipids in {}", "repeat lipid panel and follow up in {}",
+                "follow up with a fasting lipid panel in {}"), ("six weeks", "eight weeks", "twelve weeks")),
+    (("E03",), ("recheck TSH in {}", "follow up with a repeat TSH in {}"), ("six weeks", "eight weeks")),
+    (("E08", "E09", "E10", "E11", "E13"), ("recheck A1c in {}", "follow up with a repeat A1c in {}"),
+     ("three months",)),
+)
+BP_PROBLEMS = ("I10", "I11", "I12", "I13", "I15", "I16")
+SOON = ("two weeks", "three weeks", "four weeks")
+
+
+def recheck(changed: Sequence[str], rng) -> str:
+    """The follow-up after the treatment of the `changed` problems (claim order) changed: timed by the first one
+    rechecked by a lab (`LAB_RECHECKS`), with a blood pressure recheck in 2-4 weeks when an antihypertensive
+    changed too; otherwise in 2-4 weeks."""
+    lab = next((rule for code in changed for rule in LAB_RECHECKS if code.startswith(rule[0])), None)
+    if lab is None:
+        return rng.choice(("recheck in {}", "follow up in {}")).format(rng.choice(SOON))
+    said = rng.choice(lab[1]).format(rng.choice(lab[2]))
+    if any(code.startswith(BP_PROBLEMS) for code in changed):
+        said = f"blood pressure recheck in {rng.choice(SOON)}; {said}"
+    return said
+
+
 def systemic_sign(vitals: Vitals, age: int | None) -> str | None:
     """The first vital sign outside the age's range, as the note writes it, or None."""
     _, hr_high, _, rr_high, _, _ = norms(age)

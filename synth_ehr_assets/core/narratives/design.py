@@ -192,7 +192,7 @@ def _compose(claim: Mapping, seed: int, knowledge: ClinicalKnowledge | None,
     fit = {c: [f for f in profile(c).exam if reportable(f, age)] for c in dx[:3]}
     exam_findings = [f for c in fit for f in rng.sample(fit[c], min(2 if c == principal else 1, len(fit[c])))]
     objective = [f"Vitals: {vitals.text(rng)}.",
-                 ph.exam(vitals, age, signs, ph.specific_findings(exam_findings), symptoms, rng)]
+                 ph.exam(vitals, age, signs, ph.specific_findings(exam_findings), symptoms, rng, dx)]
     if results:
         objective.append(rng.choice(ph.RESULTS).format(ph.join(results)))
 
@@ -240,7 +240,8 @@ def _compose(claim: Mapping, seed: int, knowledge: ClinicalKnowledge | None,
         return hospital.inpatient_note(claim, dx, labels, subjective, objective, assessment, plan, rng)
     sooner = "worse" if worse or above_goal or off_target else "red flags" if red_flags else None
     tested = any(ORDERS[p].kind in ("lab", "imaging", "cardiac") for p in claim_px(claim) if p in ORDERS)
-    plan.append(ph.follow_up(level, place, age, principal, rng, sooner=sooner, tested=tested))
+    changed = [c for c in dx if c == worse or c in off_target or above_goal and profile(c).bp]  # treatment changed
+    plan.append(ph.follow_up(level, place, age, principal, rng, sooner=sooner, tested=tested, changed=changed))
     timed = [dm.total_time(claim, len([c for c in dx if c[0] not in "VWXYZ"]), rng)] if _timed(claim, dx, place) \
         else []
     lines = ["Subjective: " + " ".join(subjective), "Objective: " + " ".join(objective),

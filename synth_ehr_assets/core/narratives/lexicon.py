@@ -119,7 +119,8 @@ BUNDLED_INPATIENT = re.compile(r"colonoscopy|endoscopy|EGD|catheterization|angio
 SERVICES: dict[str, str] = {
     "36415": r"venipuncture|blood draw|drawn|labs?\b|panel|blood count|a1c", "90460": r"vaccine|immuniz",
     "90471": r"vaccine|immuniz", "90686": r"influenza vaccine|flu (?:shot|vaccine)",
-    "90656": r"influenza vaccine|flu (?:shot|vaccine)", "90700": r"DTaP",
+    "90656": r"influenza vaccine|flu (?:shot|vaccine)", "90662": r"influenza vaccine|flu (?:shot|vaccine)",
+    "G0008": r"vaccine|immuniz", "90700": r"DTaP",
     "90707": r"MMR", "90744": r"hepatitis B vaccine", "90715": r"Tdap", "90734": r"MenACWY|meningococcal",
     "90651": r"HPV", "99406": r"tobacco|smoking cessation",
     "90833": r"psychotherapy", "96127": r"screening|questionnaire|PHQ|scale", "96116": r"neurobehavioral|cognitive",

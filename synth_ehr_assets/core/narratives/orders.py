@@ -163,7 +163,9 @@ ORDERS: dict[str, Order] = {
     "99406": _o("counseling", "tobacco cessation counseling", "tobacco cessation counseling, 3-10 minutes"),
     "90460": _o("vaccine", "vaccine counseling", "vaccine counseling given to the parent"),
     "90471": _o("vaccine", "vaccine administration", "vaccine given intramuscularly"),
+    "G0008": _o("vaccine", "influenza vaccine administration", "vaccine given intramuscularly"),  # Medicare's 90471
     "90686": _o("vaccine", "influenza vaccine", "influenza vaccine given"),
+    "90662": _o("vaccine", "high-dose influenza vaccine", "high-dose influenza vaccine given"),
     "90656": _o("vaccine", "influenza vaccine", "preservative-free influenza vaccine given"),
     "90700": _o("vaccine", "DTaP vaccine", "DTaP vaccine given"),
     "90707": _o("vaccine", "MMR vaccine", "MMR vaccine given"),

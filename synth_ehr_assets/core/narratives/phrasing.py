@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TypeVar
 
+from synth_ehr_assets.core.narratives import decision, exam_rules
 from synth_ehr_assets.core.narratives.clinical import profile
 from synth_ehr_assets.core.narratives.vitals import HYPOXEMIA_SPO2, Vitals, hypotension_sbp, norms
 
@@ -105,10 +106,23 @@ def same_condition(code: str, other: str, title: Callable[[str], str]) -> bool:
     return code[:3] == other[:3] and (within(title(code), title(other)) or within(title(other), title(code)))
 
 
+# A combination code that names a condition of another category: hypertensive CKD (I12, I13) and diabetic CKD
+# (E08-E13 with .22) name the chronic kidney disease N18 codes, which the note calls "chronic kidney disease" at
+# every stage; the combination's title as the note writes it must say so (third item).
+COMBINATIONS = (("N18", ("I12", "I13", "E0822", "E0922", "E1022", "E1122", "E1322"), "kidney disease"),)
+
+
+def _combined_in(combination: str, code: str, title: Callable[[str], str]) -> bool:
+    """Whether `combination` is a combination code (`COMBINATIONS`) whose title names `code`'s condition."""
+    return any(code.startswith(part) and combination.startswith(wholes) and words in title(combination)
+               for part, wholes, words in COMBINATIONS)
+
+
 def specific_problems(codes: Sequence[str], title: Callable[[str], str]) -> list[str]:
     """`codes` without one a more specific code of its category names within its own title (E11.9 "type 2
-    diabetes" beside E11.65 "type 2 diabetes with hyperglycemia": one problem), each title once (`distinct`)."""
-    kept = [c for c in codes if not any(_names_more(o, c, title) for o in codes)]
+    diabetes" beside E11.65 "type 2 diabetes with hyperglycemia": one problem) or a combination code names
+    (N18.9 beside I12.9 "hypertensive chronic kidney disease"), each title once (`distinct`)."""
+    kept = [c for c in codes if not any(_names_more(o, c, title) or _combined_in(o, c, title) for o in codes)]
     return distinct(kept, key=title)
 
 
@@ -202,7 +216,10 @@ def complaint(symptoms: list[str], level: str, onset: str, age: int | None, sex:
     return said
 
 
-def exam(vitals: Vitals, age: int | None, signs: set[str], findings: list[str], symptoms: Sequence[str], rng) -> str:
+def exam(vitals: Vitals, age: int | None, signs: set[str], findings: list[str], symptoms: Sequence[str], rng,
+         codes: Sequence[str] = ()) -> str:
+    """The exam line: appearance, the `findings`, and normal statements that neither a finding or symptom nor
+    one of the claim's diagnosis `codes` contradicts (`exam_rules`)."""
     _, hr_high, _, rr_high, _, _ = norms(age)
     ill = vitals.spo2 < HYPOXEMIA_SPO2 or vitals.rr > rr_high or vitals.sbp < hypotension_sbp(age) or "F" in signs
     well = APPEARANCE_WELL if age is None or age >= 4 else APPEARANCE_INFANT if age < 1 else APPEARANCE_TODDLER
@@ -210,44 +227,13 @@ def exam(vitals: Vitals, age: int | None, signs: set[str], findings: list[str], 
     if ill and "distress" in appearance and vitals.spo2 >= HYPOXEMIA_SPO2 and vitals.rr <= rr_high:
         appearance = "appears unwell"
     told = (" ".join(findings) + " " + " ".join(symptoms)).lower()
-    refuted = _refuted(findings, symptoms)
+    refuted = exam_rules.refuted(findings, symptoms, codes)
     findings = [f for f in findings if not refuted(f)]
-    groups = [[g for g in group if not refuted(g)] for group in NORMAL_EXAM if not _overlaps(group, told)]
+    groups = [[g for g in group if not refuted(g)] for group in NORMAL_EXAM
+              if not exam_rules.overlaps(group, told)]
     normal = [rng.choice(group) for group in groups if group]
     picked = findings + rng.sample(normal, min(len(normal), 2 if findings else 3))
     return f"Exam: {appearance}; " + "; ".join(picked) + "."
-
-
-# A normal exam statement (second pattern) that an abnormal one of the same system (first) contradicts, said by
-# an exam finding or, where the third item is True, by a symptom too: a note with "irregularly irregular rhythm"
-# (atrial fibrillation) does not also say "regular rate and rhythm" (hypertension's finding or the filler).
-EXAM_CONFLICTS = (
-    (r"swelling|edema", r"\bno (?:peripheral )?edema", True),
-    (r"crackles|wheezes|rhonchi", r"lungs clear|clear breath sounds", False),
-    (r"irregular|arrhythmi|fibrillation|flutter|ectopy|skipped beats",
-     r"(?<!ir)regular (?:rate|rhythm)|heart regular|sinus rhythm", True),
-)
-
-
-def _refuted(findings: Sequence[str], symptoms: Sequence[str]) -> Callable[[str], bool]:
-    """Whether a normal statement is contradicted by an abnormal finding (or symptom, `EXAM_CONFLICTS`)."""
-    def abnormal(text: str, sign: str, normal: str) -> bool:
-        text = text.lower()
-        return bool(re.search(sign, text)) and not re.search(normal, text) and not re.match(r"no\b", text)
-
-    def refuted(statement: str) -> bool:
-        return any(re.search(normal, statement.lower()) and any(
-            abnormal(t, sign, normal) for t in [*findings, *(symptoms if by_symptom else ())])
-            for sign, normal, by_symptom in EXAM_CONFLICTS)
-    return refuted
-
-
-def _overlaps(group: Sequence[str], told: str) -> bool:
-    if re.search(r"crackle|wheez|rhonch|breath sounds|consolidation", told) and any("lung" in g for g in group):
-        return True
-    keys = ("lung", "breath", "heart", "rhythm", "murmur", "abdom", "skin", "rash", "crackle", "wheez", "tender",
-            "patch", "plaque", "erythem", "red", "lesion", "laceration", "jaundice", "yellow", "itch")
-    return any(k in told and any(k in g for g in group) for k in keys)
 
 
 def impression(level: str, place: str, rng, flags: str | None = None) -> str:
@@ -284,7 +270,9 @@ def status(code: str, rng) -> str:
 
 
 def follow_up(level: str, place: str, age: int | None, principal: str, rng, sooner: str | None = None,
-              tested: bool = False) -> str:
+              tested: bool = False, changed: Sequence[str] = ()) -> str:
+    """The plan's return interval by acuity and setting; a chronic problem whose treatment `changed` (sooner
+    "worse") is rechecked when that change can be judged (`decision.recheck`)."""
     if place == "ed":
         return rng.choice(("follow up with primary care in {} days", "see the primary doctor within {} days",
                            "recheck with primary care in {} days")).format(rng.randint(2, 5))
@@ -314,8 +302,7 @@ def follow_up(level: str, place: str, age: int | None, principal: str, rng, soon
         return rng.choice(("results to the ordering clinician; follow up in {} weeks",
                            "review results at a follow-up visit in {} weeks")).format(rng.randint(2, 6))
     if sooner == "worse":
-        weeks = ("two weeks", "three weeks", "four weeks")
-        return rng.choice(("recheck in {}", "follow up in {}")).format(rng.choice(weeks))
+        return decision.recheck(changed, rng)
     months = rng.choice((1, 2, 3, 3, 4, 6))
     return rng.choice(("follow up in {}", "return visit in {}", "next visit in {}", "recheck in {}")).format(
         "one month" if months == 1 else f"{months} months")

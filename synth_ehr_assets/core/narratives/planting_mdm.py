@@ -15,7 +15,8 @@ def _px(claim) -> list[str]:
 
 
 ITEM_ONE = re.compile(r"(Assessment: 1\. [^(]*\([A-Z]\d[0-9A-Z.]*\)),? ([^.]*)\.")
-INTERVAL = re.compile(r"\b(?:in|within) (?:\d+|one|two|three|four|six|12) (?:hours?|days?|weeks?|months?|years?)\b|"
+INTERVAL = re.compile(r"\b(?:in|within) (?:\d+|one|two|three|four|six|eight|twelve) "
+                      r"(?:hours?|days?|weeks?|months?|years?)\b|"
                       r"\btomorrow\b", re.I)
 FORCED = ("severely uncontrolled, intensive management started", "severe exacerbation, close monitoring needed",
           "acute and severe, admission weighed against home treatment")
