@@ -16,19 +16,21 @@ Fitted on the training patients (`patient_id`), aggregated only (no patient's se
   is one of the patient's earlier ones other than the previous claim's. A category seen in fewer than
   `min_support` patients gets the overall rate.
 
-`assemble` turns a frame of decoded claims into patients without generating any claim content: it repeatedly
-takes an unused row as a patient's first claim (weighted by 1 / the expected length of its age × sex cell, so
-that the claim-level demographics stay those of the rows), draws the patient's number of claims, then each next
-claim's gap (from the gaps of patients with that many claims, cut so that the claims still to come fit in the
-training window), whether it is an inpatient stay (at the `admissions` share; categories with a fitting row of that
-setting first) and its principal category from (1 − revisit) × smoothed transition row + revisit × the patient's history
-weighted by recurrence, restricted to categories with an unused row that fits the patient (same sex, screened age
-within `AGE_SLACK` of the patient's age at that date, newborn codes only in the first 28 days after birth; with
-probability `carry` to those whose fitting rows carry a chronic condition of the patient), and within it the
-fitting row of the drawn setting that keeps the chronic set, has the patient's payer, then the closest age. A fitting row must also
-pass the journey edits (`journey_edits`: death last, one diabetes type, CKD stage order, maternity order and
-spacing); a category without one is dropped and another drawn. No row fits: the journey ends. The patient keeps the first row's sex, region and payer; birth is placed so that the first claim keeps its
-age, later ages follow the dates, and the whole journey lies uniformly inside the training date window.
+`assemble` turns a frame of decoded claims into patients without generating any claim content: it repeatedly takes
+an unused row as a patient's first claim (weighted by 1 / the expected length of its age × sex cell, so that the
+claim-level demographics stay those of the rows), draws the patient's number of claims, then each next claim's gap
+(from the gaps of patients with that many claims, cut so that the claims still to come fit in the training window),
+whether it is an inpatient stay (at the `admissions` share; categories with a fitting row of that setting first) and
+its principal category from (1 − revisit) × smoothed transition row + revisit × the patient's history weighted by
+recurrence, restricted to categories with an unused row that fits the patient (same sex, screened age within
+`AGE_SLACK` of the patient's age at that date, newborn codes only in the first 28 days after birth; with probability
+`carry` to those whose fitting rows carry a chronic condition of the patient), and within it the fitting row of the
+drawn setting that keeps the chronic set and repeats the previous claim's recurring codes (`SHARED_WEIGHT`), has the
+patient's payer, then the closest age. A fitting row must also pass the journey edits (`journey_edits`: death last,
+one diabetes type, CKD stage order, maternity order and spacing); a category without one is dropped and another
+drawn. No row fits: the journey ends. The patient keeps the first row's sex, region and payer; birth is placed so
+that the first claim keeps its age, later ages follow the dates, and the whole journey lies uniformly inside the
+training date window.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from synth_ehr_assets.core.synth.journey_chronic import carry_share, row_conditions
+from synth_ehr_assets.core.synth.journey_chronic import carry_share, code_recurrence, row_conditions
 from synth_ehr_assets.core.synth.journey_edits import (AGE_TIGHT_CODES, YOUNG_AGE, YOUNG_TIGHT_CODES, PatientState,
                                                      RowFacts, age_slack, codes_with)
 from synth_ehr_assets.core.synth.journey_intensity import age_band, fit_intensity, length_bucket
@@ -53,6 +55,14 @@ NEWBORN_DAYS = 28
 EDIT_TRIES = 8  # categories drawn for a next claim before the journey ends for want of an allowed row
 AGE_SLACK = 10  # years: a next claim comes from a row of the patient's sex this close to their age at its date
 MAX_AGE = 124
+# The row choice weighs a candidate's codes that the previous claim also had, each by how often training patients'
+# next claims code it again (`code_recurrence`), and a chronic condition coded only once so far more than one coded
+# again: without either, recurring secondary codes (hypertension, hyperlipidaemia, GERD) came back about half as
+# often as in the source. On 50,000 reference claims (the train patients' model assembling an independent
+# reference population, 10 holdout-sized draws) transition R² 0.885 → 0.901 against the real holdout's 0.917,
+# chronic persistence 0.894 → 0.905 against 0.872; the shared-code weight alone lowered persistence to 0.860.
+SHARED_WEIGHT = 2.0
+ONCE_WEIGHT = 1.0
 SEXES = {"F": 0, "M": 1}  # any other value: a third group
 
 
@@ -76,6 +86,7 @@ class JourneyModel:
     marginal: dict[str, float] = field(default_factory=dict)
     recurrence: dict[str, float] = field(default_factory=dict)
     recurrence_all: float = 0.0
+    code_recurrence: dict[str, float] = field(default_factory=dict)  # dx code → share coded again on the next claim
     carry: float = 0.0  # share of next claims carrying one of the patient's earlier chronic conditions (if any)
     revisit: float = 0.0
     window: list[int] = field(default_factory=list)  # first / last training service date, days since the epoch
@@ -122,6 +133,7 @@ class JourneyModel:
                                  & (pl.col("next_cat") != pl.col("cat")))
         model.revisit = earlier.select("patient_id", "visit").unique().height / max(nxt.height, 1)
         model.carry = carry_share(train)
+        model.code_recurrence = code_recurrence(train, min_support)
         days = train["service_date"].cast(pl.Int32)
         model.window = [int(days.min()), int(days.max())]
         return model
@@ -169,6 +181,7 @@ class JourneyModel:
         slack = age_slack(codes_with(rows, AGE_TIGHT_CODES) | (codes_with(rows, YOUNG_TIGHT_CODES) & (ages < YOUNG_AGE)),
                           AGE_SLACK)
         codes, chronic = row_conditions(rows)
+        recurs = self.code_recurrence
         facts = RowFacts.of(codes, rows["drg"] if "drg" in rows.columns else None, ages)
         holders: dict[str, set[int]] = {}  # chronic condition → unused rows carrying it
         for r, found in enumerate(chronic):
@@ -262,11 +275,14 @@ class JourneyModel:
                 if not pool:
                     break
                 last = codes[journey[-1]]
-                # the drawn setting first; the patient's chronic set: rows carrying it first, rows adding new chronic
-                # conditions last; then the patient's payer (procedures are billed to the payers training saw), then
-                # the closest age
+                once = {x for x in conditions if seen[x] == 1}
+                # the drawn setting first; the patient's chronic set (rows carrying it first, conditions coded only
+                # once more so, rows adding new chronic conditions last) against the previous claim's codes it
+                # repeats, weighted by how often they recur;
+                # then the patient's payer (procedures are billed to the payers training saw), then the closest age
                 j = min(pool, key=lambda r: (stay_rows[r] != admit, len(chronic[r] - conditions)
-                                             - len(conditions & chronic[r]) - 0.5 * len(last & codes[r]),
+                                             - len(conditions & chronic[r]) - ONCE_WEIGHT * len(once & chronic[r]) - SHARED_WEIGHT * sum(
+                                                 recurs.get(x, 0.0) for x in last & codes[r]),
                                              payers[r] != payers[i], abs(ages[r] - age_then), order[r]))
                 take(j)
                 state.add(j, day)
