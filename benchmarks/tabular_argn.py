@@ -30,9 +30,11 @@ def fit_and_sample(
     device: str = "cpu",
     max_minutes: float | None = None,
     workspace: Path | None = None,
+    differential_privacy: dict | None = None,
 ):
     """(synthetic pandas frame, timings) for TabularARGN fitted on the pandas `frame` with the engine's defaults;
-    `max_minutes` caps training (the engine's own default is 14,400 minutes, i.e. early stopping decides)."""
+    `max_minutes` caps training (the engine's own default is 14,400 minutes, i.e. early stopping decides);
+    `differential_privacy` (the engine's `DifferentialPrivacyConfig` fields) trains and analyses with its DP."""
     import pandas as pd
     from mostlyai import engine
 
@@ -45,10 +47,11 @@ def fit_and_sample(
         engine.set_random_state(seed)
         started = time.perf_counter()
         engine.split(tgt_data=frame, workspace_dir=ws)
-        engine.analyze(workspace_dir=ws)
+        engine.analyze(workspace_dir=ws, differential_privacy=differential_privacy)
         engine.encode(workspace_dir=ws)
         train_started = time.perf_counter()
-        engine.train(workspace_dir=ws, device=device, **({"max_training_time": max_minutes} if max_minutes else {}))
+        engine.train(workspace_dir=ws, device=device, differential_privacy=differential_privacy,
+                     **({"max_training_time": max_minutes} if max_minutes else {}))
         fit_seconds = time.perf_counter() - started
         train_seconds = time.perf_counter() - train_started
         started = time.perf_counter()
