@@ -50,6 +50,13 @@ def test_fhir_bundles_validate_and_round_trip(tables, tmp_path):
     assert document.content[0].attachment.data.decode() == NOTE  # fhir.resources decodes the base64 payload
 
 
+def test_each_written_bundle_line_is_what_fhir_resources_would_write(tables, tmp_path):
+    write_fhir_ndjson(tmp_path / "b.ndjson", tables["claims"], tables["notes"])
+    lines = (tmp_path / "b.ndjson").read_text(encoding="utf-8").splitlines()
+    assert lines and all(json.loads(line) == json.loads(parsed.model_dump_json())
+                         for line, parsed in zip(lines, read_fhir_ndjson(tmp_path / "b.ndjson"), strict=True))
+
+
 def test_release_folder_is_complete_and_its_hashes_verify(tables, tmp_path):
     folder = bundle.write_release(tmp_path, "card", tables, manifest(), {"a plot": b"\x89PNG fake"})
     assert folder == tmp_path / "card"
@@ -95,6 +102,28 @@ def test_a_failed_write_leaves_the_previous_release_and_no_staging(tables, tmp_p
     with pytest.raises(OSError):
         bundle.write_release(tmp_path, "fresh", tables, manifest(), {})
     assert not (tmp_path / "fresh").exists()
+
+
+def test_payer_files_written_in_a_second_process_are_the_inline_ones(tables, tmp_path, monkeypatch):
+    inline = bundle.write_release(tmp_path / "a", "card", tables, manifest(), {})
+    monkeypatch.setattr(bundle, "PARALLEL_EXPORT_CLAIMS", 1)
+    beside = bundle.write_release(tmp_path / "b", "card", tables, manifest(), {})
+    first, second = (json.loads((f / "manifest.json").read_text()) for f in (inline, beside))
+    assert first["payer_exports"] == second["payer_exports"] and first["payer_exports"]["x12_errors"]["837P"] == 0
+    assert {k: v for k, v in first["files"].items() if k.startswith(("x12/", "hl7/"))} == {
+        k: v for k, v in second["files"].items() if k.startswith(("x12/", "hl7/"))}
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["card"]  # no work folder left behind
+
+
+def test_a_failing_second_process_fails_the_write_and_keeps_the_previous_release(tables, tmp_path, monkeypatch):
+    bundle.write_release(tmp_path, "card", tables, manifest(), {})
+    before = (tmp_path / "card" / "manifest.json").read_text()
+    monkeypatch.setattr(bundle, "PARALLEL_EXPORT_CLAIMS", 1)
+    monkeypatch.setattr(bundle.sys, "executable", "/bin/false")
+    with pytest.raises(RuntimeError, match="payer file export"):
+        bundle.write_release(tmp_path, "card", tables, manifest(), {})
+    assert (tmp_path / "card" / "manifest.json").read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["card"]
 
 
 def test_leftovers_of_a_killed_write_are_cleared(tables, tmp_path):

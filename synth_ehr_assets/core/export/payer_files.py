@@ -54,3 +54,21 @@ def write_payer_files(folder: Path, claims: pl.DataFrame, release_id: str) -> di
         "hl7_errors": {k: len(v) for k, v in hl7_errors.items()},
         "first_errors": [e for v in (*x12_errors.values(), *hl7_errors.values()) for e in v][:5],
     }
+
+
+def main(argv: list[str]) -> None:
+    """`python -m synth_ehr_assets.core.export.payer_files FOLDER CLAIMS.parquet RELEASE_ID ENTRY.json`: the
+    release writer runs the export in a second process beside the FHIR bundles (`bundle._payer_files_beside`)."""
+    import json
+    import sys
+
+    if len(argv) != 4:
+        sys.exit("usage: python -m synth_ehr_assets.core.export.payer_files FOLDER CLAIMS.parquet RELEASE_ID ENTRY.json")
+    folder, claims, release_id, entry = argv
+    Path(entry).write_text(json.dumps(write_payer_files(Path(folder), pl.read_parquet(claims), release_id)))
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])
