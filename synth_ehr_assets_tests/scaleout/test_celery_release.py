@@ -25,6 +25,7 @@ WORKERS = {"w-default": "dagster", "w-train": "train", "w-llm": "llm"}  # worker
 # bars are relaxed as TINY_SPEC relaxes the fidelity ones; the gate still runs and is recorded (its firing is tested
 # in core/test_judge.py and on planted notes through calibration).
 SPEC = {**TINY_SPEC, "narratives": {"engine": "llm", "sample_size": 3, "calibration_per_kind": 2,
+                                    "llm_calibration_cases": 8,
                                     "max_note_regenerations": 0, "max_symptom_retries": 1,
                                     "min_pass_share": 0.6, "max_clean_flag_rate": 0.5}}
 
@@ -105,6 +106,10 @@ def test_a_release_runs_on_celery_workers_routed_by_queue(write_spec, stores, mo
             ran_on = step_workers(instance, record.dagster_run.run_id)
             evaluations = [e.dagster_event.event_specific_data for e in instance.all_logs(
                 record.dagster_run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)]
+            judged = instance.get_latest_materialization_event(dg.AssetKey("judge_scores"))
+    # the LLM judge scored a calibration sample no larger than the spec allows (3 notes leave fewer clean bases)
+    assert 0 < judged.asset_materialization.metadata["calibration_llm_cases"].value <= SPEC["narratives"][
+        "llm_calibration_cases"]
     queues = step_queues(build_definitions().resolve_job_def("release_job"))
     assert set(queues.values()) == {"train", "llm", "dagster"}
     assert set(ran_on) == set(queues), f"steps not run on a worker: {set(queues) - set(ran_on)}"

@@ -35,6 +35,10 @@ class NarrativeConfig(BaseModel):
         2, ge=0, le=5, description="LLM engine: re-asks of a note the detectors reject before the design note is kept"
     )
     calibration_per_kind: int = Field(12, ge=2, le=200, description="planted notes per defect kind in calibration")
+    llm_calibration_cases: int = Field(
+        40, ge=4, le=400, description="LLM engine: balanced clean/planted calibration notes the LLM judge scores for "
+        "its release AUROC (each one request)"
+    )
     min_llm_auroc: float = Field(0.7, ge=0, le=1, description="LLM judge AUROC below which it carries no weight")
     min_detector_recall: float = Field(0.9, ge=0, le=1, description="judge gate: recall of every planted kind")
     min_pass_share: float = Field(0.9, ge=0, le=1, description="judge gate: share of notes no detector objects to")
