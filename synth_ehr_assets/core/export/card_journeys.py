@@ -7,7 +7,8 @@ import math
 from typing import Callable
 
 LABELS = {
-    "claims_per_patient_p50": "claims per patient, median", "claims_per_patient_p90": "claims per patient, p90",
+    "claims_per_patient_p50": "claims per patient, median (mid-quantile: moves smoothly, not in whole claims)",
+    "claims_per_patient_p90": "claims per patient, p90 (mid-quantile)",
     "gap_days_p50": "days between a patient's claims, median", "gap_days_p90": "days between a patient's claims, p90",
     "chronic_persistence": "chronic condition coded again on a later claim (share)",
     "transition_r2": "visit-to-visit diagnosis transition R² (vs train)",
